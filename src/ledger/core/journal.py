@@ -1,0 +1,131 @@
+"""Accounts, postings and journals as plain immutable data, with the core checks.
+
+No I/O here. A journal is balanced postings in one or both units; the store refuses
+anything these checks would refuse, so a check here is a clear early error, not the guard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from ledger.core.amounts import Unit
+from ledger.errors import LedgerError
+
+PARTY_ID = re.compile(r"^[A-Z0-9][A-Z0-9_-]*$")
+# A segment of an account path: a party id, a fixed word (funding, dp, ...), or an
+# external name, which may be any printable text without a colon.
+_SEGMENT = re.compile(r"^[^:\s][^:]*$")
+
+
+def check_party_id(value: str, what: str = "party id") -> str:
+    if not isinstance(value, str) or not PARTY_ID.match(value):
+        raise LedgerError("invalid", f"{what} {value!r} must match [A-Z0-9][A-Z0-9_-]*")
+    return value
+
+
+def check_account(path: str) -> str:
+    parts = path.split(":")
+    if len(parts) < 2 or not all(_SEGMENT.match(p) for p in parts):
+        raise LedgerError("invalid", f"account {path!r} is not a colon-separated path")
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    account: str
+    unit: Unit
+    amount_minor: int  # pence for GBP, minutes for HRS; positive = into the account
+
+
+@dataclass(frozen=True, slots=True)
+class Journal:
+    key: str  # idempotency key, unique forever
+    type: str  # e.g. dp_payment, surplus_recovery, isf_underspend_return, reversal
+    date: date  # effective date; the period lock applies to it
+    postings: tuple[Posting, ...]
+    event_key: str = ""  # the scenario event (or command) that posted it
+    holder: str | None = None  # the budget holder it is for, when there is one
+    reverses_key: str | None = None  # set on a reversal: the journal it undoes
+    memo: dict = field(default_factory=dict, compare=False)  # JSON-able detail for reports
+
+    def payload_hash(self) -> str:
+        """Hash of what the journal posts; the same key with another hash is a conflict."""
+        body = {
+            "type": self.type,
+            "date": self.date.isoformat(),
+            "holder": self.holder,
+            "reverses": self.reverses_key,
+            "postings": sorted(
+                [p.account, p.unit.value, p.amount_minor] for p in self.postings
+            ),
+        }
+        return sha256_json(body)
+
+
+def sha256_json(body: object) -> str:
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def transfer(from_account: str, to_account: str, unit: Unit, amount_minor: int) -> list[Posting]:
+    """`from -> to` as two postings; direction comes from the event type, so amount > 0."""
+    assert amount_minor > 0, amount_minor
+    return [
+        Posting(check_account(from_account), unit, -amount_minor),
+        Posting(check_account(to_account), unit, amount_minor),
+    ]
+
+
+def unit_sums(postings: tuple[Posting, ...] | list[Posting]) -> dict[Unit, int]:
+    sums: dict[Unit, int] = defaultdict(int)
+    for p in postings:
+        sums[p.unit] += p.amount_minor
+    return dict(sums)
+
+
+def check_journal(journal: Journal) -> None:
+    if not journal.postings:
+        raise LedgerError("invalid", f"journal {journal.key} has no postings")
+    for p in journal.postings:
+        check_account(p.account)
+        if not isinstance(p.amount_minor, int) or isinstance(p.amount_minor, bool):
+            raise LedgerError("invalid", f"journal {journal.key}: amounts must be integers")
+        if p.amount_minor == 0:
+            raise LedgerError("invalid", f"journal {journal.key}: a posting of zero")
+    for unit, total in unit_sums(journal.postings).items():
+        if total != 0:
+            raise LedgerError(
+                "unbalanced", f"journal {journal.key} does not sum to zero in {unit} ({total})"
+            )
+
+
+def reversal_of(original: Journal, key: str, on: date, event_key: str, reason: str) -> Journal:
+    """The exact opposite of `original`, dated `on`, linked to it."""
+    return Journal(
+        key=key,
+        type="reversal",
+        date=on,
+        postings=tuple(Posting(p.account, p.unit, -p.amount_minor) for p in original.postings),
+        event_key=event_key,
+        holder=original.holder,
+        reverses_key=original.key,
+        memo={"reason": reason, "reverses_type": original.type},
+    )
+
+
+def default_floor(account: str, unit: Unit) -> int | None:
+    """Floors the domain always needs (CONTRACT section 3): a DP account, a pool share,
+    a fund and an award can never go below zero. Others are set per account (ISF hours
+    may borrow) or have none (council sources run negative, ISF money may overspend)."""
+    parts = account.split(":")
+    if unit is Unit.GBP:
+        if parts[0] == "holder" and len(parts) == 3 and parts[2] == "dp":
+            return 0
+        if parts[0] in ("pool", "fund"):
+            return 0
+    return None

@@ -1,0 +1,11 @@
+"""Instrument rules. Importing this package registers every event handler."""
+
+from ledger.domain import (  # noqa: F401
+    budgets,
+    bursaries,
+    contracts,
+    dp,
+    isf,
+    ledger_events,
+    pools,
+)

@@ -1,0 +1,145 @@
+"""Replay a scenario's events into a backend (CONTRACT section 3).
+
+For each event, in file order: work out its key; skip it if that key is recorded with the
+same payload (before any other check); otherwise validate it, run its handler, run the
+core checks and apply everything it emitted atomically. A rejection leaves no trace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import ValidationError
+
+import ledger.domain  # noqa: F401 - registers every handler
+from ledger.core.journal import sha256_json
+from ledger.domain.base import HANDLERS, Backend, Change, Ctx, EventRecord
+from ledger.errors import CODES, ExpectationFailed, LedgerError
+from ledger.scenarios.schema import ScenarioFile
+
+
+def _plain(value: object) -> object:
+    """The event as written, in a canonical JSON-able form for its payload hash."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.date | Decimal):
+        return str(value)
+    return value
+
+
+def event_payload_hash(raw: dict) -> str:
+    return sha256_json(_plain(raw))
+
+
+@dataclass
+class RunResult:
+    applied: int = 0
+    skipped: int = 0
+    rejected_as_expected: int = 0
+    journals: int = 0
+    failure: str | None = None  # set when the run stopped (exit status 1)
+    notes: list[str] = field(default_factory=list)
+
+
+class EventFailed(Exception):
+    """The run must stop here: a rejection nobody expected, or a failed `expect`."""
+
+
+def _validation_message(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = "unknown field"
+    return f"{where}: {msg}" if where else msg
+
+
+def parse_event(raw: dict):
+    event_type = raw.get("type")
+    if not isinstance(event_type, str) or event_type not in HANDLERS:
+        raise LedgerError("invalid", f"unknown event type {event_type!r}")
+    model, _ = HANDLERS[event_type]
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        raise LedgerError("invalid", _validation_message(err)) from None
+
+
+def apply_event(backend: Backend, raw: dict, key: str, index: int | None = None,
+                source: str | None = None) -> tuple[str, int]:
+    """Apply one event. Returns ('applied'|'skipped'|'rejected', journals posted).
+    Raises EventFailed when the run must stop."""
+    payload_hash = event_payload_hash(raw)
+    recorded = backend.event_hash(key)
+    if recorded is not None:
+        if recorded == payload_hash:
+            return "skipped", 0
+        raise EventFailed(f"duplicate_conflict: key {key!r} is already recorded with a "
+                          "different payload")
+    expected = raw.get("expect_error")
+    if expected is not None and expected not in CODES:
+        raise EventFailed(f"invalid: expect_error {expected!r} is not an error code")
+    raw_date = raw.get("date")
+    record = EventRecord(key, str(raw.get("type")), raw_date if isinstance(raw_date, dt.date)
+                         else dt.date.min, payload_hash, index, source)
+    try:
+        event = parse_event(raw)
+        record = EventRecord(key, event.type, event.date, payload_hash, index, source)
+        ctx = Ctx(backend, record)
+        HANDLERS[event.type][1](ctx, event)
+        ctx.check()
+        change = ctx.change
+        if expected is None:
+            backend.apply(change)
+            return "applied", len(change.journals)
+    except ExpectationFailed as err:
+        raise EventFailed(str(err)) from None
+    except LedgerError as err:
+        if expected is None:
+            raise EventFailed(str(err)) from None
+        if err.code != expected:
+            raise EventFailed(f"expected {expected} but got {err}") from None
+        # Recorded (posting nothing) so that replaying the file skips it too, whatever
+        # the balances are by then.
+        backend.apply(Change(record))
+        return "rejected", 0
+    raise EventFailed(f"expected {expected} but the event was accepted")
+
+
+def run_scenario(backend: Backend, scenario: ScenarioFile, source: str = "") -> RunResult:
+    """Replay every event; stops at the first unexpected rejection (events before it stay
+    applied). The caller owns the transaction."""
+    result = RunResult()
+    backend.add_parties(_parties(scenario))
+    for index, raw in enumerate(scenario.events):
+        key = str(raw.get("id") or f"{scenario.name}#{index}")
+        try:
+            outcome, journals = apply_event(backend, raw, key, index, source)
+        except EventFailed as err:
+            kind = raw.get("type", "?")
+            result.failure = f"event {index} (id {key}, {kind}): {err}"
+            return result
+        result.journals += journals
+        if outcome == "applied":
+            result.applied += 1
+        elif outcome == "skipped":
+            result.skipped += 1
+        else:
+            result.rejected_as_expected += 1
+    return result
+
+
+def _parties(scenario: ScenarioFile) -> list[dict]:
+    out = []
+    for kind, items in (("council", scenario.parties.councils),
+                        ("provider", scenario.parties.providers),
+                        ("holder", scenario.parties.holders)):
+        for party in items:
+            out.append({"kind": kind, **party.model_dump()})
+    return out
+
