@@ -104,7 +104,7 @@ Handler = Callable[["Ctx", Any], None]
 HANDLERS: dict[str, tuple[type[Event], Handler]] = {}
 # Called once for each journal a `reverse` undoes, keyed by that journal's type, so an
 # instrument can undo its own bookkeeping (hours lots, award totals) along with the money.
-REVERSE_HOOKS: dict[str, Callable[["Ctx", Journal], None]] = {}
+REVERSE_HOOKS: dict[str, Callable[[Ctx, Journal], None]] = {}
 
 
 def handles(model: type[Event]) -> Callable[[Handler], Handler]:
@@ -166,6 +166,7 @@ class Change:
     states: dict[tuple[str, str], dict] = field(default_factory=dict)
     floors: dict[tuple[str, Unit], int] = field(default_factory=dict)
     lock_until: dt.date | None = None
+    outcome: str = "applied"  # or "rejected:CODE" for an `expect_error` event, kept
 
 
 class Ctx:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -106,7 +105,7 @@ def apply_event(backend: Backend, raw: dict, key: str, index: int | None = None,
             raise EventFailed(f"expected {expected} but got {err}") from None
         # Recorded (posting nothing) so that replaying the file skips it too, whatever
         # the balances are by then.
-        backend.apply(Change(record))
+        backend.apply(Change(record, outcome=f"rejected:{err.code}"))
         return "rejected", 0
     raise EventFailed(f"expected {expected} but the event was accepted")
 

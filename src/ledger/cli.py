@@ -1,0 +1,163 @@
+"""The `ledger` command (CONTRACT section 4). Thin: parse options, call the layers below.
+
+Exit status: 0 success; 1 a rejected event, a failed expectation or check; 2 unusable
+input or arguments, always as one line on stderr and never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy.exc import OperationalError
+
+from ledger.core.amounts import format_amount
+from ledger.errors import LedgerError, UsageError
+
+DB_HELP = "Database URL (default: $LEDGER_DATABASE_URL, else sqlite:///ledger.db)."
+db_option = click.option("--db", "db_url", default=None, metavar="URL", help=DB_HELP)
+
+
+def _engine(db_url: str | None):
+    from ledger.store.schema import open_database
+
+    return open_database(db_url)
+
+
+def _date(_ctx, param, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@click.group()
+@click.version_option(package_name="care-ledger")
+def cli() -> None:
+    """A double-entry ledger for UK adult social care money."""
+
+
+@cli.command()
+@db_option
+def init(db_url: str | None) -> None:
+    """Create or upgrade the database schema."""
+    engine = _engine(db_url)
+    click.echo(f"ready: {engine.url.render_as_string(hide_password=True)}")
+
+
+@cli.group()
+def scenario() -> None:
+    """Replay scenario files (CONTRACT section 3)."""
+
+
+@scenario.command("run")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@db_option
+def scenario_run(files: tuple[Path, ...], db_url: str | None) -> None:
+    """Replay each FILE into the ledger; one summary line per file."""
+    from ledger.scenarios.runner import run_scenario
+    from ledger.scenarios.schema import load_scenario
+    from ledger.store.repo import DbStore
+
+    # Every file is read and checked before anything is written (exit 2, nothing written).
+    scenarios = [(path, load_scenario(path)) for path in files]
+    engine = _engine(db_url)
+    for path, loaded in scenarios:
+        with engine.begin() as conn:
+            result = run_scenario(DbStore(conn), loaded, source=str(path))
+        click.echo(
+            f"{path}: {result.applied} applied, {result.skipped} already recorded, "
+            f"{result.rejected_as_expected} rejected as expected, "
+            f"{result.journals} journals posted"
+        )
+        if result.failure:
+            click.echo(f"error: {path}: {result.failure}", err=True)
+            sys.exit(1)
+
+
+@cli.command()
+@click.option("--as-of", callback=_date, help="Only postings dated on or before DATE.")
+@click.option("--account", "prefix", default=None, metavar="PREFIX",
+              help="Only accounts at or below PREFIX (whole path segments).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@db_option
+def balance(as_of: dt.date | None, prefix: str | None, fmt: str, db_url: str | None) -> None:
+    """Balances per account and unit."""
+    from ledger.reports.balances import balances
+
+    with _engine(db_url).connect() as conn:
+        rows = balances(conn, as_of, prefix)
+    if fmt == "csv":
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(["account", "unit", "balance", "minor_units"])
+        for r in rows:
+            out.writerow([r.account, r.unit.value, format_amount(r.minor, r.unit), r.minor])
+    elif fmt == "json":
+        click.echo(json.dumps([
+            {"account": r.account, "unit": r.unit.value,
+             "balance": format_amount(r.minor, r.unit), "minor_units": r.minor}
+            for r in rows
+        ], indent=2))
+    else:
+        from ledger.reports.render import balance_table
+
+        balance_table(rows, as_of)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@db_option
+def stats(fmt: str, db_url: str | None) -> None:
+    """Counts of journals, postings and accounts."""
+    from ledger.reports.balances import stats as count
+
+    with _engine(db_url).connect() as conn:
+        counts = count(conn)
+    if fmt == "json":
+        click.echo(json.dumps(counts))
+    else:
+        for name, n in counts.items():
+            click.echo(f"{name:>14}  {n}")
+
+
+@cli.command()
+@db_option
+def verify(db_url: str | None) -> None:
+    """Recompute every invariant from the stored rows; exit 1 naming the first break."""
+    from ledger.store.verify import first_break
+
+    with _engine(db_url).connect() as conn:
+        problem = first_break(conn)
+    if problem:
+        click.echo(f"verify failed: {problem}", err=True)
+        sys.exit(1)
+    click.echo("verify: every invariant holds")
+
+
+def main() -> None:
+    """Console entry point: a user's mistake is one line on stderr, never a traceback."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(2)
+    except click.ClickException as err:
+        click.echo(f"error: {err.format_message()}", err=True)
+        sys.exit(2)
+    except UsageError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except LedgerError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    except OperationalError as err:
+        click.echo(f"error: the database could not be used: {err.orig}", err=True)
+        sys.exit(2)
