@@ -1,1 +1,427 @@
-"""(being written)"""
+"""Pooled budgets: the `pool_*` events of CONTRACT section 3 (rules in docs/pools.md).
+
+Several budget holders "tie up all or parts of their personal budgets" to buy together
+(seed 003, Richmond: shared PAs, a venue, outings). Each member's money stays theirs: the
+pool is one account per member, `pool:{L}:{H}`, plus `pool:{L}:common` for money that
+belongs to no one member (trading income). A shared cost is split among the members who
+share it and each part comes out of that member's own share, so one member's budget
+never pays for another's support.
+
+State (kind "pool", ref = pool id), JSON-able, dates as ISO text:
+    {"pool", "opened", "opened_by", "status": "open"|"closed", "closed", "closed_by",
+     "common_left_minor", "closes_reversed": [event keys],
+     "history": [{"holder", "joined", "joined_by", "left", "left_by"}]}
+`history` is in join order; the current members are its periods with no `left`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+from fractions import Fraction
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from ledger.core.amounts import Unit, format_pence, largest_remainder, parse_rate
+from ledger.core.journal import Journal, Posting, check_account, transfer
+from ledger.domain.base import Ctx, Event, PartyId, Pence, handles, on_reverse
+from ledger.errors import LedgerError
+
+KIND = "pool"
+MAX_MEMBERS = 200  # a pooling group, not a council: put a limit on everything
+MAX_ID_CHARS = 64
+MAX_TEXT_CHARS = 200
+GBP = Unit.GBP
+
+# ---------------------------------------------------------------- field types
+
+
+def _segment(max_chars: int, what: str):
+    """Text that can sit in an account path: no colon, no surrounding spaces."""
+
+    def check(value: object) -> str:
+        if not isinstance(value, str) or not value or len(value) > max_chars:
+            raise ValueError(f"{what} must be text of 1 to {max_chars} characters")
+        if value != value.strip():
+            raise ValueError(f"{what} {value!r} has spaces at its ends")
+        if ":" in value or not value.isprintable():
+            raise ValueError(f"{what} {value!r} may not contain a colon or control characters")
+        return value
+
+    return check
+
+
+def _weight(value: object) -> Decimal:
+    try:
+        exact = parse_rate(value, "weight")
+    except LedgerError as err:
+        raise ValueError(err.message.removeprefix("weight: ")) from None
+    if exact <= 0:
+        raise ValueError("a weight must be greater than zero (leave a member out with members)")
+    return Decimal(exact.numerator) / Decimal(exact.denominator)
+
+
+PoolId = Annotated[str, AfterValidator(_segment(MAX_ID_CHARS, "pool id"))]
+ExternalName = Annotated[str, AfterValidator(_segment(MAX_TEXT_CHARS, "name"))]
+Weight = Annotated[Decimal, BeforeValidator(_weight)]
+Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+
+
+class PoolEvent(Event):
+    pool: PoolId
+
+
+class PoolOpen(PoolEvent):
+    type: Literal["pool_open"]
+    members: list[PartyId] = Field(max_length=MAX_MEMBERS)
+
+
+class PoolJoin(PoolEvent):
+    type: Literal["pool_join"]
+    holder: PartyId
+
+
+class PoolLeave(PoolEvent):
+    type: Literal["pool_leave"]
+    holder: PartyId
+
+
+class PoolContribute(PoolEvent):
+    type: Literal["pool_contribute"]
+    holder: PartyId
+    amount: Pence
+    provider: PartyId | None = None  # extension: pay in from the ISF isf:{H}:{P}
+
+
+class PoolSpend(PoolEvent):
+    type: Literal["pool_spend"]
+    payee: ExternalName
+    amount: Pence
+    split: Literal["equal", "ratio"] = "equal"
+    weights: dict[PartyId, Weight] | None = Field(default=None, max_length=MAX_MEMBERS)
+    members: list[PartyId] | None = Field(default=None, max_length=MAX_MEMBERS)
+    description: Text | None = None  # extension: what was bought, for the statement
+
+
+class PoolIncome(PoolEvent):
+    type: Literal["pool_income"]
+    payer: ExternalName
+    amount: Pence
+    description: Text | None = None
+
+
+class PoolClose(PoolEvent):
+    type: Literal["pool_close"]
+
+
+# ---------------------------------------------------------------- accounts and state
+
+
+def share_account(pool: str, holder: str) -> str:
+    return f"pool:{pool}:{holder}"
+
+
+def common_account(pool: str) -> str:
+    return f"pool:{pool}:common"
+
+
+def current_members(state: dict) -> list[str]:
+    """Holders in the pool now, in join order (the order ties in a split go by)."""
+    return [period["holder"] for period in state["history"] if period["left"] is None]
+
+
+def _current_period(state: dict, holder: str) -> dict | None:
+    return next((p for p in state["history"] if p["holder"] == holder and p["left"] is None),
+                None)
+
+
+def _new_period(holder: str, ctx: Ctx) -> dict:
+    return {"holder": holder, "joined": ctx.date.isoformat(), "joined_by": ctx.event_key,
+            "left": None, "left_by": None}
+
+
+def _open_pool(ctx: Ctx, pool: str) -> dict:
+    """The pool's state, if it exists, is open, and had opened by the event's date."""
+    state = ctx.state(KIND, pool)
+    if state is None:
+        raise LedgerError("invalid", f"there is no pool {pool!r}; open it with pool_open first")
+    if state["status"] == "closed":
+        raise LedgerError("invalid", f"pool {pool} was closed on {state['closed']}; "
+                                     "a closed pool takes no more events")
+    if ctx.date < dt.date.fromisoformat(state["opened"]):
+        raise LedgerError("invalid", f"pool {pool} opened on {state['opened']}, after "
+                                     f"this event's date {ctx.date}")
+    return state
+
+
+def _member_period(state: dict, holder: str, on: dt.date) -> dict:
+    """A holder's current membership, which must have begun by `on`."""
+    period = _current_period(state, holder)
+    if period is None:
+        raise LedgerError("invalid", f"{holder} is not a member of pool {state['pool']}")
+    if on < dt.date.fromisoformat(period["joined"]):
+        raise LedgerError("invalid", f"{holder} joined pool {state['pool']} on "
+                                     f"{period['joined']}, after this event's date {on}")
+    return period
+
+
+def _check_holders(ctx: Ctx, holders: list[str] | None) -> None:
+    for holder in holders or []:
+        ctx.party("holder", holder)
+    if holders and len(set(holders)) != len(holders):
+        raise LedgerError("invalid", "a holder is named twice")
+
+
+def _pounds(pence: int) -> str:
+    return "£" + format_pence(pence)  # error messages only; reports format their own
+
+
+# ---------------------------------------------------------------- membership
+
+
+@handles(PoolOpen)
+def pool_open(ctx: Ctx, event: PoolOpen) -> None:
+    _check_holders(ctx, event.members)
+    if ctx.state(KIND, event.pool) is not None:
+        # Pool ids are never reused: the accounts pool:{L}:* keep their history.
+        raise LedgerError("invalid", f"pool {event.pool} already exists")
+    ctx.put_state(KIND, event.pool, {
+        "pool": event.pool, "opened": ctx.date.isoformat(), "opened_by": ctx.event_key,
+        "status": "open", "closed": None, "closed_by": None, "common_left_minor": None,
+        "closes_reversed": [], "history": [_new_period(holder, ctx) for holder in event.members],
+    })
+
+
+@handles(PoolJoin)
+def pool_join(ctx: Ctx, event: PoolJoin) -> None:
+    ctx.party("holder", event.holder)
+    state = _open_pool(ctx, event.pool)
+    if _current_period(state, event.holder) is not None:
+        raise LedgerError("invalid", f"{event.holder} is already a member of pool {event.pool}")
+    if len(current_members(state)) >= MAX_MEMBERS:
+        raise LedgerError("invalid", f"pool {event.pool} has {MAX_MEMBERS} members already")
+    state["history"].append(_new_period(event.holder, ctx))
+    ctx.put_state(KIND, event.pool, state)
+
+
+def _refund_share(ctx: Ctx, pool: str, holder: str, reason: str, **memo: object) -> None:
+    """The member's whole share back to their direct payment account (CONTRACT)."""
+    share_pence = ctx.balance(share_account(pool, holder), GBP)
+    if share_pence <= 0:
+        return
+    ctx.post("pool_refund",
+             transfer(share_account(pool, holder), f"holder:{holder}:dp", GBP, share_pence),
+             suffix=holder if reason == "close" else None, holder=holder,
+             memo={"pool": pool, "reason": reason, "amount_minor": share_pence, **memo})
+
+
+@handles(PoolLeave)
+def pool_leave(ctx: Ctx, event: PoolLeave) -> None:
+    ctx.party("holder", event.holder)
+    state = _open_pool(ctx, event.pool)
+    period = _member_period(state, event.holder, ctx.date)
+    _refund_share(ctx, event.pool, event.holder, "leave")
+    period["left"] = ctx.date.isoformat()
+    period["left_by"] = ctx.event_key
+    ctx.put_state(KIND, event.pool, state)
+
+
+@handles(PoolClose)
+def pool_close(ctx: Ctx, event: PoolClose) -> None:
+    """Dissolve the pool: every share back to its owner; common money stays put, because
+    who it belongs to is the group's decision (trading income, a grant), not the ledger's."""
+    state = _open_pool(ctx, event.pool)
+    common_pence = ctx.balance(common_account(event.pool), GBP)
+    note = (f"{_pounds(common_pence)} is left in common in pool:{event.pool}:common; "
+            "the group decides where it goes")
+    for holder in current_members(state):
+        _refund_share(ctx, event.pool, holder, "close", common_left_minor=common_pence,
+                      note=note)
+    state.update(status="closed", closed=ctx.date.isoformat(), closed_by=ctx.event_key,
+                 common_left_minor=common_pence)
+    ctx.put_state(KIND, event.pool, state)
+
+
+# ---------------------------------------------------------------- money in
+
+
+def _isf_source(ctx: Ctx, holder: str, provider: str) -> str:
+    """An ISF may pay into a pool only where the ISF's terms allow it (seed 003:L382:
+    pooling between ISFs is untested, so it is opt-in, never a default)."""
+    ctx.party("provider", provider)
+    isf = ctx.state("isf", f"{holder}:{provider}")
+    if isf is None:
+        raise LedgerError("invalid", f"there is no ISF for {holder} with {provider}")
+    if isf.get("closed"):
+        raise LedgerError("invalid", f"the ISF for {holder} with {provider} closed on "
+                                     f"{isf['closed']}")
+    if isf.get("allow_pool_contributions") is not True:
+        raise LedgerError("invalid", f"the ISF for {holder} with {provider} does not allow "
+                                     "pool contributions (allow_pool_contributions)")
+    return f"isf:{holder}:{provider}"
+
+
+@handles(PoolContribute)
+def pool_contribute(ctx: Ctx, event: PoolContribute) -> None:
+    ctx.party("holder", event.holder)
+    state = _open_pool(ctx, event.pool)
+    _member_period(state, event.holder, ctx.date)
+    if event.provider is None:
+        source = f"holder:{event.holder}:dp"
+    else:
+        source = _isf_source(ctx, event.holder, event.provider)
+    # An ISF may overspend on support, but it may not pay in money it does not hold: that
+    # would turn an overspend into someone's pool share.
+    available_pence = ctx.balance(source, GBP)
+    if available_pence < event.amount:
+        raise LedgerError("insufficient_funds", f"{source} holds {_pounds(available_pence)}, "
+                                                f"less than {_pounds(event.amount)}")
+    ctx.post("pool_contribution",
+             transfer(source, share_account(event.pool, event.holder), GBP, event.amount),
+             holder=event.holder,
+             memo={"pool": event.pool, "source": "dp" if event.provider is None else "isf",
+                   "provider": event.provider})
+
+
+@handles(PoolIncome)
+def pool_income(ctx: Ctx, event: PoolIncome) -> None:
+    _open_pool(ctx, event.pool)
+    ctx.post("pool_income",
+             transfer(f"external:{event.payer}", common_account(event.pool), GBP, event.amount),
+             memo={"pool": event.pool, "payer": event.payer, "description": event.description})
+
+
+# ---------------------------------------------------------------- shared costs
+
+
+def _charged_members(state: dict, event: PoolSpend, on: dt.date) -> list[str]:
+    """Who shares this cost, always in join order so ties in a split are predictable."""
+    order = current_members(state)
+    if event.members is None:
+        # Everyone in the pool on the date of the purchase (a backdated purchase is not
+        # charged to someone who joined after it).
+        chosen = {h for h in order if dt.date.fromisoformat(
+            _current_period(state, h)["joined"]) <= on}
+    else:
+        for holder in event.members:
+            _member_period(state, holder, on)
+        chosen = set(event.members)
+    if not chosen:
+        raise LedgerError("invalid", f"pool {state['pool']} has no member to charge")
+    return [h for h in order if h in chosen]
+
+
+def _split_weights(event: PoolSpend, charged: list[str]) -> list[int]:
+    """Integer weights in charged order: 1 each for equal, the ratio scaled to whole
+    numbers exactly (weights may be decimals, e.g. hours attended)."""
+    if event.split == "equal":
+        if event.weights is not None:
+            raise LedgerError("invalid", "weights are for split: ratio only")
+        return [1] * len(charged)
+    if event.weights is None:
+        raise LedgerError("invalid", "split: ratio needs weights {holder: n}")
+    if set(event.weights) != set(charged):
+        missing = sorted(set(charged) - set(event.weights))
+        extra = sorted(set(event.weights) - set(charged))
+        raise LedgerError("invalid", "weights must name exactly the members charged"
+                                     f" (missing {missing or 'none'}, not charged "
+                                     f"{extra or 'none'})")
+    exact = [Fraction(event.weights[h]) for h in charged]
+    scale = math.lcm(*(w.denominator for w in exact))
+    return [int(w * scale) for w in exact]
+
+
+def _weight_text(weight: Decimal) -> str:
+    return format(weight.normalize(), "f")
+
+
+@handles(PoolSpend)
+def pool_spend(ctx: Ctx, event: PoolSpend) -> None:
+    _check_holders(ctx, event.members)
+    _check_holders(ctx, list(event.weights or {}))
+    state = _open_pool(ctx, event.pool)
+    charged = _charged_members(state, event, ctx.date)
+    parts_pence = largest_remainder(event.amount, _split_weights(event, charged))
+    split = dict(zip(charged, parts_pence, strict=True))
+    for holder, part_pence in split.items():
+        share_pence = ctx.balance(share_account(event.pool, holder), GBP)
+        if share_pence < part_pence:
+            # A member's budget must never pay for another member's support.
+            raise LedgerError("insufficient_funds", f"{holder}'s share of pool {event.pool} "
+                              f"is {_pounds(share_pence)}, less than their part "
+                              f"{_pounds(part_pence)}")
+    postings = [Posting(share_account(event.pool, h), GBP, -part)
+                for h, part in split.items() if part > 0]
+    postings.append(Posting(check_account(f"external:{event.payee}"), GBP, event.amount))
+    weights = ({h: _weight_text(event.weights[h]) for h in charged}
+               if event.weights is not None else None)
+    ctx.post("pool_spend", postings, holder=charged[0] if len(charged) == 1 else None,
+             memo={"pool": event.pool, "payee": event.payee, "amount_minor": event.amount,
+                   "description": event.description, "method": event.split,
+                   "weights": weights, "split": split,
+                   # JSON stores may sort a dict's keys: the list keeps the join order.
+                   "members": charged})
+
+
+# ---------------------------------------------------------------- reversals
+
+
+def _pool_of(journal: Journal) -> str:
+    for posting in journal.postings:
+        parts = posting.account.split(":")
+        if parts[0] == "pool":
+            return parts[1]
+    raise AssertionError(f"journal {journal.key} touches no pool")
+
+
+@on_reverse("pool_refund")
+def _reverse_refund(ctx: Ctx, journal: Journal) -> None:
+    """Reversing a close reopens the pool; reversing a leave puts the member back in their
+    old place in the join order (the leave was a mistake, so it never happened)."""
+    pool = _pool_of(journal)
+    state = ctx.state(KIND, pool)
+    assert state is not None, pool
+    reopened_by = state.setdefault("closes_reversed", [])
+    if state["closed_by"] == journal.event_key:
+        state.update(status="open", closed=None, closed_by=None, common_left_minor=None)
+        reopened_by.append(journal.event_key)
+    elif journal.event_key in reopened_by:
+        return  # the same close, one of its other refunds: the pool is open already
+    elif state["status"] == "closed":
+        raise LedgerError("invalid", f"pool {pool} is closed; reverse its close first")
+    else:
+        _rejoin(state, journal)
+    ctx.put_state(KIND, pool, state)
+
+
+def _rejoin(state: dict, journal: Journal) -> None:
+    holder = journal.holder
+    if _current_period(state, holder) is not None:
+        raise LedgerError("invalid", f"{holder} has rejoined pool {state['pool']} since; "
+                                     "their leave can no longer be reversed")
+    for period in state["history"]:
+        if period["holder"] == holder and period["left_by"] == journal.event_key:
+            period["left"] = period["left_by"] = None
+            return
+    raise AssertionError(f"no membership of {holder} ended by {journal.event_key}")
+
+
+@on_reverse("pool_spend")
+def _reverse_spend(ctx: Ctx, journal: Journal) -> None:
+    """The money goes back to the members' shares; refuse if that would strand it in the
+    share of someone who has left or in a closed pool."""
+    pool = _pool_of(journal)
+    state = ctx.state(KIND, pool)
+    assert state is not None, pool
+    if state["status"] == "closed":
+        raise LedgerError("invalid", f"pool {pool} is closed; reverse its close first")
+    members = set(current_members(state))
+    for posting in journal.postings:
+        if not posting.account.startswith(f"pool:{pool}:"):
+            continue
+        holder = posting.account.split(":")[2]
+        if holder not in members:
+            raise LedgerError("invalid", f"{holder} has left pool {pool}; reverse their "
+                                         "leave first")

@@ -314,6 +314,11 @@ class DbStore:
         missing = set(keys) - set(found)
         if missing:
             raise LedgerError("invalid", f"cannot reverse {sorted(missing)[0]!r}: not posted")
+        done = self.conn.execute(
+            select(m.Journal.key).where(m.Journal.reverses_id.in_(found.values())).limit(1)
+        ).scalar_one_or_none()
+        if done is not None or len(set(keys)) != len(keys):
+            raise LedgerError("invalid", "that journal is already reversed")
         return found
 
     def _ensure_accounts(self, pairs: set[tuple[str, Unit]]) -> None:
