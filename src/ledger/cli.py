@@ -110,6 +110,79 @@ def balance(as_of: dt.date | None, prefix: str | None, fmt: str, db_url: str | N
         balance_table(rows, as_of)
 
 
+def _period(date_from: dt.date | None, date_to: dt.date | None,
+            month: str | None) -> tuple[dt.date, dt.date]:
+    if month is not None:
+        if date_from or date_to:
+            raise UsageError("give either --month or --from and --to, not both")
+        try:
+            first = dt.date.fromisoformat(f"{month}-01")
+        except ValueError:
+            raise UsageError(f"--month {month!r} is not a month (YYYY-MM)") from None
+        following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        return first, following - dt.timedelta(days=1)
+    if date_from is None or date_to is None:
+        raise UsageError("a statement needs --from and --to (or --month)")
+    if date_to < date_from:
+        raise UsageError(f"--to {date_to} is before --from {date_from}")
+    return date_from, date_to
+
+
+def _statement_options(fn):
+    fn = click.option("--from", "date_from", callback=_date, help="First day (YYYY-MM-DD).")(fn)
+    fn = click.option("--to", "date_to", callback=_date, help="Last day, inclusive.")(fn)
+    fn = click.option("--month", default=None, metavar="YYYY-MM",
+                      help="A calendar month instead of --from/--to.")(fn)
+    fn = click.option("--format", "fmt", type=click.Choice(["text", "json"]),
+                      default="text")(fn)
+    return db_option(fn)
+
+
+@cli.group()
+def statement() -> None:
+    """Statements for a budget holder or a pooling group."""
+
+
+@statement.command("holder")
+@click.argument("holder")
+@_statement_options
+def statement_holder(holder: str, date_from, date_to, month, fmt: str,
+                     db_url: str | None) -> None:
+    """What HOLDER had, received and spent in a period, and their personal budgets."""
+    from ledger.reports.holder_text import render_holder_statement_text
+    from ledger.reports.statements import holder_statement
+    from ledger.store.repo import DbStore
+
+    start, end = _period(date_from, date_to, month)
+    with _engine(db_url).connect() as conn:
+        store = DbStore(conn)
+        result = holder_statement(store, holder, start, end)
+        providers = {pid: p.get("name", pid) for pid, p in store.parties("provider").items()}
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo(render_holder_statement_text(result, providers), nl=False)
+
+
+@statement.command("pool")
+@click.argument("pool")
+@_statement_options
+def statement_pool(pool: str, date_from, date_to, month, fmt: str,
+                   db_url: str | None) -> None:
+    """Who paid what for whom in POOL: each member's share, purchases and their split."""
+    from ledger.reports.pool_statement import render_pool_statement_text
+    from ledger.reports.statements import pool_statement_from_store
+    from ledger.store.repo import DbStore
+
+    start, end = _period(date_from, date_to, month)
+    with _engine(db_url).connect() as conn:
+        result = pool_statement_from_store(DbStore(conn), pool, start, end)
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2, default=str))
+    else:
+        click.echo(render_pool_statement_text(result), nl=False)
+
+
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @db_option

@@ -114,7 +114,7 @@ def test_balance_floor_is_enforced_by_the_database(engine):
         engine,
         "INSERT INTO journal (id, key, type, date, event_key, payload_hash, status, prev_hash,"
         " hash, memo) VALUES (901, 'over', 't', '2026-04-02', 'e', 'x', 'draft', 'x', 'x', '{}')",
-        f"INSERT INTO account (path) VALUES ('external:PA')",
+        "INSERT INTO account (path) VALUES ('external:PA')",
         f"INSERT INTO posting (journal_id, account_id, unit, amount_minor) VALUES "
         f"(901, {acc['holder:H1:dp']}, 'GBP', -6000), "
         f"(901, (SELECT id FROM account WHERE path = 'external:PA'), 'GBP', 6000)",

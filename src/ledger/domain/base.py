@@ -36,7 +36,7 @@ def _positive(parse: Callable[[object, str], int]) -> Callable[[object], int]:
     return check
 
 
-def _lift(fn: Callable[[object], Any]) -> Callable[[object], Any]:
+def lift(fn: Callable[[object], Any]) -> Callable[[object], Any]:
     """Turn a LedgerError into the ValueError pydantic reports with the field's name."""
 
     def wrapped(value: object) -> Any:
@@ -48,13 +48,13 @@ def _lift(fn: Callable[[object], Any]) -> Callable[[object], Any]:
     return wrapped
 
 
-Pence = Annotated[int, BeforeValidator(_lift(_positive(parse_pence)))]
+Pence = Annotated[int, BeforeValidator(lift(_positive(parse_pence)))]
 """A GBP amount > 0, as integer pence."""
-Minutes = Annotated[int, BeforeValidator(_lift(_positive(parse_minutes)))]
+Minutes = Annotated[int, BeforeValidator(lift(_positive(parse_minutes)))]
 """An HRS amount > 0, as integer minutes."""
 RatePence = Pence
 """An hourly rate > 0 in pence per hour (rates are money, so 2 places at most)."""
-PartyId = Annotated[str, AfterValidator(_lift(check_party_id))]
+PartyId = Annotated[str, AfterValidator(lift(check_party_id))]
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 

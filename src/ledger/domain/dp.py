@@ -1,1 +1,336 @@
-"""(being written)"""
+"""Direct payments (CONTRACT section 3): one-off and scheduled payments from the council
+into the holder's DP account, the holder's own contribution, spending from the account,
+and the review that recovers a surplus.
+
+Rules the contract leaves open are in docs/rules-dp-isf.md.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, model_validator
+
+from ledger.core.amounts import Unit, format_pence, parse_pence, parse_rate, round_half_away
+from ledger.core.journal import check_account, transfer
+from ledger.domain.base import Ctx, Event, PartyId, Pence, handles, lift
+from ledger.errors import LedgerError
+
+# Put a limit on everything (TIGER_STYLE): one payment run posts at most this many
+# payments; a bigger backlog is run in steps with an earlier `until`.
+MAX_PAYMENTS_PER_RUN = 10_000
+MAX_REVIEW_WEEKS = 520  # ten years of payments is already far beyond any council policy
+
+
+def not_negative(parse: Callable[[object, str], int]) -> Callable[[object], int]:
+    """A field validator for a number that may be zero (a contingency, a cap)."""
+
+    def check(value: object) -> int:
+        minor = parse(value, "value")
+        if minor < 0:
+            raise LedgerError("invalid", "must not be negative")
+        return minor
+
+    return lift(check)
+
+
+def number_text(least: int, most: int, *, least_allowed: bool = True
+                ) -> Callable[[object], str]:
+    """A count or percentage (weeks, a fee percent) kept as its exact decimal text."""
+
+    def check(value: object) -> str:
+        number = parse_rate(value, "value")
+        too_small = number < least or (number == least and not least_allowed)
+        if too_small or number > most:
+            bound = "at least" if least_allowed else "more than"
+            raise LedgerError("invalid", f"must be {bound} {least} and at most {most}")
+        return str(value).strip()
+
+    return lift(check)
+
+
+NonNegativePence = Annotated[int, BeforeValidator(not_negative(parse_pence))]
+# 0 weeks is allowed: a final review keeps nothing back beyond the contingency.
+Weeks = Annotated[str, BeforeValidator(number_text(0, MAX_REVIEW_WEEKS))]
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def dp_account(holder: str) -> str:
+    return f"holder:{holder}:dp"
+
+
+def holder_council(ctx: Ctx, holder: str, council: str | None) -> str:
+    """The council an event is for: the one given (it must be declared), else the
+    holder's own council (CONTRACT section 3)."""
+    ctx.party("holder", holder)
+    if council is None:
+        return ctx.council_of(holder)
+    ctx.party("council", council)
+    return council
+
+
+def external_account(payee: str) -> str:
+    """`external:{payee}`; a payee written with its `external:` prefix means the same."""
+    name = payee.removeprefix("external:")
+    if ":" in name:
+        raise LedgerError("invalid", f"payee {payee!r}: a name may not contain a colon")
+    return check_account(f"external:{name}")
+
+
+# ---------------------------------------------------------------- one-off payments
+
+
+class DpPayment(Event):
+    type: Literal["dp_payment"]
+    holder: PartyId
+    amount: Pence
+    council: PartyId | None = None
+
+
+@handles(DpPayment)
+def dp_payment(ctx: Ctx, event: DpPayment) -> None:
+    council = holder_council(ctx, event.holder, event.council)
+    ctx.post(
+        "dp_payment",
+        transfer(f"council:{council}:funding", dp_account(event.holder), Unit.GBP, event.amount),
+        holder=event.holder,
+        memo={"council": council},
+    )
+
+
+class Contribution(Event):
+    type: Literal["contribution"]
+    holder: PartyId
+    amount: Pence
+    council: PartyId | None = None
+
+
+@handles(Contribution)
+def contribution(ctx: Ctx, event: Contribution) -> None:
+    """The person's assessed contribution paid into their DP account."""
+    council = holder_council(ctx, event.holder, event.council)
+    ctx.post(
+        "contribution",
+        transfer(f"holder:{event.holder}:own", dp_account(event.holder), Unit.GBP, event.amount),
+        holder=event.holder,
+        memo={"council": council},
+    )
+
+
+class DpSpend(Event):
+    type: Literal["dp_spend"]
+    holder: PartyId
+    payee: str
+    amount: Pence
+    category: str | None = None
+    council: PartyId | None = None
+
+
+@handles(DpSpend)
+def dp_spend(ctx: Ctx, event: DpSpend) -> None:
+    holder_council(ctx, event.holder, event.council)
+    payee_account = external_account(event.payee)
+    account = dp_account(event.holder)
+    balance_pence = ctx.balance(account, Unit.GBP)
+    if balance_pence < event.amount:
+        # A DP account is a real bank account or card: it cannot go overdrawn.
+        raise LedgerError(
+            "insufficient_funds",
+            f"{account} holds £{format_pence(balance_pence)}, not enough to pay "
+            f"£{format_pence(event.amount)} to {payee_account}",
+        )
+    memo = {"payee": payee_account.removeprefix("external:")}
+    if event.category is not None:
+        memo["category"] = event.category
+    ctx.post(
+        "dp_spend",
+        transfer(account, payee_account, Unit.GBP, event.amount),
+        holder=event.holder,
+        memo=memo,
+    )
+
+
+# ---------------------------------------------------------------- review
+
+
+class DpReview(Event):
+    type: Literal["dp_review"]
+    holder: PartyId
+    weekly_amount: Pence
+    max_weeks: Weeks
+    contingency: NonNegativePence = 0
+    council: PartyId | None = None
+
+
+def review_computation(balance_pence: int, event: DpReview) -> dict:
+    """surplus = balance - contingency - weekly_amount x max_weeks (rounded once)."""
+    allowed_pence = round_half_away(event.weekly_amount * Fraction(parse_rate(event.max_weeks)))
+    surplus_pence = balance_pence - event.contingency - allowed_pence
+    return {
+        "balance_pence": balance_pence,
+        "contingency_pence": event.contingency,
+        "weekly_amount_pence": event.weekly_amount,
+        "max_weeks": event.max_weeks,
+        "allowed_pence": allowed_pence,
+        "surplus_pence": surplus_pence,
+    }
+
+
+@handles(DpReview)
+def dp_review(ctx: Ctx, event: DpReview) -> None:
+    """Recover a surplus as its own typed journal, never as a negative payment. The
+    balance is the one on the review's date, so a backdated review sees what the
+    reviewer would have seen."""
+    council = holder_council(ctx, event.holder, event.council)
+    account = dp_account(event.holder)
+    balance_pence = ctx.backend.balance_as_of(account, Unit.GBP, event.date)
+    computation = {"date": event.date.isoformat(), "event": ctx.event_key, "council": council,
+                   **review_computation(balance_pence, event)}
+    surplus_pence = computation["surplus_pence"]
+    if surplus_pence > 0:
+        ctx.post(
+            "surplus_recovery",
+            transfer(account, f"council:{council}:funding", Unit.GBP, surplus_pence),
+            holder=event.holder,
+            memo=computation,
+        )
+    reviews = ctx.state("dp_reviews", event.holder) or {"reviews": []}
+    reviews["reviews"].append(computation)
+    ctx.put_state("dp_reviews", event.holder, reviews)
+
+
+# ---------------------------------------------------------------- schedules
+
+Every = Literal["weekly", "four_weekly", "monthly"]
+Timing = Literal["advance", "arrears"]
+
+
+class DpSchedule(Event):
+    type: Literal["dp_schedule"]
+    holder: PartyId
+    amount: Pence
+    every: Every
+    start: dt.date
+    end: dt.date | None = None
+    timing: Timing = "advance"
+    council: PartyId | None = None
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> DpSchedule:
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+def add_months(start: dt.date, months: int) -> dt.date:
+    """The same day-of-month `months` later, clamped to the month's last day. Always
+    computed from the schedule's start, so 31 Jan gives 28/29 Feb and then 31 Mar."""
+    index = start.year * 12 + start.month - 1 + months
+    year, month0 = divmod(index, 12)
+    last_day = calendar.monthrange(year, month0 + 1)[1]
+    return dt.date(year, month0 + 1, min(start.day, last_day))
+
+
+def period_start(start: dt.date, every: str, k: int) -> dt.date:
+    if every == "weekly":
+        return start + dt.timedelta(weeks=k)
+    if every == "four_weekly":
+        return start + dt.timedelta(weeks=4 * k)
+    assert every == "monthly", every
+    return add_months(start, k)
+
+
+def pay_date(start: dt.date, every: str, timing: str, k: int) -> dt.date:
+    """Advance: the period's first day. Arrears: the day after it ends, which is the
+    first day of the next period."""
+    return period_start(start, every, k if timing == "advance" else k + 1)
+
+
+def schedule_periods(schedule: dict, from_k: int, until: dt.date):
+    """(k, period start, period end, pay date) for periods from `from_k` paid on or
+    before `until`; a period belongs to the schedule when it starts on or before `end`."""
+    start = dt.date.fromisoformat(schedule["start"])
+    end = dt.date.fromisoformat(schedule["end"]) if schedule["end"] else None
+    every, timing = schedule["every"], schedule["timing"]
+    k = from_k
+    while True:
+        first_day = period_start(start, every, k)
+        paid_on = pay_date(start, every, timing, k)
+        if (end is not None and first_day > end) or paid_on > until:
+            return
+        last_day = period_start(start, every, k + 1) - dt.timedelta(days=1)
+        yield k, first_day, last_day, paid_on
+        k += 1
+
+
+@handles(DpSchedule)
+def dp_schedule(ctx: Ctx, event: DpSchedule) -> None:
+    """Posts nothing: records the schedule under its own key for `run_payments`."""
+    council = holder_council(ctx, event.holder, event.council)
+    ctx.put_state("dp_schedule", ctx.event_key, {
+        "holder": event.holder,
+        "council": council,
+        "amount_pence": event.amount,
+        "every": event.every,
+        "start": event.start.isoformat(),
+        "end": event.end.isoformat() if event.end else None,
+        "timing": event.timing,
+        "next_period": 0,  # every period before this one has been paid (or skipped)
+    })
+    index = ctx.state("dp_schedules", "all") or {"keys": []}
+    if ctx.event_key not in index["keys"]:
+        index["keys"].append(ctx.event_key)
+    ctx.put_state("dp_schedules", "all", index)
+
+
+class RunPayments(Event):
+    type: Literal["run_payments"]
+    until: dt.date
+
+
+def _pay_schedule(ctx: Ctx, schedule_key: str, until: dt.date, budget: int) -> int:
+    """Post one schedule's due payments; returns how many were posted."""
+    schedule = ctx.state("dp_schedule", schedule_key)
+    assert schedule is not None, schedule_key
+    posted = 0
+    next_period = schedule["next_period"]
+    for k, first_day, last_day, paid_on in schedule_periods(schedule, next_period, until):
+        key = f"{schedule_key}@{first_day.isoformat()}"
+        next_period = k + 1
+        if ctx.journal_exists(key):
+            continue
+        if posted >= budget:
+            raise LedgerError("invalid", f"run_payments would post more than "
+                              f"{MAX_PAYMENTS_PER_RUN} payments; run it with an earlier until")
+        ctx.post(
+            "dp_payment",
+            transfer(f"council:{schedule['council']}:funding", dp_account(schedule["holder"]),
+                     Unit.GBP, schedule["amount_pence"]),
+            key=key,
+            holder=schedule["holder"],
+            on=paid_on,
+            memo={"council": schedule["council"], "schedule": schedule_key,
+                  "every": schedule["every"], "timing": schedule["timing"],
+                  "period_start": first_day.isoformat(), "period_end": last_day.isoformat()},
+        )
+        posted += 1
+    if next_period != schedule["next_period"]:
+        schedule["next_period"] = next_period
+        ctx.put_state("dp_schedule", schedule_key, schedule)
+    return posted
+
+
+@handles(RunPayments)
+def run_payments(ctx: Ctx, event: RunPayments) -> None:
+    """Every scheduled payment dated on or before `until` not yet paid, each with its own
+    date and key; all in one event, so a rejected run posts none of them."""
+    index = ctx.state("dp_schedules", "all") or {"keys": []}
+    posted = 0
+    for schedule_key in index["keys"]:
+        posted += _pay_schedule(ctx, schedule_key, event.until, MAX_PAYMENTS_PER_RUN - posted)

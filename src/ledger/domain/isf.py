@@ -1,1 +1,473 @@
-"""(being written)"""
+"""Individual Service Funds (CONTRACT section 3): a provider holds a person's budget as
+money and a bank of hours. Hours arrive monthly as dated lots, are used oldest first,
+may be borrowed a little, and expire by age and by a carry-over cap at reconciliation.
+
+The lot bookkeeping lives in state kind "isf" (ref "H:P"); the HRS balance of
+`isf:{H}:{P}` is the truth, and always equals the lots' minutes less any borrowed
+minutes. Rules the contract leaves open are in docs/rules-dp-isf.md.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from ledger.core.amounts import (
+    Unit,
+    format_minutes,
+    parse_minutes,
+    parse_pence,
+    parse_rate,
+    pence_for_minutes,
+    round_half_away,
+)
+from ledger.core.journal import Journal, Posting, transfer
+from ledger.domain.base import (
+    Ctx,
+    Event,
+    Minutes,
+    Month,
+    PartyId,
+    Pence,
+    RatePence,
+    Strict,
+    handles,
+    month_index,
+    month_name,
+    on_reverse,
+)
+from ledger.domain.dp import external_account, holder_council, not_negative, number_text
+from ledger.errors import LedgerError
+
+MAX_EXPIRE_AFTER_MONTHS = 120  # a limit on everything: ten years of carry-over
+MAX_FIXED_FEE_POUNDS = 1_000_000
+
+
+NonNegativeMinutes = Annotated[int, BeforeValidator(not_negative(parse_minutes))]
+
+
+class Carry(Strict):
+    expire_after_months: int = Field(0, ge=0, le=MAX_EXPIRE_AFTER_MONTHS)
+    max_hours: NonNegativeMinutes | None = None
+    max_borrow_hours: NonNegativeMinutes = 0
+
+
+class Fee(Strict):
+    kind: Literal["percent", "fixed"]
+    # A percent (at most 100), or pounds a month; kept as the text written.
+    value: Annotated[str, BeforeValidator(number_text(0, MAX_FIXED_FEE_POUNDS, least_allowed=False))]
+    basis: Literal["inside", "on_top"] = "inside"
+
+    @model_validator(mode="after")
+    def _value_fits_kind(self) -> Fee:
+        number = parse_rate(self.value)
+        if self.kind == "percent" and number > 100:
+            raise ValueError("a percent fee cannot exceed 100")
+        if self.kind == "fixed" and (number * 100).denominator != 1:
+            raise ValueError(f"{self.value!r} has more than 2 decimal places")
+        return self
+
+
+class IsfEvent(Event):
+    holder: PartyId
+    provider: PartyId
+    council: PartyId | None = None
+
+
+class IsfOpen(IsfEvent):
+    type: Literal["isf_open"]
+    hours_per_month: Minutes
+    rate: RatePence
+    carry: Carry = Carry()
+    fee: Fee | None = None
+    underspend: Literal["return", "retain"] = "return"
+    allow_pool_contributions: bool = False  # read by the pools module
+
+
+class IsfAdvance(IsfEvent):
+    type: Literal["isf_advance"]
+    month: Month
+
+
+class IsfDelivery(IsfEvent):
+    type: Literal["isf_delivery"]
+    hours: Minutes
+
+
+class IsfPurchase(IsfEvent):
+    type: Literal["isf_purchase"]
+    payee: str
+    amount: Pence
+
+
+class IsfReconcile(IsfEvent):
+    type: Literal["isf_reconcile"]
+    month: Month
+
+
+class IsfClose(IsfEvent):
+    type: Literal["isf_close"]
+
+
+# ---------------------------------------------------------------- state and lots
+
+
+def isf_ref(holder: str, provider: str) -> str:
+    return f"{holder}:{provider}"
+
+
+def isf_account(state: dict) -> str:
+    return f"isf:{state['holder']}:{state['provider']}"
+
+
+def open_isf(ctx: Ctx, event: IsfEvent) -> dict:
+    """The ISF's state; `invalid` if it was never opened or is closed."""
+    ctx.party("holder", event.holder)
+    ctx.party("provider", event.provider)
+    state = ctx.state("isf", isf_ref(event.holder, event.provider))
+    if state is None or state["closed"] is not None:
+        why = "is not open" if state is None else f"was closed on {state['closed']}"
+        raise LedgerError("invalid", f"the ISF isf:{event.holder}:{event.provider} {why}")
+    if event.council is not None and event.council != state["council"]:
+        ctx.party("council", event.council)
+        raise LedgerError("invalid", f"the ISF is funded by council {state['council']}, "
+                          f"not {event.council}")
+    return state
+
+
+def take_oldest_first(lots: list[dict], minutes: int) -> tuple[list[dict], int]:
+    """Consume up to `minutes` from the oldest lots; returns what each lot gave and the
+    shortfall. Emptied lots are dropped."""
+    taken = []
+    for lot in lots:
+        if minutes == 0:
+            break
+        used = min(lot["minutes"], minutes)
+        if used:
+            taken.append({"month": lot["month"], "minutes": used})
+            lot["minutes"] -= used
+            minutes -= used
+    lots[:] = [lot for lot in lots if lot["minutes"] > 0]
+    return taken, minutes
+
+
+def restore_lot(lots: list[dict], month: str, minutes: int) -> None:
+    """Give minutes back to the lot dated `month`, recreating it in month order."""
+    for lot in lots:
+        if lot["month"] == month:
+            lot["minutes"] += minutes
+            return
+    lots.append({"month": month, "minutes": minutes})
+    lots.sort(key=lambda lot: month_index(lot["month"]))
+
+
+def settle_borrowing(state: dict) -> int:
+    """A negative bank is repaid first from whatever lots there are; returns minutes repaid."""
+    if state["borrowed_minutes"] == 0:
+        return 0
+    taken, short = take_oldest_first(state["lots"], state["borrowed_minutes"])
+    repaid = state["borrowed_minutes"] - short
+    state["borrowed_minutes"] = short
+    return repaid
+
+
+def bank_minutes(state: dict) -> int:
+    return sum(lot["minutes"] for lot in state["lots"]) - state["borrowed_minutes"]
+
+
+def money_for_month_exact(state: dict) -> Fraction:
+    return Fraction(state["hours_per_month_minutes"] * state["rate_pence_per_hour"], 60)
+
+
+def fee_pence(state: dict) -> int:
+    """The month's fee: a percent of hours_per_month x rate (exact, rounded once), or a
+    fixed sum."""
+    fee = state["fee"]
+    if fee is None:
+        return 0
+    if fee["kind"] == "fixed":
+        return parse_pence(fee["value"])
+    return round_half_away(money_for_month_exact(state) * parse_rate(fee["value"]) / 100)
+
+
+def moves(from_account: str, to_account: str, unit: Unit, amount_minor: int) -> list[Posting]:
+    """A transfer, or nothing when an amount derived from hours rounds to zero pence."""
+    return transfer(from_account, to_account, unit, amount_minor) if amount_minor else []
+
+
+def save(ctx: Ctx, state: dict) -> None:
+    ctx.put_state("isf", isf_ref(state["holder"], state["provider"]), state)
+
+
+# ---------------------------------------------------------------- handlers
+
+
+@handles(IsfOpen)
+def isf_open(ctx: Ctx, event: IsfOpen) -> None:
+    council = holder_council(ctx, event.holder, event.council)
+    ctx.party("provider", event.provider)
+    ref = isf_ref(event.holder, event.provider)
+    existing = ctx.state("isf", ref)
+    if existing is not None and existing["closed"] is None:
+        raise LedgerError("invalid", f"the ISF isf:{ref} is already open")
+    state = {
+        "holder": event.holder, "provider": event.provider, "council": council,
+        "opened": event.date.isoformat(), "closed": None,
+        "hours_per_month_minutes": event.hours_per_month,
+        "rate_pence_per_hour": event.rate,
+        "expire_after_months": event.carry.expire_after_months,
+        "max_minutes": event.carry.max_hours,
+        "max_borrow_minutes": event.carry.max_borrow_hours,
+        "fee": event.fee.model_dump() if event.fee else None,
+        "underspend": event.underspend,
+        "allow_pool_contributions": event.allow_pool_contributions,
+        "lots": [], "borrowed_minutes": 0, "advanced": {}, "last_reconciled": None,
+    }
+    if state["fee"] and state["fee"]["basis"] == "inside":
+        if 0 < fee_pence(state) >= round_half_away(money_for_month_exact(state)):
+            raise LedgerError("invalid", "an inside fee must be less than the month's budget")
+    save(ctx, state)
+    # Hours may be borrowed down to -max_borrow_hours; the core floor check enforces it.
+    ctx.set_floor(isf_account(state), Unit.HRS, -event.carry.max_borrow_hours)
+
+
+@handles(IsfAdvance)
+def isf_advance(ctx: Ctx, event: IsfAdvance) -> None:
+    state = open_isf(ctx, event)
+    month = event.month
+    if month in state["advanced"]:
+        raise LedgerError("invalid", f"{month} has already been advanced to this ISF")
+    last = state["last_reconciled"]
+    if last is not None and month_index(month) <= month_index(last):
+        raise LedgerError("invalid", f"{month} is already reconciled (up to {last})")
+    account, council = isf_account(state), state["council"]
+    minutes = state["hours_per_month_minutes"]
+    budget_pence = round_half_away(money_for_month_exact(state))
+    fee = fee_pence(state)
+    on_top_pence = fee if state["fee"] and state["fee"]["basis"] == "on_top" else 0
+    restore_lot(state["lots"], month, minutes)
+    repaid = settle_borrowing(state)
+    postings = transfer(f"council:{council}:hours", account, Unit.HRS, minutes)
+    postings += moves(f"council:{council}:funding", account, Unit.GBP,
+                      budget_pence + on_top_pence)
+    journal = ctx.post("isf_advance", postings, holder=state["holder"], memo={
+        "month": month, "minutes": minutes, "rate_pence_per_hour": state["rate_pence_per_hour"],
+        "budget_pence": budget_pence, "fee_on_top_pence": on_top_pence,
+        "repaid_borrowed_minutes": repaid})
+    if fee:
+        ctx.post("isf_fee", transfer(account, f"provider:{state['provider']}:fees", Unit.GBP, fee),
+                 suffix="fee", holder=state["holder"],
+                 memo={"month": month, **state["fee"], "fee_pence": fee,
+                       "of_pence": budget_pence if state["fee"]["kind"] == "percent" else None})
+    state["advanced"][month] = journal.key
+    save(ctx, state)
+
+
+@handles(IsfDelivery)
+def isf_delivery(ctx: Ctx, event: IsfDelivery) -> None:
+    state = open_isf(ctx, event)
+    account, minutes = isf_account(state), event.hours
+    after = bank_minutes(state) - minutes
+    if after < -state["max_borrow_minutes"]:
+        raise LedgerError("insufficient_funds", (
+            f"{account} has {format_minutes(bank_minutes(state))} hours; delivering "
+            f"{format_minutes(minutes)} would leave {format_minutes(after)}, beyond the "
+            f"{format_minutes(state['max_borrow_minutes'])} hours it may borrow"))
+    lots, borrowed = take_oldest_first(state["lots"], minutes)
+    state["borrowed_minutes"] += borrowed
+    rate = state["rate_pence_per_hour"]
+    amount_pence = pence_for_minutes(minutes, rate)
+    provider = state["provider"]
+    postings = transfer(account, f"provider:{provider}:delivered", Unit.HRS, minutes)
+    postings += moves(account, f"provider:{provider}:income", Unit.GBP, amount_pence)
+    ctx.post("isf_delivery", postings, holder=state["holder"], memo={
+        "minutes": minutes, "rate_pence_per_hour": rate, "amount_pence": amount_pence,
+        "lots": lots, "borrowed_minutes": borrowed})
+    save(ctx, state)
+
+
+@handles(IsfPurchase)
+def isf_purchase(ctx: Ctx, event: IsfPurchase) -> None:
+    """Money only; an overspend is allowed and shows as a negative ISF balance."""
+    state = open_isf(ctx, event)
+    payee = external_account(event.payee)
+    ctx.post("isf_purchase", transfer(isf_account(state), payee, Unit.GBP, event.amount),
+             holder=state["holder"], memo={"payee": payee.removeprefix("external:")})
+
+
+def check_reconcile_order(state: dict, month: str) -> None:
+    last = state["last_reconciled"]
+    if last is not None:
+        if month_index(month) != month_index(last) + 1:
+            raise LedgerError("invalid", f"reconcile {month_name(month_index(last) + 1)} next "
+                              f"(months are reconciled once each, in order; last was {last})")
+        return
+    opened = state["opened"][:7]
+    earliest = min([*state["advanced"], opened], key=month_index)
+    if month_index(month) < month_index(earliest):
+        raise LedgerError("invalid", f"{month} is before the ISF began ({earliest})")
+    first_lot = min(state["advanced"], key=month_index, default=None)
+    if first_lot is not None and month_index(month) > month_index(first_lot):
+        raise LedgerError("invalid", f"reconcile {first_lot} first: months are reconciled "
+                          "in order and none has been yet")
+
+
+def expire_hours(state: dict, month: str) -> list[dict]:
+    """(1) lots old enough expire; (2) hours carried out of `month` above the cap expire,
+    oldest first. Lots dated after `month` are next month's allocation, not carry-over."""
+    expired = []
+    kept = []
+    for lot in state["lots"]:
+        if month_index(lot["month"]) + state["expire_after_months"] <= month_index(month):
+            expired.append({"month": lot["month"], "minutes": lot["minutes"], "reason": "age"})
+        else:
+            kept.append(lot)
+    state["lots"] = kept
+    cap = state["max_minutes"]
+    carried = [lot for lot in kept if month_index(lot["month"]) <= month_index(month)]
+    excess = sum(lot["minutes"] for lot in carried) - cap if cap is not None else 0
+    if excess > 0:
+        taken, short = take_oldest_first(carried, excess)
+        assert short == 0
+        expired += [{**lot, "reason": "cap"} for lot in taken]
+        state["lots"] = [lot for lot in kept if lot["minutes"] > 0]
+    return expired
+
+
+@handles(IsfReconcile)
+def isf_reconcile(ctx: Ctx, event: IsfReconcile) -> None:
+    state = open_isf(ctx, event)
+    check_reconcile_order(state, event.month)
+    account, council = isf_account(state), state["council"]
+    expired = expire_hours(state, event.month)
+    expired_minutes = sum(lot["minutes"] for lot in expired)
+    returned_pence = 0
+    if expired_minutes:
+        ctx.post("isf_hours_expiry",
+                 transfer(account, f"council:{council}:hours", Unit.HRS, expired_minutes),
+                 suffix="expiry", holder=state["holder"],
+                 memo={"month": event.month, "minutes": expired_minutes, "lots": expired})
+        if state["underspend"] == "return":
+            worth_pence = pence_for_minutes(expired_minutes, state["rate_pence_per_hour"])
+            returned_pence = min(worth_pence, max(ctx.balance(account, Unit.GBP), 0))
+    if returned_pence:
+        ctx.post("isf_underspend_return",
+                 transfer(account, f"council:{council}:funding", Unit.GBP, returned_pence),
+                 suffix="return", holder=state["holder"],
+                 memo={"month": event.month, "expired_minutes": expired_minutes,
+                       "rate_pence_per_hour": state["rate_pence_per_hour"],
+                       "worth_pence": pence_for_minutes(expired_minutes,
+                                                        state["rate_pence_per_hour"]),
+                       "returned_pence": returned_pence})
+    state["last_reconciled"] = event.month
+    save(ctx, state)
+    ctx.put_state("isf_reconcile", f"{isf_ref(state['holder'], state['provider'])}:{event.month}", {
+        "date": event.date.isoformat(), "event": ctx.event_key,
+        "expired_minutes": expired_minutes, "returned_pence": returned_pence,
+        "bank_minutes": bank_minutes(state), "money_pence": ctx.balance(account, Unit.GBP)})
+
+
+@handles(IsfClose)
+def isf_close(ctx: Ctx, event: IsfClose) -> None:
+    """Every hour back to the council (a borrowed bank is made good by the council, since
+    those hours were delivered); positive money back; an overspend stays visible."""
+    state = open_isf(ctx, event)
+    account, council = isf_account(state), state["council"]
+    minutes = bank_minutes(state)
+    money_pence = ctx.balance(account, Unit.GBP)
+    postings: list[Posting] = []
+    if minutes > 0:
+        postings += transfer(account, f"council:{council}:hours", Unit.HRS, minutes)
+    elif minutes < 0:
+        postings += transfer(f"council:{council}:hours", account, Unit.HRS, -minutes)
+    if money_pence > 0:
+        postings += transfer(account, f"council:{council}:funding", Unit.GBP, money_pence)
+    if postings:
+        ctx.post("closure_return", postings, holder=state["holder"], memo={
+            "hours_minutes": minutes, "money_pence": max(money_pence, 0),
+            "overspend_pence": max(-money_pence, 0), "lots": state["lots"],
+            "borrowed_minutes": state["borrowed_minutes"]})
+    state.update(lots=[], borrowed_minutes=0, closed=event.date.isoformat())
+    save(ctx, state)
+
+
+# ---------------------------------------------------------------- reversals
+# A `reverse` posts the opposite journals; these hooks keep the lots in step with the
+# HRS balance. Money-only journals only need the ISF to be open.
+
+
+def _state_for(ctx: Ctx, journal: Journal, *, closed_ok: bool = False) -> dict:
+    account = next(p.account for p in journal.postings if p.account.startswith("isf:"))
+    _, holder, provider = account.split(":")
+    state = ctx.state("isf", isf_ref(holder, provider))
+    assert state is not None, account
+    if state["closed"] is not None and not closed_ok:
+        raise LedgerError("invalid", f"{account} is closed; reverse its closure first")
+    return state
+
+
+@on_reverse("isf_purchase")
+@on_reverse("isf_fee")
+@on_reverse("isf_underspend_return")
+def reverse_money_only(ctx: Ctx, journal: Journal) -> None:
+    """No lots move, but money must not come back into a closed ISF."""
+    _state_for(ctx, journal)
+
+
+@on_reverse("isf_delivery")
+def reverse_delivery(ctx: Ctx, journal: Journal) -> None:
+    """The minutes go back to the lots they came from; borrowed minutes are un-borrowed,
+    or, if an advance has repaid them since, go back to the newest lot (the repayer)."""
+    state = _state_for(ctx, journal)
+    for lot in journal.memo["lots"]:
+        restore_lot(state["lots"], lot["month"], lot["minutes"])
+    borrowed = journal.memo["borrowed_minutes"]
+    unborrowed = min(borrowed, state["borrowed_minutes"])
+    state["borrowed_minutes"] -= unborrowed
+    if borrowed > unborrowed:
+        newest = max(state["advanced"], key=month_index)
+        restore_lot(state["lots"], newest, borrowed - unborrowed)
+    settle_borrowing(state)
+    save(ctx, state)
+
+
+@on_reverse("isf_advance")
+def reverse_advance(ctx: Ctx, journal: Journal) -> None:
+    """Removes the month's lot; whatever it had already given (deliveries, repaying a
+    borrow) is taken back from the other lots oldest first, else borrowed. A month that is
+    already reconciled cannot lose its advance: its expiry and returns depended on it."""
+    state = _state_for(ctx, journal)
+    month = journal.memo["month"]
+    last = state["last_reconciled"]
+    if last is not None and month_index(month) <= month_index(last):
+        raise LedgerError("invalid", f"{month} is already reconciled; its advance stands")
+    remaining = next((lot["minutes"] for lot in state["lots"] if lot["month"] == month), 0)
+    state["lots"] = [lot for lot in state["lots"] if lot["month"] != month]
+    _, short = take_oldest_first(state["lots"], journal.memo["minutes"] - remaining)
+    state["borrowed_minutes"] += short
+    state["advanced"].pop(month, None)
+    save(ctx, state)
+
+
+@on_reverse("isf_hours_expiry")
+def reverse_expiry(ctx: Ctx, journal: Journal) -> None:
+    """Expired hours go back to their lots; the month stays reconciled, so they expire
+    again at the next reconciliation if they are still too old or over the cap."""
+    state = _state_for(ctx, journal)
+    for lot in journal.memo["lots"]:
+        restore_lot(state["lots"], lot["month"], lot["minutes"])
+    settle_borrowing(state)
+    save(ctx, state)
+
+
+@on_reverse("closure_return")
+def reverse_closure(ctx: Ctx, journal: Journal) -> None:
+    """Reopens the ISF with the bank it had when it closed."""
+    state = _state_for(ctx, journal, closed_ok=True)
+    if state["closed"] is None:
+        raise LedgerError("invalid", "the ISF has been reopened since; close it first")
+    state.update(lots=journal.memo["lots"], borrowed_minutes=journal.memo["borrowed_minutes"],
+                 closed=None)
+    save(ctx, state)

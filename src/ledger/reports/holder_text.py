@@ -1,0 +1,79 @@
+"""A budget holder's statement as plain English text: short sentences, one account at a
+time, money as £1,234.50 and hours as "12.5 hours" (figures identical to the JSON)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ledger.core.amounts import Unit, format_minutes
+from ledger.reports.pool_statement import money
+
+
+def long_date(iso: str) -> str:
+    day = dt.date.fromisoformat(iso)
+    return f"{day.day} {day:%B %Y}"
+
+
+def hours(minutes: int) -> str:
+    text = format_minutes(minutes)
+    return f"{text} hour" if text in ("1", "-1") else f"{text} hours"
+
+
+def account_title(path: str, providers: dict[str, str]) -> str:
+    parts = path.split(":")
+    match parts:
+        case ["holder", _, "dp"]:
+            return "Your direct payment account"
+        case ["holder", _, "own"]:
+            return "Your own money paid in (your contribution)"
+        case ["isf", _, provider]:
+            return f"Your Individual Service Fund, held by {providers.get(provider, provider)}"
+        case ["pool", pool, _]:
+            return f"Your share of the pool {pool}"
+        case ["fund", fund, "award", _]:
+            return f"Your award from the fund {fund}"
+    return path
+
+
+def _amount(minor: int, unit: str) -> str:
+    return money(minor) if unit == Unit.GBP.value else hours(minor)
+
+
+def render_holder_statement_text(statement: dict, providers: dict[str, str]) -> str:
+    name = statement.get("name") or statement["holder"]
+    lines = [
+        f"Statement for {name}",
+        f"From {long_date(statement['from'])} to {long_date(statement['to'])}",
+        "",
+    ]
+    if not statement["accounts"]:
+        lines.append("Nothing was paid in or out for you up to the end of this period.")
+    for row in statement["accounts"]:
+        unit = row["unit"]
+        what = "Money" if unit == Unit.GBP.value else "Hours of support"
+        lines += [
+            account_title(row["account"], providers)
+            + ("" if unit == Unit.GBP.value else " (hours)"),
+            f"  {what} at the start:  {_amount(row['opening_minor'], unit)}",
+            f"  {what} in:            {_amount(row['in_minor'], unit)}",
+            f"  {what} out:           {_amount(row['out_minor'], unit)}",
+            f"  {what} at the end:    {_amount(row['closing_minor'], unit)}",
+        ]
+        if row["account"].startswith("isf:") and unit == Unit.GBP.value \
+                and row["closing_minor"] < 0:
+            lines.append(f"  This fund is overspent by {money(-row['closing_minor'])}.")
+        lines.append("")
+    for budget in statement.get("budgets", []):
+        lines += [
+            f"Your personal budget from {long_date(budget['from'])} "
+            f"to {long_date(budget['to'])}",
+            f"  Budget:              {money(budget['amount_minor'])}",
+            f"  Your contribution:   {money(budget['contribution_minor'])}",
+            f"  Paid towards it:     {money(budget['paid_minor'])}",
+            f"  Still to come:       {money(budget['remaining_minor'])}",
+        ]
+        for funder in budget["funders"]:
+            lines.append(f"  Paid by {funder['funder']}: {money(funder['paid_minor'])} "
+                         f"of {money(funder['budget_minor'])}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,109 @@
+"""Statements for a budget holder and for a pooling group (read-only).
+
+The holder statement's JSON is fixed by CONTRACT section 4: every account of section 2
+that belongs to H, with opening, in, out and closing in minor units; we add the holder's
+name, their personal budgets beside what was paid towards them (`budgets`), and nothing
+that changes those fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import case, func, or_, select
+
+from ledger.core.amounts import Unit
+from ledger.domain.budgets import budget_report
+from ledger.errors import UsageError
+from ledger.reports.pool_statement import pool_statement
+from ledger.store import models as m
+from ledger.store.repo import DbStore
+
+
+def belongs_to(path: str, holder: str) -> bool:
+    """CONTRACT section 4: holder:{H}:*, isf:{H}:*, pool:*:{H}, fund:*:award:{H}."""
+    parts = path.split(":")
+    match parts:
+        case ["holder", h, _] | ["isf", h, _]:
+            return h == holder
+        case ["pool", _, h]:
+            return h == holder
+        case ["fund", _, "award", h]:
+            return h == holder
+    return False
+
+
+def _candidates(holder: str):
+    escaped = holder.replace("%", r"\%").replace("_", r"\_")
+    return or_(*(m.Account.path.like(p, escape="\\") for p in (
+        f"holder:{escaped}:%", f"isf:{escaped}:%", f"pool:%:{escaped}",
+        f"fund:%:award:{escaped}")))
+
+
+def account_movements(store: DbStore, holder: str, date_from: dt.date,
+                      date_to: dt.date) -> list[dict]:
+    amount = m.Posting.amount_minor
+    in_range = m.Journal.date >= date_from
+    query = (
+        select(
+            m.Account.path,
+            m.Posting.unit,
+            func.sum(case((m.Journal.date < date_from, amount), else_=0)),
+            func.sum(case((in_range & (amount > 0), amount), else_=0)),
+            func.sum(case((in_range & (amount < 0), -amount), else_=0)),
+        )
+        .join(m.Posting, m.Posting.account_id == m.Account.id)
+        .join(m.Journal, m.Journal.id == m.Posting.journal_id)
+        .where(m.Journal.status == "posted", m.Journal.date <= date_to, _candidates(holder))
+        .group_by(m.Account.path, m.Posting.unit)
+    )
+    rows = []
+    for path, unit, opening, money_in, money_out in store.conn.execute(query):
+        if not belongs_to(path, holder):
+            continue
+        opening, money_in, money_out = int(opening), int(money_in), int(money_out)
+        rows.append({
+            "account": path, "unit": Unit(unit).value, "opening_minor": opening,
+            "in_minor": money_in, "out_minor": money_out,
+            "closing_minor": opening + money_in - money_out,
+        })
+    return sorted(rows, key=lambda r: (r["account"], r["unit"]))
+
+
+def holder_statement(store: DbStore, holder: str, date_from: dt.date,
+                     date_to: dt.date) -> dict:
+    party = store.party("holder", holder)
+    if party is None:
+        raise UsageError(f"holder {holder!r} is not in this ledger")
+    if date_to < date_from:
+        raise UsageError(f"--to {date_to} is before --from {date_from}")
+    budgets = (store.get_state("budget", holder) or {}).get("budgets", [])
+    report = []
+    if budgets:
+        last = max(dt.date.fromisoformat(b["to"]) for b in budgets)
+        owned = select(m.Posting.journal_id).join(
+            m.Account, m.Account.id == m.Posting.account_id).where(_candidates(holder))
+        journals = store.load_journals(
+            or_(m.Journal.id.in_(owned), m.Journal.holder == holder), m.Journal.date <= last)
+        report = budget_report(budgets, journals, holder)
+    return {
+        "holder": holder,
+        "from": date_from.isoformat(),
+        "to": date_to.isoformat(),
+        "name": party.get("name"),
+        "council": party.get("council"),
+        "statement_format": party.get("statement_format", "standard"),
+        "accounts": account_movements(store, holder, date_from, date_to),
+        "budgets": report,
+    }
+
+
+def pool_statement_from_store(store: DbStore, pool: str, date_from: dt.date,
+                              date_to: dt.date) -> dict:
+    state = store.get_state("pool", pool)
+    if state is None:
+        raise UsageError(f"pool {pool!r} is not in this ledger")
+    if date_to < date_from:
+        raise UsageError(f"--to {date_to} is before --from {date_from}")
+    journals = store.journals_touching([f"pool:{pool}:"], date_to)
+    return pool_statement(state, journals, store.parties("holder"), pool, date_from, date_to)
