@@ -74,7 +74,7 @@ def scenario_run(files: tuple[Path, ...], db_url: str | None) -> None:
         click.echo(
             f"{path}: {result.applied} applied, {result.skipped} already recorded, "
             f"{result.rejected_as_expected} rejected as expected, "
-            f"{result.journals} journals posted"
+            f"{result.journals} journal{'' if result.journals == 1 else 's'} posted"
         )
         if result.failure:
             click.echo(f"error: {path}: {result.failure}", err=True)

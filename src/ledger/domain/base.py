@@ -88,7 +88,7 @@ class Event(BaseModel):
 
     date: dt.date
     type: str
-    id: str | None = None
+    id: Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)] | None = None
     expect_error: str | None = None
 
 

@@ -74,13 +74,16 @@ def apply_event(backend: Backend, raw: dict, key: str, index: int | None = None,
     """Apply one event. Returns ('applied'|'skipped'|'rejected', journals posted).
     Raises EventFailed when the run must stop."""
     payload_hash = event_payload_hash(raw)
+    expected = raw.get("expect_error")
     recorded = backend.event_hash(key)
     if recorded is not None:
         if recorded == payload_hash:
             return "skipped", 0
-        raise EventFailed(f"duplicate_conflict: key {key!r} is already recorded with a "
-                          "different payload")
-    expected = raw.get("expect_error")
+        if expected == "duplicate_conflict":
+            return "rejected", 0  # nothing can be recorded: the key is taken
+        conflict = (f"duplicate_conflict: key {key!r} is already recorded with a "
+                    "different payload")
+        raise EventFailed(f"expected {expected} but got {conflict}" if expected else conflict)
     if expected is not None and expected not in CODES:
         raise EventFailed(f"invalid: expect_error {expected!r} is not an error code")
     raw_date = raw.get("date")
