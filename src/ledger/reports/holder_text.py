@@ -46,7 +46,7 @@ def render_holder_statement_text(statement: dict, providers: dict[str, str]) -> 
         f"From {long_date(statement['from'])} to {long_date(statement['to'])}",
         "",
     ]
-    if not statement["accounts"]:
+    if not statement["accounts"] and not statement.get("commissioned"):
         lines.append("Nothing was paid in or out for you up to the end of this period.")
     for row in statement["accounts"]:
         unit = row["unit"]
@@ -62,6 +62,16 @@ def render_holder_statement_text(statement: dict, providers: dict[str, str]) -> 
         if row["account"].startswith("isf:") and unit == Unit.GBP.value \
                 and row["closing_minor"] < 0:
             lines.append(f"  This fund is overspent by {money(-row['closing_minor'])}.")
+        lines.append("")
+    commissioned = statement.get("commissioned", [])
+    if commissioned:
+        lines.append("Support the council paid a provider for directly")
+        for row in commissioned:
+            what = money(row["amount_minor"])
+            if row["minutes"]:
+                what += f" for {hours(row['minutes'])}"
+            provider = providers.get(row["provider"], row["provider"])
+            lines.append(f"  {long_date(row['date'])}: {what} to {provider}")
         lines.append("")
     for budget in statement.get("budgets", []):
         lines += [

@@ -70,6 +70,30 @@ def account_movements(store: DbStore, holder: str, date_from: dt.date,
     return sorted(rows, key=lambda r: (r["account"], r["unit"]))
 
 
+def commissioned_for(store: DbStore, holder: str, date_from: dt.date,
+                     date_to: dt.date) -> list[dict]:
+    """Support the council bought directly for this person (call-offs, spot purchases) in
+    the period: it never passes through their accounts, so it is listed on its own."""
+    rows = []
+    for journal in store.load_journals(m.Journal.holder == holder,
+                                       m.Journal.date >= date_from, m.Journal.date <= date_to):
+        if journal.type not in ("calloff", "spot_purchase") and not (
+                journal.type == "reversal"
+                and journal.memo.get("reverses_type") in ("calloff", "spot_purchase")):
+            continue
+        paid = {p.account: p.amount_minor for p in journal.postings if p.unit is Unit.GBP}
+        minutes = {p.account: p.amount_minor for p in journal.postings if p.unit is Unit.HRS}
+        provider = next((a.split(":")[1] for a in paid if a.startswith("provider:")), None)
+        rows.append({
+            "date": journal.date.isoformat(),
+            "type": journal.type,
+            "provider": provider,
+            "amount_minor": paid.get(f"provider:{provider}:income", 0),
+            "minutes": minutes.get(f"provider:{provider}:delivered", 0),
+        })
+    return rows
+
+
 def holder_statement(store: DbStore, holder: str, date_from: dt.date,
                      date_to: dt.date) -> dict:
     party = store.party("holder", holder)
@@ -95,6 +119,7 @@ def holder_statement(store: DbStore, holder: str, date_from: dt.date,
         "statement_format": party.get("statement_format", "standard"),
         "accounts": account_movements(store, holder, date_from, date_to),
         "budgets": report,
+        "commissioned": commissioned_for(store, holder, date_from, date_to),
     }
 
 
