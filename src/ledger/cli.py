@@ -77,7 +77,7 @@ def scenario_run(files: tuple[Path, ...], db_url: str | None) -> None:
             f"{result.journals} journal{'' if result.journals == 1 else 's'} posted"
         )
         if result.failure:
-            click.echo(f"error: {path}: {result.failure}", err=True)
+            _say(f"{path}: {result.failure}")
             sys.exit(1)
 
 
@@ -213,6 +213,12 @@ def verify(db_url: str | None) -> None:
     click.echo("verify: every invariant holds")
 
 
+def _say(message: object) -> None:
+    """One line on stderr, whatever the message (a driver's may span several lines)."""
+    click.echo("error: " + "; ".join(" ".join(part.split()) for part in str(message)
+                                     .splitlines() if part.strip()), err=True)
+
+
 def main() -> None:
     """Console entry point: a user's mistake is one line on stderr, never a traceback."""
     try:
@@ -220,17 +226,17 @@ def main() -> None:
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        _say("aborted")
         sys.exit(2)
     except click.ClickException as err:
-        click.echo(f"error: {err.format_message()}", err=True)
+        _say(err.format_message())
         sys.exit(2)
     except UsageError as err:
-        click.echo(f"error: {err}", err=True)
+        _say(err)
         sys.exit(2)
     except LedgerError as err:
-        click.echo(f"error: {err}", err=True)
+        _say(err)
         sys.exit(1)
     except OperationalError as err:
-        click.echo(f"error: the database could not be used: {err.orig}", err=True)
+        _say(f"the database could not be used: {err.orig}")
         sys.exit(2)

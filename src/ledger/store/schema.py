@@ -33,7 +33,7 @@ def _normalise(url: str) -> str:
 def make_engine(url: str) -> Engine:
     try:
         engine = create_engine(_normalise(url))
-    except (ArgumentError, NoSuchModuleError, ValueError) as err:
+    except (ArgumentError, NoSuchModuleError, ValueError, ImportError) as err:
         raise UsageError(f"--db {url!r}: not a database URL this ledger can use ({err})") from None
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
