@@ -1,0 +1,86 @@
+"""Reversal hooks for Individual Service Funds: a `reverse` posts the opposite journals;
+these keep the hour lots (state kind "isf") in step with the HRS balance."""
+
+from __future__ import annotations
+
+from ledger.core.journal import Journal
+from ledger.domain.base import Ctx, month_index, on_reverse
+from ledger.domain.isf import isf_ref, restore_lot, save, settle_borrowing, take_oldest_first
+from ledger.errors import LedgerError
+
+# Money-only journals only need the ISF to be open.
+
+
+def _state_for(ctx: Ctx, journal: Journal, *, closed_ok: bool = False) -> dict:
+    account = next(p.account for p in journal.postings if p.account.startswith("isf:"))
+    _, holder, provider = account.split(":")
+    state = ctx.state("isf", isf_ref(holder, provider))
+    assert state is not None, account
+    if state["closed"] is not None and not closed_ok:
+        raise LedgerError("invalid", f"{account} is closed; reverse its closure first")
+    return state
+
+
+@on_reverse("isf_purchase")
+@on_reverse("isf_fee")
+@on_reverse("isf_underspend_return")
+def reverse_money_only(ctx: Ctx, journal: Journal) -> None:
+    """No lots move, but money must not come back into a closed ISF."""
+    _state_for(ctx, journal)
+
+
+@on_reverse("isf_delivery")
+def reverse_delivery(ctx: Ctx, journal: Journal) -> None:
+    """The minutes go back to the lots they came from; borrowed minutes are un-borrowed,
+    or, if an advance has repaid them since, go back to the newest lot (the repayer)."""
+    state = _state_for(ctx, journal)
+    for lot in journal.memo["lots"]:
+        restore_lot(state["lots"], lot["month"], lot["minutes"])
+    borrowed = journal.memo["borrowed_minutes"]
+    unborrowed = min(borrowed, state["borrowed_minutes"])
+    state["borrowed_minutes"] -= unborrowed
+    if borrowed > unborrowed:
+        newest = max(state["advanced"], key=month_index)
+        restore_lot(state["lots"], newest, borrowed - unborrowed)
+    settle_borrowing(state)
+    save(ctx, state)
+
+
+@on_reverse("isf_advance")
+def reverse_advance(ctx: Ctx, journal: Journal) -> None:
+    """Removes the month's lot; whatever it had already given (deliveries, repaying a
+    borrow) is taken back from the other lots oldest first, else borrowed. A month that is
+    already reconciled cannot lose its advance: its expiry and returns depended on it."""
+    state = _state_for(ctx, journal)
+    month = journal.memo["month"]
+    last = state["last_reconciled"]
+    if last is not None and month_index(month) <= month_index(last):
+        raise LedgerError("invalid", f"{month} is already reconciled; its advance stands")
+    remaining = next((lot["minutes"] for lot in state["lots"] if lot["month"] == month), 0)
+    state["lots"] = [lot for lot in state["lots"] if lot["month"] != month]
+    _, short = take_oldest_first(state["lots"], journal.memo["minutes"] - remaining)
+    state["borrowed_minutes"] += short
+    state["advanced"].pop(month, None)
+    save(ctx, state)
+
+
+@on_reverse("isf_hours_expiry")
+def reverse_expiry(ctx: Ctx, journal: Journal) -> None:
+    """Expired hours go back to their lots; the month stays reconciled, so they expire
+    again at the next reconciliation if they are still too old or over the cap."""
+    state = _state_for(ctx, journal)
+    for lot in journal.memo["lots"]:
+        restore_lot(state["lots"], lot["month"], lot["minutes"])
+    settle_borrowing(state)
+    save(ctx, state)
+
+
+@on_reverse("closure_return")
+def reverse_closure(ctx: Ctx, journal: Journal) -> None:
+    """Reopens the ISF with the bank it had when it closed."""
+    state = _state_for(ctx, journal, closed_ok=True)
+    if state["closed"] is None:
+        raise LedgerError("invalid", "the ISF has been reopened since; close it first")
+    state.update(lots=journal.memo["lots"], borrowed_minutes=journal.memo["borrowed_minutes"],
+                 closed=None)
+    save(ctx, state)
