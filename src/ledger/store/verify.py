@@ -27,20 +27,24 @@ def first_break(conn: Connection) -> str | None:
 
 
 def _postings_by_journal(conn: Connection):
-    rows = conn.execution_options(yield_per=STREAM_ROWS).execute(
+    # yield_per on the statement, not the connection: on the connection it would stay set
+    # and turn every later query into a server-side cursor.
+    rows = conn.execute(
         select(m.Posting.journal_id, m.Account.path, m.Posting.unit, m.Posting.amount_minor)
         .join(m.Account, m.Account.id == m.Posting.account_id)
         .order_by(m.Posting.journal_id, m.Posting.id)
+        .execution_options(yield_per=STREAM_ROWS)
     )
     return itertools.groupby(rows, key=lambda r: r[0])
 
 
 def _check_journals(conn: Connection) -> str | None:
     reversed_j = m.Journal.__table__.alias("reversed_j")
-    journals = conn.execution_options(yield_per=STREAM_ROWS).execute(
+    journals = conn.execute(
         select(m.Journal.__table__, reversed_j.c.key.label("reverses_key"))
         .outerjoin(reversed_j, reversed_j.c.id == m.Journal.reverses_id)
         .order_by(m.Journal.id)
+        .execution_options(yield_per=STREAM_ROWS)
     )
     postings = _postings_by_journal(conn)
     pending = next(postings, None)
