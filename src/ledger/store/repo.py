@@ -50,13 +50,27 @@ def translate_db_error(err: DBAPIError) -> LedgerError:
     raise err
 
 
+_UNKNOWN = object()
+
+
 class DbStore:
+    """Lives for one transaction. It caches what rarely changes (account ids, floors,
+    parties, the period lock, the chain's last hash); a rejected change clears them all,
+    since its savepoint rolled back whatever they had learned inside it."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
+        self._locked = False
+        self._reset_caches()
+
+    def _reset_caches(self) -> None:
         self._account_ids: dict[str, int] = {}
         self._balance_rows: set[tuple[int, str]] = set()
-        self._locked = False
+        self._floors: dict[tuple[str, Unit], int | None] = {}
+        self._parties: dict[tuple[str, str], dict | None] = {}
+        self._lock: object = _UNKNOWN
+        self._last_hash: str | None = None
 
     # ------------------------------------------------------------ Backend reads
     def balance(self, account: str, unit: Unit) -> int:
@@ -82,12 +96,14 @@ class DbStore:
         return int(total)
 
     def floor(self, account: str, unit: Unit) -> int | None:
-        row = self.conn.execute(
-            select(m.Balance.floor_minor)
-            .join(m.Account, m.Account.id == m.Balance.account_id)
-            .where(m.Account.path == account, m.Balance.unit == unit.value)
-        ).first()
-        return row[0] if row else None
+        if (account, unit) not in self._floors:
+            row = self.conn.execute(
+                select(m.Balance.floor_minor)
+                .join(m.Account, m.Account.id == m.Balance.account_id)
+                .where(m.Account.path == account, m.Balance.unit == unit.value)
+            ).first()
+            self._floors[(account, unit)] = row[0] if row else None
+        return self._floors[(account, unit)]
 
     def get_state(self, kind: str, ref: str) -> dict | None:
         data = self.conn.execute(
@@ -106,10 +122,13 @@ class DbStore:
         return {ref: json.loads(data) for ref, data in rows}
 
     def party(self, kind: str, party_id: str) -> dict | None:
-        data = self.conn.execute(
-            select(m.Party.data).where(m.Party.kind == kind, m.Party.id == party_id)
-        ).scalar_one_or_none()
-        return json.loads(data) if data is not None else None
+        if (kind, party_id) not in self._parties:
+            data = self.conn.execute(
+                select(m.Party.data).where(m.Party.kind == kind, m.Party.id == party_id)
+            ).scalar_one_or_none()
+            self._parties[(kind, party_id)] = json.loads(data) if data is not None else None
+        found = self._parties[(kind, party_id)]
+        return dict(found) if found is not None else None
 
     def parties(self, kind: str) -> dict[str, dict]:
         rows = self.conn.execute(select(m.Party.id, m.Party.data).where(m.Party.kind == kind))
@@ -132,7 +151,9 @@ class DbStore:
         )
 
     def locked_until(self) -> dt.date | None:
-        return self.conn.execute(select(func.max(m.PeriodLock.until))).scalar_one()
+        if self._lock is _UNKNOWN:
+            self._lock = self.conn.execute(select(func.max(m.PeriodLock.until))).scalar_one()
+        return self._lock  # type: ignore[return-value]
 
     def event_hash(self, key: str) -> str | None:
         return self.conn.execute(
@@ -190,6 +211,7 @@ class DbStore:
 
     # ------------------------------------------------------------ writes
     def add_parties(self, parties: list[dict]) -> None:
+        self._parties.clear()
         for p in parties:
             data = json.dumps(p, sort_keys=True, default=str)
             found = self.conn.execute(
@@ -213,7 +235,11 @@ class DbStore:
             with self.conn.begin_nested():
                 self._apply(change)
         except DBAPIError as err:
+            self._reset_caches()
             raise translate_db_error(err) from None
+        except BaseException:
+            self._reset_caches()
+            raise
 
     def _apply(self, change: Change) -> None:
         if change.event.key:
@@ -231,6 +257,7 @@ class DbStore:
             self.conn.execute(
                 insert(m.PeriodLock).values(until=change.lock_until, event_key=change.event.key)
             )
+            self._lock = _UNKNOWN
         for (account, unit), floor_minor in change.floors.items():
             self._set_floor(account, unit, floor_minor)
         self.post(change.journals)
@@ -246,7 +273,7 @@ class DbStore:
             return 0
         self._ensure_accounts({(p.account, p.unit) for j in fresh for p in j.postings})
         reverses = self._journal_ids([j.reverses_key for j in fresh if j.reverses_key])
-        prev_hash = self.conn.execute(
+        prev_hash = self._last_hash or self.conn.execute(
             select(m.Journal.hash).order_by(m.Journal.id.desc()).limit(1)
         ).scalar_one_or_none() or GENESIS_HASH
         rows = []
@@ -273,6 +300,7 @@ class DbStore:
                 .where(m.Journal.id.in_(ids[start:start + SEAL_CHUNK]))
                 .values(status="posted")
             )
+        self._last_hash = prev_hash  # valid while this transaction holds the write lock
         return len(fresh)
 
     def _insert_generic(self, rows: list[dict], postings: list[tuple]) -> dict[str, int]:
@@ -377,6 +405,10 @@ class DbStore:
         ]
         if rows:
             self.conn.execute(insert(m.Balance), rows)
+            for a, u in unseen:
+                if (a, u) not in existing:
+                    path, unit = wanted[(a, u)]
+                    self._floors[(path, unit)] = default_floor(path, unit)
         self._balance_rows.update(unseen)
 
     def _set_floor(self, account: str, unit: Unit, floor_minor: int) -> None:
@@ -387,6 +419,7 @@ class DbStore:
                    m.Balance.unit == unit.value)
             .values(floor_minor=floor_minor)
         )
+        self._floors[(account, unit)] = floor_minor
 
     def _put_state(self, kind: str, ref: str, data: dict) -> None:
         text = json.dumps(data, sort_keys=True, default=str)
