@@ -59,9 +59,22 @@ def render_holder_statement_text(statement: dict, providers: dict[str, str]) -> 
             f"  {what} out:           {_amount(row['out_minor'], unit)}",
             f"  {what} at the end:    {_amount(row['closing_minor'], unit)}",
         ]
+        items = [x for x in statement.get("lines", [])
+                 if x["account"] == row["account"] and x["unit"] == unit]
+        if items:
+            lines.append("  What happened:")
+        for item in items:
+            amount = _amount(abs(item["amount_minor"]), unit)
+            sign = "in " if item["amount_minor"] > 0 else "out"
+            lines.append(f"    {long_date(item['date']):>17}  {sign} {amount:>14}  "
+                         f"{item['description']}")
         if row["account"].startswith("isf:") and unit == Unit.GBP.value \
                 and row["closing_minor"] < 0:
             lines.append(f"  This fund is overspent by {money(-row['closing_minor'])}.")
+        if row["account"].startswith("isf:") and unit == Unit.HRS.value \
+                and row["closing_minor"] < 0:
+            lines.append(f"  You have used {hours(-row['closing_minor'])} more than you had; "
+                         "they come out of next month's hours.")
         lines.append("")
     commissioned = statement.get("commissioned", [])
     if commissioned:

@@ -16,6 +16,7 @@ from ledger.core.amounts import Unit
 from ledger.domain.budgets import budget_report
 from ledger.errors import UsageError
 from ledger.reports.pool_statement import pool_statement
+from ledger.reports.statement_lines import statement_lines
 from ledger.store import models as m
 from ledger.store.repo import DbStore
 
@@ -102,14 +103,17 @@ def holder_statement(store: DbStore, holder: str, date_from: dt.date,
     if date_to < date_from:
         raise UsageError(f"--to {date_to} is before --from {date_from}")
     budgets = (store.get_state("budget", holder) or {}).get("budgets", [])
-    report = []
-    if budgets:
-        last = max(dt.date.fromisoformat(b["to"]) for b in budgets)
-        owned = select(m.Posting.journal_id).join(
-            m.Account, m.Account.id == m.Posting.account_id).where(_candidates(holder))
-        journals = store.load_journals(
-            or_(m.Journal.id.in_(owned), m.Journal.holder == holder), m.Journal.date <= last)
-        report = budget_report(budgets, journals, holder)
+    owned = select(m.Posting.journal_id).join(
+        m.Account, m.Account.id == m.Posting.account_id).where(_candidates(holder))
+    last = max([date_to, *(dt.date.fromisoformat(b["to"]) for b in budgets)])
+    journals = store.load_journals(
+        or_(m.Journal.id.in_(owned), m.Journal.holder == holder), m.Journal.date <= last)
+    report = budget_report(budgets, journals, holder) if budgets else []
+    accounts = account_movements(store, holder, date_from, date_to)
+    names = {f"{kind}:{pid}": p.get("name", pid) for kind in ("council", "provider")
+             for pid, p in store.parties(kind).items()}
+    lines = statement_lines(journals, {a["account"] for a in accounts}, date_from, date_to,
+                            names)
     return {
         "holder": holder,
         "from": date_from.isoformat(),
@@ -117,7 +121,8 @@ def holder_statement(store: DbStore, holder: str, date_from: dt.date,
         "name": party.get("name"),
         "council": party.get("council"),
         "statement_format": party.get("statement_format", "standard"),
-        "accounts": account_movements(store, holder, date_from, date_to),
+        "accounts": accounts,
+        "lines": lines,
         "budgets": report,
         "commissioned": commissioned_for(store, holder, date_from, date_to),
     }
