@@ -65,6 +65,9 @@ class MemoryBackend:
         return self.events.get(key)
 
     # -- writes
+    def lock_for_write(self) -> None:
+        """One writer by construction."""
+
     def add_parties(self, parties: list[dict]) -> None:
         for p in parties:
             self.parties[(p["kind"], p["id"])] = dict(p)

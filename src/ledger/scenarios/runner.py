@@ -73,6 +73,7 @@ def apply_event(backend: Backend, raw: dict, key: str, index: int | None = None,
                 source: str | None = None) -> tuple[str, int]:
     """Apply one event. Returns ('applied'|'skipped'|'rejected', journals posted).
     Raises EventFailed when the run must stop."""
+    backend.lock_for_write()  # so the checks below read what the write will see
     payload_hash = event_payload_hash(raw)
     expected = raw.get("expect_error")
     recorded = backend.event_hash(key)

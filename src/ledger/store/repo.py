@@ -335,6 +335,9 @@ class DbStore:
         return id_of
 
     # ------------------------------------------------------------ helpers
+    def lock_for_write(self) -> None:
+        self._write_lock()
+
     def _write_lock(self) -> None:
         """Writers take turns, so the hash chain has one order. SQLite's BEGIN IMMEDIATE
         already gives that; PostgreSQL takes a transaction-scoped advisory lock."""
