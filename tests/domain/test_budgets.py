@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 from ledger.core.amounts import Unit
 from ledger.core.journal import Journal, Posting, reversal_of, transfer
 from ledger.domain.budgets import budget_report
-from ledger.domain.memory import MemoryBackend
-from ledger.scenarios.runner import EventFailed, apply_event
+from tests.domain import support
 
 PARTIES = [
     {"kind": "council", "id": "C1", "name": "Council One"},
@@ -25,22 +24,8 @@ PARTIES = [
 YEAR = {"from": "2026-04-01", "to": "2027-03-31"}
 
 
-class Ledger:
-    def __init__(self) -> None:
-        self.backend = MemoryBackend()
-        self.backend.add_parties(PARTIES)
-        self.count = 0
-
-    def apply(self, **raw) -> None:
-        raw["date"] = dt.date.fromisoformat(str(raw.get("date", "2026-04-01")))
-        self.count += 1
-        apply_event(self.backend, raw, raw.pop("key", f"e{self.count}"))
-
-    def reject(self, code: str, **raw) -> None:
-        before = dict(self.backend.states)
-        with pytest.raises(EventFailed, match=f"^{code}:"):
-            self.apply(**raw)
-        assert self.backend.states == before
+class Ledger(support.Ledger):
+    parties = PARTIES
 
     def budgets(self, holder: str = "H1") -> list[dict]:
         return self.backend.states[("budget", holder)]["budgets"]

@@ -3,16 +3,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.core.amounts import Unit, format_pence
-from ledger.domain.memory import MemoryBackend
-from ledger.scenarios.runner import EventFailed, apply_event
+from ledger.core.amounts import format_pence
+from ledger.scenarios.runner import EventFailed
+from tests.domain import support
 
 HOLDERS = [f"H{n}" for n in range(1, 8)]
 PARTIES = [
@@ -22,25 +21,8 @@ PARTIES = [
 CAP_PENCE = 10_000  # £100 per person, as in the East Sussex example (DOMAIN.md)
 
 
-class Ledger:
-    def __init__(self) -> None:
-        self.backend = MemoryBackend()
-        self.backend.add_parties(PARTIES)
-        self.count = 0
-
-    def apply(self, **raw) -> None:
-        raw["date"] = dt.date.fromisoformat(str(raw.get("date", "2026-04-01")))
-        self.count += 1
-        apply_event(self.backend, raw, raw.pop("key", f"e{self.count}"))
-
-    def reject(self, code: str, **raw) -> None:
-        before = (list(self.backend.journals), dict(self.backend.states))
-        with pytest.raises(EventFailed, match=f"^{code}:"):
-            self.apply(**raw)
-        assert (self.backend.journals, self.backend.states) == before  # no trace
-
-    def gbp(self, account: str) -> int:
-        return self.backend.balance(account, Unit.GBP)
+class Ledger(support.Ledger):
+    parties = PARTIES
 
     def award(self, holder: str, pence: int, **raw) -> None:
         self.apply(type="bursary_award", fund="F1", holder=holder, amount=format_pence(pence),

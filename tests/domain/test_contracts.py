@@ -3,7 +3,6 @@ driven through the scenario runner into the in-memory reference backend."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -12,11 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.core.amounts import Unit, format_pence
+from ledger.core.amounts import format_pence
 from ledger.domain.contracts import block_utilisation
 from ledger.domain.memory import MemoryBackend
-from ledger.scenarios.runner import EventFailed, apply_event, run_scenario
+from ledger.scenarios.runner import run_scenario
 from ledger.scenarios.schema import load_scenario
+from tests.domain import support
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 PARTIES = [
@@ -33,31 +33,8 @@ RATES = [
 ]
 
 
-class Ledger:
-    """A fresh in-memory ledger with parties, applying raw events under numbered keys."""
-
-    def __init__(self) -> None:
-        self.backend = MemoryBackend()
-        self.backend.add_parties(PARTIES)
-        self.count = 0
-
-    def apply(self, **raw) -> str:
-        raw.setdefault("date", "2026-04-01")
-        raw["date"] = dt.date.fromisoformat(str(raw["date"]))
-        self.count += 1
-        return apply_event(self.backend, raw, raw.pop("key", f"e{self.count}"))[0]
-
-    def reject(self, code: str, **raw) -> None:
-        before = (list(self.backend.journals), dict(self.backend.states))
-        with pytest.raises(EventFailed, match=f"^{code}:"):
-            self.apply(**raw)
-        assert (self.backend.journals, self.backend.states) == before  # no trace
-
-    def gbp(self, account: str) -> int:
-        return self.backend.balance(account, Unit.GBP)
-
-    def hrs(self, account: str) -> int:
-        return self.backend.balance(account, Unit.HRS)
+class Ledger(support.Ledger):
+    parties = PARTIES
 
 
 @pytest.fixture

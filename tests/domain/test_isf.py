@@ -13,7 +13,8 @@ from ledger.core.amounts import Unit, format_minutes, format_pence
 from ledger.domain.base import month_name
 from ledger.domain.memory import MemoryBackend
 from ledger.scenarios.runner import EventFailed, apply_event, run_scenario
-from ledger.scenarios.schema import ScenarioFile, load_scenario
+from ledger.scenarios.schema import load_scenario
+from tests.domain.support import run_events
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTIES = {
@@ -26,12 +27,7 @@ ISF = "isf:H1:SH"
 
 def run(events: list[dict], backend: MemoryBackend | None = None, name: str = "t"
         ) -> MemoryBackend:
-    backend = backend or MemoryBackend()
-    scenario = ScenarioFile.model_validate(
-        {"format": 1, "name": name, "parties": PARTIES, "events": events})
-    result = run_scenario(backend, scenario)
-    assert result.failure is None, result.failure
-    return backend
+    return run_events(PARTIES, events, backend, name)
 
 
 def gbp(backend: MemoryBackend, account: str) -> str:
