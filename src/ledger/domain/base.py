@@ -14,7 +14,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
@@ -108,7 +108,7 @@ REVERSE_HOOKS: dict[str, Callable[[Ctx, Journal], None]] = {}
 
 
 def handles(model: type[Event]) -> Callable[[Handler], Handler]:
-    event_type = model.model_fields["type"].annotation.__args__[0]  # Literal["x"]
+    event_type = get_args(model.model_fields["type"].annotation)[0]  # Literal["x"]
 
     def register(fn: Handler) -> Handler:
         assert event_type not in HANDLERS, event_type

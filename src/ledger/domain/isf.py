@@ -10,7 +10,7 @@ minutes. Rules the contract leaves open are in docs/rules-dp-isf.md.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -211,7 +211,7 @@ def isf_open(ctx: Ctx, event: IsfOpen) -> None:
     existing = ctx.state("isf", ref)
     if existing is not None and existing["closed"] is None:
         raise LedgerError("invalid", f"the ISF isf:{ref} is already open")
-    state = {
+    state: dict[str, Any] = {
         "holder": event.holder, "provider": event.provider, "council": council,
         "opened": event.date.isoformat(), "closed": None,
         "hours_per_month_minutes": event.hours_per_month,

@@ -137,6 +137,12 @@ def _current_period(state: dict, holder: str) -> dict | None:
                 None)
 
 
+def _joined(state: dict, member: str) -> dt.date:
+    period = _current_period(state, member)
+    assert period is not None, member  # only called for current members
+    return dt.date.fromisoformat(period["joined"])
+
+
 def _new_period(holder: str, ctx: Ctx) -> dict:
     return {"holder": holder, "joined": ctx.date.isoformat(), "joined_by": ctx.event_key,
             "left": None, "left_by": None}
@@ -302,8 +308,7 @@ def _charged_members(state: dict, event: PoolSpend, on: dt.date) -> list[str]:
     if event.members is None:
         # Everyone in the pool on the date of the purchase (a backdated purchase is not
         # charged to someone who joined after it).
-        chosen = {h for h in order if dt.date.fromisoformat(
-            _current_period(state, h)["joined"]) <= on}
+        chosen = {h for h in order if _joined(state, h) <= on}
     else:
         for holder in event.members:
             _member_period(state, holder, on)
@@ -398,6 +403,7 @@ def _reverse_refund(ctx: Ctx, journal: Journal) -> None:
 
 def _rejoin(state: dict, journal: Journal) -> None:
     holder = journal.holder
+    assert holder is not None, journal.key  # pool refunds always name their holder
     if _current_period(state, holder) is not None:
         raise LedgerError("invalid", f"{holder} has rejoined pool {state['pool']} since; "
                                      "their leave can no longer be reversed")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import textwrap
 from collections.abc import Iterable
+from typing import Any
 
 from ledger.core.journal import Journal
 
@@ -145,7 +146,7 @@ def pool_statement(pool_state: dict, journals: list[Journal], parties: dict[str,
     seen = {_owner(p.account, pool) for j in ordered for p in j.postings} - {None, "common"}
     labels = member_labels(pool_state, parties, seen)  # type: ignore[arg-type]
     rows = {h: _new_member(h, label, pool_state, parties) for h, label in labels.items()}
-    common = {"opening_minor": 0, "in_minor": 0, "out_minor": 0, "closing_minor": 0,
+    common: dict[str, Any] = {"opening_minor": 0, "in_minor": 0, "out_minor": 0, "closing_minor": 0,
               "items": []}
     purchases: list[dict] = []
     reversed_keys = {j.reverses_key for j in ordered if j.reverses_key}

@@ -282,7 +282,8 @@ class DbStore:
             this_hash = chain_hash(prev_hash, j.key, payload, j.event_key)
             rows.append({
                 "key": j.key, "type": j.type, "date": j.date, "event_key": j.event_key,
-                "holder": j.holder, "reverses_id": reverses.get(j.reverses_key),
+                "holder": j.holder,
+                "reverses_id": reverses[j.reverses_key] if j.reverses_key else None,
                 "payload_hash": payload, "memo": json.dumps(j.memo, sort_keys=True, default=str),
                 "status": "draft", "prev_hash": prev_hash, "hash": this_hash,
             })
@@ -319,7 +320,7 @@ class DbStore:
         """Two set-based statements over arrays (unnest): one round trip each, whatever
         the batch size, and one firing of each statement-level guard trigger."""
         cols = list(_JOURNAL_ARRAYS)
-        id_of = dict(self.conn.execute(
+        id_of: dict[str, int] = dict(self.conn.execute(
             text(f"INSERT INTO journal ({', '.join(cols)}) SELECT * FROM unnest("
                  + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _JOURNAL_ARRAYS.items())
                  + ") RETURNING key, id"),
