@@ -53,7 +53,7 @@ def init(db_url: str | None) -> None:
 
 @cli.group()
 def scenario() -> None:
-    """Replay scenario files (CONTRACT section 3)."""
+    """Replay scenario files (the format: docs/scenarios.md)."""
 
 
 @scenario.command("run")

@@ -209,13 +209,17 @@ def test_hours_over_the_cap_expire_oldest_lot_first():
     assert lots(b) == [("2026-05", 1200)]
 
 
-def test_cap_ignores_next_months_lot_advanced_before_reconciling():
-    # May's allocation arrives on 1 May; April is reconciled on 3 May. Only the hours
-    # carried out of April count against the 20-hour cap.
+def test_cap_counts_the_whole_bank_even_a_lot_advanced_before_reconciling():
+    # CONTRACT: "if the bank then exceeds max_hours, the excess expires, oldest lots
+    # first". May's 40 hours arrive on 1 May and April is reconciled on 3 May: the bank is
+    # 10 (April) + 40 (May) = 50 hours, so 30 expire: April's 10, then 20 of May's.
     b = run([opened(carry={"expire_after_months": 1, "max_hours": 20}), advance("2026-04"),
              deliver(30), advance("2026-05"), reconcile("2026-04", "2026-05-03")])
-    assert journals(b, "isf_hours_expiry") == []
-    assert hrs(b, ISF) == "50"
+    assert journals(b, "isf_hours_expiry")[0].memo["lots"] == [
+        {"month": "2026-04", "minutes": 600, "reason": "cap"},
+        {"month": "2026-05", "minutes": 1200, "reason": "cap"}]
+    assert hrs(b, ISF) == "20"
+    assert lots(b) == [("2026-05", 1200)]
 
 
 def test_underspend_return_is_expired_hours_times_rate_capped_at_money_held():

@@ -314,8 +314,9 @@ def check_reconcile_order(state: dict, month: str) -> None:
 
 
 def expire_hours(state: dict, month: str) -> list[dict]:
-    """(1) lots old enough expire; (2) hours carried out of `month` above the cap expire,
-    oldest first. Lots dated after `month` are next month's allocation, not carry-over."""
+    """(1) lots old enough expire; (2) if the bank then exceeds the cap, the excess
+    expires, oldest lots first (CONTRACT section 3, as written: the whole bank counts,
+    including a later month's lot if it was advanced before this reconciliation)."""
     expired = []
     kept = []
     for lot in state["lots"]:
@@ -325,10 +326,9 @@ def expire_hours(state: dict, month: str) -> list[dict]:
             kept.append(lot)
     state["lots"] = kept
     cap = state["max_minutes"]
-    carried = [lot for lot in kept if month_index(lot["month"]) <= month_index(month)]
-    excess = sum(lot["minutes"] for lot in carried) - cap if cap is not None else 0
+    excess = bank_minutes(state) - cap if cap is not None else 0
     if excess > 0:
-        taken, short = take_oldest_first(carried, excess)
+        taken, short = take_oldest_first(kept, excess)
         assert short == 0
         expired += [{**lot, "reason": "cap"} for lot in taken]
         state["lots"] = [lot for lot in kept if lot["minutes"] > 0]
