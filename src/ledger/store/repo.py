@@ -211,6 +211,7 @@ class DbStore:
 
     # ------------------------------------------------------------ writes
     def add_parties(self, parties: list[dict]) -> None:
+        self._write_lock()  # two runs of one file at once must not race on the same rows
         self._parties.clear()
         for p in parties:
             data = json.dumps(p, sort_keys=True, default=str)
