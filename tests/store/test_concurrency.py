@@ -59,3 +59,33 @@ def test_concurrent_spends_from_one_account_never_overspend(engine):
         store = DbStore(conn)
         assert store.balance("holder:H1:dp", Unit.GBP) == 0
         assert first_break(conn) is None
+
+
+def test_the_same_file_run_three_times_at_once_posts_once(engine):
+    from pathlib import Path
+
+    from ledger.reports.balances import stats
+    from ledger.scenarios.runner import run_scenario
+    from ledger.scenarios.schema import load_scenario
+
+    scenario = load_scenario(Path(__file__).resolve().parents[2] / "scenarios"
+                             / "dp-holder.yaml")
+    results, errors = [], []
+
+    def replay() -> None:
+        try:
+            with engine.begin() as conn:
+                results.append(run_scenario(DbStore(conn), scenario))
+        except Exception as err:
+            errors.append(repr(err))
+
+    threads = [threading.Thread(target=replay) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and all(r.failure is None for r in results)
+    assert sorted(r.applied > 0 for r in results) == [False, False, True]
+    with engine.connect() as conn:
+        assert stats(conn)["journals"] == sum(r.journals for r in results) > 0
+        assert first_break(conn) is None
