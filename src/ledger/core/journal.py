@@ -55,16 +55,24 @@ class Journal:
 
     def payload_hash(self) -> str:
         """Hash of what the journal posts; the same key with another hash is a conflict."""
-        body = {
-            "type": self.type,
-            "date": self.date.isoformat(),
-            "holder": self.holder,
-            "reverses": self.reverses_key,
-            "postings": sorted(
-                [p.account, p.unit.value, p.amount_minor] for p in self.postings
-            ),
-        }
-        return sha256_json(body)
+        return payload_hash_of(
+            self.type, self.date.isoformat(), self.holder, self.reverses_key,
+            [[p.account, p.unit.value, p.amount_minor] for p in self.postings])
+
+
+def payload_hash_of(journal_type: str, date_iso: str, holder: str | None,
+                    reverses_key: str | None, postings: list[list]) -> str:
+    """The one definition of a journal's payload hash, used when posting and by `verify`
+    (which rebuilds it from stored rows without making objects)."""
+    body = {  # keys in sorted order, so the text is canonical
+        "date": date_iso,
+        "holder": holder,
+        "postings": sorted(postings),
+        "reverses": reverses_key,
+        "type": journal_type,
+    }
+    text = json.dumps(body, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def sha256_json(body: object) -> str:

@@ -8,13 +8,11 @@ period lock against the journals dated inside it.
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
 
 from sqlalchemy import Connection, func, select
 
-from ledger.core.amounts import Unit
-from ledger.core.journal import Journal, Posting
+from ledger.core.journal import payload_hash_of
 from ledger.store import models as m
 from ledger.store.repo import GENESIS_HASH, chain_hash
 
@@ -26,57 +24,54 @@ def first_break(conn: Connection) -> str | None:
     return _check_journals(conn) or _check_balances(conn)
 
 
-def _postings_by_journal(conn: Connection):
-    # yield_per on the statement, not the connection: on the connection it would stay set
-    # and turn every later query into a server-side cursor.
-    rows = conn.execute(
-        select(m.Posting.journal_id, m.Account.path, m.Posting.unit, m.Posting.amount_minor)
-        .join(m.Account, m.Account.id == m.Posting.account_id)
-        .order_by(m.Posting.journal_id, m.Posting.id)
-        .execution_options(yield_per=STREAM_ROWS)
-    )
-    return itertools.groupby(rows, key=lambda r: r[0])
+_JOURNALS_SQL = (
+    "SELECT j.id, j.key, j.type, j.date, j.event_key, j.holder, r.key, j.payload_hash,"
+    " j.status, j.prev_hash, j.hash FROM journal j LEFT JOIN journal r ON r.id = j.reverses_id"
+    " ORDER BY j.id"
+)
+_POSTINGS_SQL = (
+    "SELECT p.journal_id, a.path, p.unit, p.amount_minor FROM posting p"
+    " JOIN account a ON a.id = p.account_id ORDER BY p.journal_id, p.id"
+)
+
+
+def _stream(conn: Connection, sql: str):
+    # Plain driver tuples, streamed (yield_per set on the statement, never the connection,
+    # where it would stay set and make every later query a server-side cursor).
+    return iter(conn.exec_driver_sql(sql, execution_options={"yield_per": STREAM_ROWS}))
 
 
 def _check_journals(conn: Connection) -> str | None:
-    reversed_j = m.Journal.__table__.alias("reversed_j")
-    journals = conn.execute(
-        select(m.Journal.__table__, reversed_j.c.key.label("reverses_key"))
-        .outerjoin(reversed_j, reversed_j.c.id == m.Journal.reverses_id)
-        .order_by(m.Journal.id)
-        .execution_options(yield_per=STREAM_ROWS)
-    )
-    postings = _postings_by_journal(conn)
+    postings = _stream(conn, _POSTINGS_SQL)
     pending = next(postings, None)
     prev_hash = GENESIS_HASH
-    for row in journals:
-        while pending is not None and pending[0] < row.id:
+    for (journal_id, key, journal_type, date, event_key, holder, reverses_key, stored_payload,
+         status, stored_prev, stored_hash) in _stream(conn, _JOURNALS_SQL):
+        if pending is not None and pending[0] < journal_id:
             return f"postings exist for journal id {pending[0]}, which is not a journal"
-        mine: list[Posting] = []
-        if pending is not None and pending[0] == row.id:
-            mine = [Posting(path, Unit(unit), amount) for _, path, unit, amount in pending[1]]
+        mine: list[list] = []
+        sums: dict[str, int] = defaultdict(int)
+        while pending is not None and pending[0] == journal_id:
+            _, path, unit, amount = pending
+            mine.append([path, unit, amount])
+            sums[unit] += amount
             pending = next(postings, None)
-        where = f"journal {row.id} ({row.key})"
-        if row.status != "posted":
-            return f"{where} was never sealed (status {row.status})"
+        where = f"journal {journal_id} ({key})"
+        if status != "posted":
+            return f"{where} was never sealed (status {status})"
         if not mine:
             return f"{where} has no postings"
-        sums: dict[str, int] = defaultdict(int)
-        for p in mine:
-            sums[p.unit] += p.amount_minor
         for unit, total in sorted(sums.items()):
             if total != 0:
                 return f"{where} does not sum to zero in {unit}: {total}"
-        rebuilt = Journal(row.key, row.type, row.date, tuple(mine), row.event_key,
-                          row.holder, row.reverses_key)
-        payload = rebuilt.payload_hash()
-        if payload != row.payload_hash:
+        payload = payload_hash_of(journal_type, str(date), holder, reverses_key, mine)
+        if payload != stored_payload:
             return f"{where}: its postings do not match its payload hash"
-        if row.prev_hash != prev_hash:
+        if stored_prev != prev_hash:
             return f"{where}: hash chain broken (previous hash does not match)"
-        if chain_hash(prev_hash, row.key, payload, row.event_key) != row.hash:
+        if chain_hash(prev_hash, key, payload, event_key) != stored_hash:
             return f"{where}: hash chain broken (its hash does not match its content)"
-        prev_hash = row.hash
+        prev_hash = stored_hash
     if pending is not None:
         return f"postings exist for journal id {pending[0]}, which is not a journal"
     return None
