@@ -594,3 +594,58 @@ class PoolMachine(RuleBasedStateMachine):
 TestPoolMachine = PoolMachine.TestCase
 TestPoolMachine.settings = settings(max_examples=60, stateful_step_count=30, deadline=None,
                                     suppress_health_check=[HealthCheck.too_slow])
+
+
+# ---------------------------------------------------------------- sharing out common money
+
+
+def common(run: Run, pool: str = "P") -> int:
+    return run.backend.balance(f"pool:{pool}:common", GBP)
+
+
+def test_distribute_shares_all_common_money_equally_by_largest_remainder(run):
+    open_with_money(run, ["H1", "H2", "H3"])
+    run("pool_income", pool="P", payer="CRAFT-FAIR", amount="10.00")
+    run("pool_distribute", pool="P")
+    assert common(run) == 0
+    # £10.00 among three: 334p to the first member by join order, 333p to the others.
+    assert [share(run, h) - 10_000 for h in ("H1", "H2", "H3")] == [334, 333, 333]
+
+
+def test_distribute_part_of_common_by_ratio_among_named_members(run):
+    open_with_money(run, ["H1", "H2", "H3"])
+    run("pool_income", pool="P", payer="FAIR", amount="30.00")
+    run("pool_distribute", pool="P", amount="9.00", split="ratio",
+        weights={"H1": 2, "H3": 1}, members=["H3", "H1"])
+    assert common(run) == 2_100
+    assert [share(run, h) - 10_000 for h in ("H1", "H2", "H3")] == [600, 0, 300]
+
+
+def test_distribute_more_than_common_holds_is_refused(run):
+    open_with_money(run, ["H1", "H2"])
+    run("pool_income", pool="P", payer="FAIR", amount="5.00")
+    run.rejects("insufficient_funds", "pool_distribute", pool="P", amount="5.01")
+    run.rejects("invalid", "pool_distribute", pool="Q")
+
+
+def test_distribute_with_nothing_in_common_is_invalid(run):
+    open_with_money(run, ["H1"])
+    run.rejects("invalid", "pool_distribute", pool="P")
+
+
+def test_distributed_money_goes_back_with_a_leaving_member_and_reversal_refused_then(run):
+    open_with_money(run, ["H1", "H2"])
+    run("pool_income", pool="P", payer="FAIR", amount="1.00")
+    key = run("pool_distribute", pool="P")
+    run("pool_leave", pool="P", holder="H2")
+    assert dp(run, "H2") == 100_000 - 10_000 + 10_000 + 50
+    run.rejects("invalid", "reverse", event=key, reason="wrong")
+
+
+def test_reversing_a_distribution_puts_the_money_back_in_common(run):
+    open_with_money(run, ["H1", "H2"])
+    run("pool_income", pool="P", payer="FAIR", amount="1.01")
+    key = run("pool_distribute", pool="P")
+    run("reverse", event=key, reason="agreed to keep it for the summer trip")
+    assert common(run) == 101
+    assert share(run, "H1") == share(run, "H2") == 10_000

@@ -88,8 +88,8 @@ def test_each_members_columns_add_up_to_their_closing_share(pool):
     statement = pool.statement()
     for member in statement["members"]:
         assert member["closing_minor"] == (
-            member["opening_minor"] + member["contributed_minor"] - member["charged_minor"]
-            - member["refunded_minor"] + member["corrections_minor"])
+            member["opening_minor"] + member["contributed_minor"] + member["received_minor"]
+            - member["charged_minor"] - member["refunded_minor"] + member["corrections_minor"])
     asha = by_label(statement)["Member 1"]
     assert (asha["opening_minor"], asha["contributed_minor"], asha["charged_minor"],
             asha["closing_minor"]) == (10_000, 150_000, 334 + 600, 160_000 - 934)
@@ -257,3 +257,15 @@ def test_statement_always_balances_and_periods_join_up(ops, days, cut):
     assert second["totals"]["opening_minor"] == first["totals"]["closing_minor"]
     assert second["total_minor"] == whole["total_minor"]
     render_pool_statement_text(whole)
+
+
+def test_common_money_shared_out_shows_as_received_from_common(pool):
+    pool("2026-04-20", "pool_distribute", amount="15.00", description="craft fair takings")
+    statement = pool.statement()
+    received = {m["member"]: m["received_minor"] for m in statement["members"]}
+    assert received == {"Member 1": 500, "Kingfisher": 500, "Cal Example": 500}
+    assert statement["common"]["closing_minor"] == 500
+    assert statement["total_minor"] == sum(m["closing_minor"] for m in statement["members"]) \
+        + 500
+    text = render_pool_statement_text(statement)
+    assert "From common" in text

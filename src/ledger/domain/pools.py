@@ -116,6 +116,18 @@ class PoolClose(PoolEvent):
     type: Literal["pool_close"]
 
 
+class PoolDistribute(PoolEvent):
+    """Extension: share the pool's common money (trading income, a grant) out to members'
+    shares, split like a cost. Without `amount`, everything in common goes."""
+
+    type: Literal["pool_distribute"]
+    amount: Pence | None = None
+    split: Literal["equal", "ratio"] = "equal"
+    weights: dict[PartyId, Weight] | None = Field(default=None, max_length=MAX_MEMBERS)
+    members: list[PartyId] | None = Field(default=None, max_length=MAX_MEMBERS)
+    description: Text | None = None
+
+
 # ---------------------------------------------------------------- accounts and state
 
 
@@ -302,7 +314,8 @@ def pool_income(ctx: Ctx, event: PoolIncome) -> None:
 # ---------------------------------------------------------------- shared costs
 
 
-def _charged_members(state: dict, event: PoolSpend, on: dt.date) -> list[str]:
+def _charged_members(state: dict, event: PoolSpend | PoolDistribute, on: dt.date
+                     ) -> list[str]:
     """Who shares this cost, always in join order so ties in a split are predictable."""
     order = current_members(state)
     if event.members is None:
@@ -318,7 +331,7 @@ def _charged_members(state: dict, event: PoolSpend, on: dt.date) -> list[str]:
     return [h for h in order if h in chosen]
 
 
-def _split_weights(event: PoolSpend, charged: list[str]) -> list[int]:
+def _split_weights(event: PoolSpend | PoolDistribute, charged: list[str]) -> list[int]:
     """Integer weights in charged order: 1 each for equal, the ratio scaled to whole
     numbers exactly (weights may be decimals, e.g. hours attended)."""
     if event.split == "equal":
@@ -370,6 +383,35 @@ def pool_spend(ctx: Ctx, event: PoolSpend) -> None:
                    "members": charged})
 
 
+@handles(PoolDistribute)
+def pool_distribute(ctx: Ctx, event: PoolDistribute) -> None:
+    """Common money into members' shares, by largest remainder in join order; after that
+    it is theirs like anything they put in (refunded when they leave)."""
+    _check_holders(ctx, event.members)
+    _check_holders(ctx, list(event.weights or {}))
+    state = _open_pool(ctx, event.pool)
+    common_pence = ctx.balance(common_account(event.pool), GBP)
+    amount_pence = event.amount if event.amount is not None else common_pence
+    if amount_pence <= 0:
+        raise LedgerError("invalid", f"pool {event.pool} has nothing in common to share out")
+    if amount_pence > common_pence:
+        raise LedgerError("insufficient_funds", f"pool {event.pool} holds "
+                          f"{_pounds(common_pence)} in common, less than {_pounds(amount_pence)}")
+    receiving = _charged_members(state, event, ctx.date)
+    parts_pence = largest_remainder(amount_pence, _split_weights(event, receiving))
+    split = dict(zip(receiving, parts_pence, strict=True))
+    postings = [Posting(common_account(event.pool), GBP, -amount_pence)]
+    postings += [Posting(share_account(event.pool, h), GBP, part)
+                 for h, part in split.items() if part > 0]
+    weights = ({h: _weight_text(event.weights[h]) for h in receiving}
+               if event.weights is not None else None)
+    ctx.post("pool_distribution", postings,
+             holder=receiving[0] if len(receiving) == 1 else None,
+             memo={"pool": event.pool, "amount_minor": amount_pence,
+                   "description": event.description, "method": event.split,
+                   "weights": weights, "split": split, "members": receiving})
+
+
 # ---------------------------------------------------------------- reversals
 
 
@@ -415,9 +457,11 @@ def _rejoin(state: dict, journal: Journal) -> None:
 
 
 @on_reverse("pool_spend")
+@on_reverse("pool_distribution")
 def _reverse_spend(ctx: Ctx, journal: Journal) -> None:
-    """The money goes back to the members' shares; refuse if that would strand it in the
-    share of someone who has left or in a closed pool."""
+    """The money goes back to the members' shares (or, for a distribution, from them to
+    common); refuse if that would touch the share of someone who has left, or a closed
+    pool."""
     pool = _pool_of(journal)
     state = ctx.state(KIND, pool)
     assert state is not None, pool
@@ -428,6 +472,6 @@ def _reverse_spend(ctx: Ctx, journal: Journal) -> None:
         if not posting.account.startswith(f"pool:{pool}:"):
             continue
         holder = posting.account.split(":")[2]
-        if holder not in members:
+        if holder != "common" and holder not in members:
             raise LedgerError("invalid", f"{holder} has left pool {pool}; reverse their "
                                          "leave first")

@@ -17,8 +17,8 @@ from typing import Any
 from ledger.core.journal import Journal
 
 WIDTH = 88  # characters per line of the text statement
-_MEMBER_TOTALS = ("opening_minor", "contributed_minor", "charged_minor", "refunded_minor",
-                  "corrections_minor", "closing_minor")
+_MEMBER_TOTALS = ("opening_minor", "contributed_minor", "received_minor", "charged_minor",
+                  "refunded_minor", "corrections_minor", "closing_minor")
 
 
 def member_labels(pool_state: dict, parties: dict[str, dict], extra: Iterable[str] = ()
@@ -58,7 +58,7 @@ def _new_member(holder: str, label: str, pool_state: dict, parties: dict) -> dic
     if (parties.get(holder) or {}).get("show_name"):
         row["holder"] = holder
     row.update({key: 0 for key in _MEMBER_TOTALS})
-    row.update(contributions=[], charges=[], refunds=[], corrections=[])
+    row.update(contributions=[], receipts=[], charges=[], refunds=[], corrections=[])
     return row
 
 
@@ -112,6 +112,11 @@ def _member_line(row: dict, journal: Journal, amount_minor: int, purchase: dict 
         source = journal.memo.get("source", "dp")
         row["contributions"].append({"date": date, "amount_minor": amount_minor,
                                      "source": source, "provider": journal.memo.get("provider")})
+    elif journal.type == "pool_distribution" and amount_minor > 0:
+        row["received_minor"] += amount_minor
+        row["receipts"].append({"date": date, "amount_minor": amount_minor,
+                                "description": journal.memo.get("description"),
+                                "method": journal.memo.get("method")})
     elif journal.type == "pool_spend" and amount_minor < 0 and purchase is not None:
         row["charged_minor"] -= amount_minor
         row["charges"].append({**purchase, "part_minor": -amount_minor})
@@ -176,7 +181,7 @@ def _finish(pool_state: dict, pool: str, date_from: dt.date, date_to: dt.date,
             ordered: list[Journal]) -> dict:
     for row in rows.values():
         row["closing_minor"] = (row["opening_minor"] + row["contributed_minor"]
-                                - row["charged_minor"] - row["refunded_minor"]
+                                + row["received_minor"] - row["charged_minor"] - row["refunded_minor"]
                                 + row["corrections_minor"])
     common["closing_minor"] = common["opening_minor"] + common["in_minor"] - common["out_minor"]
     members = [row for row in rows.values() if _shown(row, date_from, date_to)]
@@ -199,6 +204,7 @@ def _finish(pool_state: dict, pool: str, date_from: dt.date, date_to: dt.date,
             "opening_minor": sum(r["opening_minor"] for r in rows.values())
             + common["opening_minor"],
             "contributed_minor": sum(r["contributed_minor"] for r in rows.values()),
+            "received_minor": sum(r["received_minor"] for r in rows.values()),
             "charged_minor": sum(r["charged_minor"] for r in rows.values()),
             "refunded_minor": sum(r["refunded_minor"] for r in rows.values()),
             "shares_closing_minor": shares_closing,
@@ -245,8 +251,13 @@ def _table(header: list[str], lines: list[list[str]]) -> list[str]:
 
 def _shares_section(statement: dict) -> list[str]:
     with_corrections = any(m["corrections_minor"] for m in statement["members"])
-    header = ["Member", "At start", "Put in", "Spent", "Given back"]
-    keys = ["opening_minor", "contributed_minor", "charged_minor", "refunded_minor"]
+    header = ["Member", "At start", "Put in"]
+    keys = ["opening_minor", "contributed_minor"]
+    if any(m["received_minor"] for m in statement["members"]):
+        header.append("From common")
+        keys.append("received_minor")
+    header += ["Spent", "Given back"]
+    keys += ["charged_minor", "refunded_minor"]
     if with_corrections:
         header.append("Corrections")
         keys.append("corrections_minor")

@@ -22,6 +22,7 @@ DESCRIPTIONS = {
     "pool_contribution": "Put into the pool",
     "pool_spend": "Your part of a shared cost: {other}",
     "pool_refund": "Your pool share paid back",
+    "pool_distribution": "Your part of the pool's common money",
     "bursary_award": "Bursary awarded",
     "bursary_spend": "Bursary spent: {other}",
     "fund_close_return": "Unspent award returned to the fund",
