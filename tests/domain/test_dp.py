@@ -7,6 +7,7 @@ import calendar
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -319,3 +320,22 @@ def test_dp_holder_example_scenario_runs_and_meets_its_expectations():
     assert result.rejected_as_expected == 1
     again = run_scenario(b, scenario)
     assert again.failure is None and again.journals == 0
+
+
+def test_ending_a_schedule_stops_payments_for_periods_starting_after_the_end():
+    b = run([schedule("weekly", "2026-04-06", amount="50.00", id="S1"),
+             run_until("2026-04-20"),
+             {"date": "2026-04-21", "type": "dp_schedule_end", "schedule": "S1",
+              "end": "2026-04-30"},
+             run_until("2026-06-30")])
+    # Weeks starting 6, 13, 20 and 27 April; 4 May starts after the end.
+    assert paid_dates(b) == ["2026-04-06", "2026-04-13", "2026-04-20", "2026-04-27"]
+    assert gbp(b, DP) == "200.00"
+
+
+def test_ending_a_schedule_before_a_paid_period_or_unknown_schedule_is_invalid():
+    b = run([schedule("weekly", "2026-04-06", id="S1"), run_until("2026-04-20")])
+    for end, name in (("2026-04-14", "S1"), ("2026-04-30", "S9"), ("2026-04-01", "S1")):
+        with pytest.raises(EventFailed, match="^invalid:"):
+            apply_event(b, {"date": "2026-04-21", "type": "dp_schedule_end",
+                            "schedule": name, "end": end}, f"end-{name}-{end}")

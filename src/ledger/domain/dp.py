@@ -289,6 +289,33 @@ def dp_schedule(ctx: Ctx, event: DpSchedule) -> None:
     ctx.put_state("dp_schedules", "all", index)
 
 
+class DpScheduleEnd(Event):
+    """Extension: stop a schedule early (a move into residential care, a reassessment).
+    Periods starting after `end` are not paid; a new amount is a new schedule."""
+
+    type: Literal["dp_schedule_end"]
+    schedule: str  # the dp_schedule event's id (its key)
+    end: dt.date
+
+
+@handles(DpScheduleEnd)
+def dp_schedule_end(ctx: Ctx, event: DpScheduleEnd) -> None:
+    schedule = ctx.state("dp_schedule", event.schedule)
+    if schedule is None:
+        raise LedgerError("invalid", f"there is no schedule {event.schedule!r} (give the "
+                          "dp_schedule event an id to refer to it)")
+    start = dt.date.fromisoformat(schedule["start"])
+    if event.end < start:
+        raise LedgerError("invalid", f"end {event.end} is before the schedule's start {start}")
+    if schedule["next_period"] > 0:
+        last_handled = period_start(start, schedule["every"], schedule["next_period"] - 1)
+        if last_handled > event.end:
+            raise LedgerError("invalid", f"the period starting {last_handled} is already "
+                              "paid; reverse that payment run first, then end the schedule")
+    schedule["end"] = event.end.isoformat()
+    ctx.put_state("dp_schedule", event.schedule, schedule)
+
+
 class RunPayments(Event):
     type: Literal["run_payments"]
     until: dt.date
