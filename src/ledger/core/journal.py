@@ -22,9 +22,19 @@ PARTY_ID = re.compile(r"^[A-Z0-9][A-Z0-9_-]*$")
 _SEGMENT = re.compile(r"^[^:\s][^:]*$")
 
 
+# Limits the schema's columns hold on every engine (store/models.py): a longer value is
+# the user's mistake, refused here with a clear message, never a database error.
+MAX_PARTY_ID_CHARS = 60
+MAX_ACCOUNT_CHARS = 200
+MAX_KEY_CHARS = 250  # event ids; journal keys add a short suffix (column: 300)
+
+
 def check_party_id(value: str, what: str = "party id") -> str:
     if not isinstance(value, str) or not PARTY_ID.match(value):
         raise LedgerError("invalid", f"{what} {value!r} must match [A-Z0-9][A-Z0-9_-]*")
+    if len(value) > MAX_PARTY_ID_CHARS:
+        raise LedgerError("invalid", f"{what} {value[:20]!r}... is longer than "
+                                     f"{MAX_PARTY_ID_CHARS} characters")
     return value
 
 
@@ -32,6 +42,9 @@ def check_account(path: str) -> str:
     parts = path.split(":")
     if len(parts) < 2 or not all(_SEGMENT.match(p) for p in parts):
         raise LedgerError("invalid", f"account {path!r} is not a colon-separated path")
+    if len(path) > MAX_ACCOUNT_CHARS:
+        raise LedgerError("invalid", f"account {path[:40]!r}... is longer than "
+                                     f"{MAX_ACCOUNT_CHARS} characters")
     return path
 
 

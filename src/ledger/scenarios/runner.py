@@ -14,7 +14,7 @@ from decimal import Decimal
 from pydantic import ValidationError
 
 import ledger.domain  # noqa: F401 - registers every handler
-from ledger.core.journal import sha256_json
+from ledger.core.journal import MAX_KEY_CHARS, sha256_json
 from ledger.domain.base import HANDLERS, Backend, Change, Ctx, EventRecord
 from ledger.errors import CODES, ExpectationFailed, LedgerError
 from ledger.scenarios.schema import ScenarioFile
@@ -76,6 +76,10 @@ def apply_event(backend: Backend, raw: dict, key: str, index: int | None = None,
     backend.lock_for_write()  # so the checks below read what the write will see
     payload_hash = event_payload_hash(raw)
     expected = raw.get("expect_error")
+    if len(key) > MAX_KEY_CHARS:
+        if expected == "invalid":
+            return "rejected", 0  # nothing can be recorded under a key that long
+        raise EventFailed(f"invalid: the event id is longer than {MAX_KEY_CHARS} characters")
     recorded = backend.event_hash(key)
     if recorded is not None:
         if recorded == payload_hash:
@@ -88,7 +92,7 @@ def apply_event(backend: Backend, raw: dict, key: str, index: int | None = None,
     if expected is not None and expected not in CODES:
         raise EventFailed(f"invalid: expect_error {expected!r} is not an error code")
     raw_date = raw.get("date")
-    record = EventRecord(key, str(raw.get("type")), raw_date if isinstance(raw_date, dt.date)
+    record = EventRecord(key, str(raw.get("type"))[:60], raw_date if isinstance(raw_date, dt.date)
                          else dt.date.min, payload_hash, index, source)
     try:
         event = parse_event(raw)
@@ -125,7 +129,8 @@ def run_scenario(backend: Backend, scenario: ScenarioFile, source: str = "") -> 
             outcome, journals = apply_event(backend, raw, key, index, source)
         except EventFailed as err:
             kind = raw.get("type", "?")
-            result.failure = f"event {index} (id {key}, {kind}): {err}"
+            shown = key if len(key) <= 80 else key[:60] + "..."
+            result.failure = f"event {index} (id {shown}, {str(kind)[:60]}): {err}"
             return result
         result.journals += journals
         if outcome == "applied":

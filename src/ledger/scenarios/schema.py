@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ledger.domain.base import PartyId
 from ledger.errors import UsageError
@@ -36,12 +36,12 @@ class Party(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: PartyId
-    name: str
+    name: str = Field(max_length=200)
     council: PartyId | None = None  # holders: whose budget it is
     # Extensions (see docs/scenarios.md): consent to show a holder's name to a pooling
     # group, the pseudonym used otherwise, and a statement format preference (AIS).
     show_name: bool = False
-    pseudonym: str | None = None
+    pseudonym: str | None = Field(default=None, max_length=100)
     statement_format: Literal["standard", "easy_read", "large_print"] = "standard"
 
 
@@ -57,7 +57,7 @@ class ScenarioFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     format: Literal[1]
-    name: str
+    name: str = Field(min_length=1, max_length=200)
     description: str | None = None
     parties: Parties = Parties()
     events: list[dict] = []

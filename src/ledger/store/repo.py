@@ -251,7 +251,7 @@ class DbStore:
                     date=change.event.date,
                     payload_hash=change.event.payload_hash,
                     outcome=change.outcome,
-                    source=change.event.source,
+                    source=(change.event.source or "")[-500:] or None,  # the column holds 500
                 )
             )
         if change.lock_until is not None:
