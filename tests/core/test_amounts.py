@@ -337,3 +337,11 @@ def test_journal_with_no_postings_or_a_zero_posting_is_invalid():
     assert _code(check_journal, _journal()) == "invalid"
     zero = _journal(Posting("council:WBC:funding", GBP, 0), Posting("holder:H1:dp", GBP, 0))
     assert _code(check_journal, zero) == "invalid"
+
+
+@pytest.mark.parametrize("text", ["1e20", "10000000000000.01", "1e99999999", "1e-99999999"])
+def test_amounts_beyond_the_limit_are_invalid_not_slow_or_overflowing(text):
+    for parse in (parse_pence, parse_minutes):
+        with pytest.raises(LedgerError) as err:
+            parse(text)
+        assert err.value.code == "invalid"

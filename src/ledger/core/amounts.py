@@ -20,6 +20,9 @@ class Unit(enum.StrEnum):
 
 MINUTES_PER_HOUR = 60
 PENCE_PER_POUND = 100
+# Put a limit on everything: no single amount beyond 10^15 minor units (ten trillion
+# pounds), so sums stay far inside a 64-bit integer column on every engine.
+MAX_MINOR = 10**15
 
 
 def _to_decimal(value: object, what: str) -> Decimal:
@@ -42,6 +45,8 @@ def _to_decimal(value: object, what: str) -> Decimal:
         raise LedgerError("invalid", f"{what}: expected a number, got {value!r}")
     if not dec.is_finite():
         raise LedgerError("invalid", f"{what}: {value!r} is not a finite number")
+    if dec and not -30 < dec.adjusted() < 30:  # before any exact arithmetic on it
+        raise LedgerError("invalid", f"{what}: {value!r} is out of range")
     return dec
 
 
@@ -51,7 +56,13 @@ def parse_pence(value: object, what: str = "amount") -> int:
     scaled = dec * PENCE_PER_POUND
     if scaled != scaled.to_integral_value():
         raise LedgerError("invalid", f"{what}: {value!r} has more than 2 decimal places")
-    return int(scaled)
+    return _bounded(int(scaled), value, what)
+
+
+def _bounded(minor: int, value: object, what: str) -> int:
+    if abs(minor) > MAX_MINOR:
+        raise LedgerError("invalid", f"{what}: {value!r} is too large")
+    return minor
 
 
 def parse_minutes(value: object, what: str = "hours") -> int:
@@ -62,7 +73,7 @@ def parse_minutes(value: object, what: str = "hours") -> int:
         raise LedgerError(
             "invalid", f"{what}: {value!r} hours is not a whole number of minutes"
         )
-    return int(minutes)
+    return _bounded(int(minutes), value, what)
 
 
 def parse_amount(value: object, unit: Unit, what: str = "amount") -> int:
