@@ -655,6 +655,23 @@ def test_bad_db_url_exits_2_with_one_line_and_no_traceback(tmp_path):
     assert_one_line_error(proc, 2)
 
 
+def test_a_file_that_is_not_a_database_exits_2_with_one_line(tmp_path):
+    (tmp_path / "notes.db").write_text("shopping list\n")
+    proc = run_script("stats", "--db", f"sqlite:///{tmp_path}/notes.db", cwd=tmp_path)
+    assert "not a database" in assert_one_line_error(proc, 2)
+
+
+def test_a_database_from_a_newer_version_exits_2_with_one_line(tmp_path):
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path}/newer.db"
+    assert run_script("init", "--db", url, cwd=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "newer.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    proc = run_script("stats", "--db", url, cwd=tmp_path)
+    assert "newer version" in assert_one_line_error(proc, 2)
+
+
 def test_unsupported_database_url_exits_2_with_one_line_and_no_traceback(tmp_path):
     proc = run_script("balance", "--format", "csv", "--db", "mysql://root@127.0.0.1/x",
                       cwd=tmp_path)

@@ -10,8 +10,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from ledger.errors import UsageError
 
@@ -77,8 +78,16 @@ def upgrade(engine: Engine) -> None:
                 return
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
-    except OperationalError as err:
-        raise UsageError(f"cannot open the database {engine.url!r}: {err.orig}") from None
+    except DBAPIError as err:  # unreachable server, not a database file, no permission
+        raise UsageError(f"cannot open the database {_shown(engine)}: {err.orig}") from None
+    except CommandError as err:  # e.g. a revision from a newer version of this program
+        raise UsageError(f"the database {_shown(engine)} has a schema this version of "
+                         f"ledger does not know ({err}); was it made by a newer version?"
+                         ) from None
+
+
+def _shown(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
 
 
 def open_database(url: str | None) -> Engine:
