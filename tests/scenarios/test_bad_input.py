@@ -107,6 +107,7 @@ def test_any_malformed_event_is_refused_with_a_code_never_a_crash(batch):
     "[{id: h1, name: y, council: C}]}", "format: 1\nname: x\nbogus: 1", "{a: [}",
     "format: 1\nname: x\nparties: {holders: [{id: H1, name: y, council: C9}]}",
     "format: 1\nname: x\nevents:\n  - {date: 2026-04-01, type: expect}\n\t- bad",
+    "format: 1\nname: x\na: &a [1, 2, 3]\nb: [*a, *a, *a]\n",  # aliases: a "billion laughs"
 ])
 def test_a_file_that_is_not_a_scenario_is_one_usage_error(tmp_path, text):
     path = tmp_path / "bad.yaml"

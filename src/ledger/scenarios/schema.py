@@ -63,6 +63,15 @@ class ScenarioFile(BaseModel):
     events: list[dict] = []
 
 
+def _refuse_aliases(text: str) -> None:
+    """YAML aliases (*name) can expand a small file into billions of nodes; a scenario
+    never needs them, so they are refused before anything is built."""
+    for token in yaml.scan(text, Loader=_Loader):
+        if isinstance(token, yaml.AliasToken):
+            raise yaml.MarkedYAMLError(problem="aliases (*name) are not allowed in a scenario",
+                                       problem_mark=token.start_mark)
+
+
 def load_scenario(path: Path) -> ScenarioFile:
     """Read and check a file's outer shape; any problem is a UsageError (exit 2)."""
     try:
@@ -74,6 +83,7 @@ def load_scenario(path: Path) -> ScenarioFile:
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text") from None
     try:
+        _refuse_aliases(text)
         data = yaml.load(text, Loader=_ExactLoader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
