@@ -13,6 +13,7 @@ import datetime as dt
 from sqlalchemy import case, func, or_, select
 
 from ledger.core.amounts import Unit
+from ledger.core.journal import Journal
 from ledger.domain.budgets import budget_report
 from ledger.errors import UsageError
 from ledger.reports.pool_statement import pool_statement
@@ -71,13 +72,15 @@ def account_movements(store: DbStore, holder: str, date_from: dt.date,
     return sorted(rows, key=lambda r: (r["account"], r["unit"]))
 
 
-def commissioned_for(store: DbStore, holder: str, date_from: dt.date,
+def commissioned_for(journals: list[Journal], holder: str, date_from: dt.date,
                      date_to: dt.date) -> list[dict]:
     """Support the council bought directly for this person (call-offs, spot purchases) in
-    the period: it never passes through their accounts, so it is listed on its own."""
+    the period: it never passes through their accounts, so it is listed on its own.
+    `journals` is what the statement already loaded (it includes every journal for H)."""
     rows = []
-    for journal in store.load_journals(m.Journal.holder == holder,
-                                       m.Journal.date >= date_from, m.Journal.date <= date_to):
+    for journal in journals:
+        if journal.holder != holder or not (date_from <= journal.date <= date_to):
+            continue
         if journal.type not in ("calloff", "spot_purchase") and not (
                 journal.type == "reversal"
                 and journal.memo.get("reverses_type") in ("calloff", "spot_purchase")):
@@ -95,13 +98,17 @@ def commissioned_for(store: DbStore, holder: str, date_from: dt.date,
     return rows
 
 
+def _check_period(date_from: dt.date, date_to: dt.date) -> None:
+    if date_to < date_from:
+        raise UsageError(f"--to {date_to} is before --from {date_from}")
+
+
 def holder_statement(store: DbStore, holder: str, date_from: dt.date,
                      date_to: dt.date) -> dict:
     party = store.party("holder", holder)
     if party is None:
         raise UsageError(f"holder {holder!r} is not in this ledger")
-    if date_to < date_from:
-        raise UsageError(f"--to {date_to} is before --from {date_from}")
+    _check_period(date_from, date_to)
     budgets = (store.get_state("budget", holder) or {}).get("budgets", [])
     owned = select(m.Posting.journal_id).join(
         m.Account, m.Account.id == m.Posting.account_id).where(_candidates(holder))
@@ -124,7 +131,7 @@ def holder_statement(store: DbStore, holder: str, date_from: dt.date,
         "accounts": accounts,
         "lines": lines,
         "budgets": report,
-        "commissioned": commissioned_for(store, holder, date_from, date_to),
+        "commissioned": commissioned_for(journals, holder, date_from, date_to),
     }
 
 
@@ -133,7 +140,6 @@ def pool_statement_from_store(store: DbStore, pool: str, date_from: dt.date,
     state = store.get_state("pool", pool)
     if state is None:
         raise UsageError(f"pool {pool!r} is not in this ledger")
-    if date_to < date_from:
-        raise UsageError(f"--to {date_to} is before --from {date_from}")
+    _check_period(date_from, date_to)
     journals = store.journals_touching([f"pool:{pool}:"], date_to)
     return pool_statement(state, journals, store.parties("holder"), pool, date_from, date_to)

@@ -8,7 +8,7 @@ core checks and apply everything it emitted atomically. A rejection leaves no tr
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from pydantic import ValidationError
@@ -42,7 +42,6 @@ class RunResult:
     rejected_as_expected: int = 0
     journals: int = 0
     failure: str | None = None  # set when the run stopped (exit status 1)
-    notes: list[str] = field(default_factory=list)
 
 
 class EventFailed(Exception):

@@ -113,14 +113,6 @@ class DbStore:
         ).scalar_one_or_none()
         return json.loads(data) if data is not None else None
 
-    def states(self, kind: str) -> dict[str, dict]:
-        rows = self.conn.execute(
-            select(m.InstrumentState.ref, m.InstrumentState.data).where(
-                m.InstrumentState.kind == kind
-            )
-        )
-        return {ref: json.loads(data) for ref, data in rows}
-
     def party(self, kind: str, party_id: str) -> dict | None:
         if (kind, party_id) not in self._parties:
             data = self.conn.execute(
