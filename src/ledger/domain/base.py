@@ -137,6 +137,9 @@ class EventRecord:
     payload_hash: str
     index: int | None = None
     source: str | None = None
+    # The event as written, as canonical JSON (what `payload_hash` hashes): stored so
+    # `verify` can replay every recorded event and rebuild what it posted.
+    payload: str | None = None
 
 
 class Backend(Protocol):
@@ -153,6 +156,11 @@ class Backend(Protocol):
     def locked_until(self) -> dt.date | None: ...
     def event_hash(self, key: str) -> str | None: ...
     def balance_as_of(self, account: str, unit: Unit, as_of: dt.date) -> int: ...
+    def balance_moves_from(self, account: str, unit: Unit, day: dt.date
+                           ) -> tuple[int, list[tuple[dt.date, int]]]:
+        """The balance at the end of the day before `day`, then the net movement of each
+        later date that has postings (dates ascending): enough to know the balance on
+        every date from `day` on (docs/rules-trust.md#floors)."""
     def apply(self, change: Change) -> None: ...
     def lock_for_write(self) -> None:
         """Wait for our turn to write, before reading what the checks depend on."""
@@ -169,6 +177,9 @@ class Change:
     states: dict[tuple[str, str], dict] = field(default_factory=dict)
     floors: dict[tuple[str, Unit], int] = field(default_factory=dict)
     lock_until: dt.date | None = None
+    # Party records this event writes (a declaration or a `party_update`): each a dict
+    # with kind, id, valid_from (ISO date) and the whole record as it stands from then.
+    parties: list[dict] = field(default_factory=list)
     outcome: str = "applied"  # or "rejected:CODE" for an `expect_error` event, kept
 
 

@@ -38,6 +38,19 @@ class MemoryBackend:
             if p.account == account and p.unit == unit
         )
 
+    def balance_moves_from(self, account: str, unit: Unit, day: dt.date
+                           ) -> tuple[int, list[tuple[dt.date, int]]]:
+        opening = 0
+        later: dict[dt.date, int] = defaultdict(int)
+        for j in self.journals:
+            for p in j.postings:
+                if p.account == account and p.unit == unit:
+                    if j.date < day:
+                        opening += p.amount_minor
+                    else:
+                        later[j.date] += p.amount_minor
+        return opening, sorted(later.items())
+
     def floor(self, account: str, unit: Unit) -> int | None:
         return self.floors.get((account, unit))
 

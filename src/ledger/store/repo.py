@@ -95,6 +95,20 @@ class DbStore:
         ).scalar_one()
         return int(total)
 
+    def balance_moves_from(self, account: str, unit: Unit, day: dt.date
+                           ) -> tuple[int, list[tuple[dt.date, int]]]:
+        rows = self.conn.execute(
+            select(m.Journal.date >= day, m.Journal.date, func.sum(m.Posting.amount_minor))
+            .join(m.Journal, m.Journal.id == m.Posting.journal_id)
+            .join(m.Account, m.Account.id == m.Posting.account_id)
+            .where(m.Account.path == account, m.Posting.unit == unit.value,
+                   m.Journal.status == "posted")
+            .group_by(m.Journal.date)
+            .order_by(m.Journal.date)
+        ).all()
+        opening = sum(int(total) for later, _, total in rows if not later)
+        return opening, [(d, int(total)) for later, d, total in rows if later]
+
     def floor(self, account: str, unit: Unit) -> int | None:
         if (account, unit) not in self._floors:
             row = self.conn.execute(
