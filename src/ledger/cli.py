@@ -22,19 +22,26 @@ DB_HELP = "Database URL (default: $LEDGER_DATABASE_URL, else sqlite:///ledger.db
 db_option = click.option("--db", "db_url", default=None, metavar="URL", help=DB_HELP)
 
 
-def _engine(db_url: str | None):
+def _engine(db_url: str | None, read_only: bool = False):
+    """A write engine (creating or upgrading the schema as needed), or for the read
+    commands one that never creates a database, never waits for a writer and works on a
+    read-only SQLite file."""
     from ledger.store.schema import open_database
 
-    return open_database(db_url)
+    return open_database(db_url, read_only=read_only)
 
 
 def _date(_ctx, param, value: str | None) -> dt.date | None:
+    """YYYY-MM-DD, a real date, years 1900 to 2199 (docs/rules-trust.md#reading), so no
+    date arithmetic on it can overflow."""
+    from ledger.domain.base import day
+
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+        return day(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
 
 
 @click.group()
@@ -81,9 +88,23 @@ def scenario_run(files: tuple[Path, ...], db_url: str | None) -> None:
             sys.exit(1)
 
 
+def _account_prefix(_ctx, param, value: str | None) -> str | None:
+    """An account path or the start of one: at most as long as an account, no control
+    characters (docs/rules-trust.md#reading), so it never reaches the database otherwise."""
+    from ledger.core.journal import MAX_ACCOUNT_CHARS
+    from ledger.core.text import text_problem
+
+    if value is None:
+        return None
+    problem = text_problem(value, MAX_ACCOUNT_CHARS)
+    if problem:
+        raise click.BadParameter(f"{value[:40]!r} {problem}")
+    return value
+
+
 @cli.command()
 @click.option("--as-of", callback=_date, help="Only postings dated on or before DATE.")
-@click.option("--account", "prefix", default=None, metavar="PREFIX",
+@click.option("--account", "prefix", default=None, metavar="PREFIX", callback=_account_prefix,
               help="Only accounts at or below PREFIX (whole path segments).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 @db_option
@@ -91,7 +112,7 @@ def balance(as_of: dt.date | None, prefix: str | None, fmt: str, db_url: str | N
     """Balances per account and unit."""
     from ledger.reports.balances import balances
 
-    with _engine(db_url).connect() as conn:
+    with _engine(db_url, read_only=True).connect() as conn:
         rows = balances(conn, as_of, prefix)
     if fmt == "csv":
         out = csv.writer(sys.stdout, lineterminator="\n")
@@ -115,10 +136,13 @@ def _period(date_from: dt.date | None, date_to: dt.date | None,
     if month is not None:
         if date_from or date_to:
             raise UsageError("give either --month or --from and --to, not both")
+        from ledger.domain.base import MAX_YEAR, MIN_YEAR, day
+
         try:
-            first = dt.date.fromisoformat(f"{month}-01")
+            first = day(f"{month}-01")  # the same years as any date: never overflows
         except ValueError:
-            raise UsageError(f"--month {month!r} is not a month (YYYY-MM)") from None
+            raise UsageError(f"--month {month[:40]!r} is not a month (YYYY-MM, years "
+                             f"{MIN_YEAR} to {MAX_YEAR})") from None
         following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
         return first, following - dt.timedelta(days=1)
     if date_from is None or date_to is None:
@@ -154,7 +178,7 @@ def statement_holder(holder: str, date_from, date_to, month, fmt: str,
     from ledger.store.repo import DbStore
 
     start, end = _period(date_from, date_to, month)
-    with _engine(db_url).connect() as conn:
+    with _engine(db_url, read_only=True).connect() as conn:
         store = DbStore(conn)
         result = holder_statement(store, holder, start, end)
         providers = {pid: p.get("name", pid) for pid, p in store.parties("provider").items()}
@@ -175,7 +199,7 @@ def statement_pool(pool: str, date_from, date_to, month, fmt: str,
     from ledger.store.repo import DbStore
 
     start, end = _period(date_from, date_to, month)
-    with _engine(db_url).connect() as conn:
+    with _engine(db_url, read_only=True).connect() as conn:
         result = pool_statement_from_store(DbStore(conn), pool, start, end)
     if fmt == "json":
         click.echo(json.dumps(result, indent=2, default=str))
@@ -190,7 +214,7 @@ def stats(fmt: str, db_url: str | None) -> None:
     """Counts of journals, postings and accounts."""
     from ledger.reports.balances import stats as count
 
-    with _engine(db_url).connect() as conn:
+    with _engine(db_url, read_only=True).connect() as conn:
         counts = count(conn)
     if fmt == "json":
         click.echo(json.dumps(counts))
@@ -200,17 +224,45 @@ def stats(fmt: str, db_url: str | None) -> None:
 
 
 @cli.command()
+@click.option("--expect-head", default=None, metavar="N:HASH",
+              help="Also fail unless the chain still holds this head (from an earlier run).")
 @db_option
-def verify(db_url: str | None) -> None:
-    """Recompute every invariant from the stored rows; exit 1 naming the first break."""
-    from ledger.store.verify import first_break
+def verify(expect_head: str | None, db_url: str | None) -> None:
+    """Recompute every invariant from the stored rows, replay the recorded events and
+    compare; exit 1 naming the first break. The last line is the chain's head."""
+    from ledger.scenarios.rebuild import NotReplayable, rebuild_break
+    from ledger.store.verify import ChainHead, first_break, parse_head
 
-    with _engine(db_url).connect() as conn:
-        problem = first_break(conn)
+    expected = None
+    if expect_head is not None:
+        try:
+            expected = parse_head(expect_head)
+        except ValueError as err:
+            raise UsageError(f"--expect-head: {err}") from None
+    head = ChainHead()
+    note = None
+    with _engine(db_url, read_only=True).connect() as conn:
+        problem = first_break(conn, head)
+        if problem is None:
+            try:
+                problem = rebuild_break(conn)
+            except NotReplayable as err:
+                note = str(err)
+    if problem is None and expected is not None:
+        if expected not in head.passed:
+            problem = (f"the chain no longer holds head {expected[0]}:{expected[1]}: "
+                       "something before it was removed or rewritten")
+        else:
+            click.echo(f"verify: head {expected[0]}:{expected[1][:12]}... still held; "
+                       f"{head.journals - expected[0]} journals added since")
+    if note:
+        click.echo(f"verify: note: {note}")
     if problem:
         click.echo(f"verify failed: {problem}", err=True)
+        click.echo(f"head: {head.text()}")
         sys.exit(1)
     click.echo("verify: every invariant holds")
+    click.echo(f"head: {head.text()}")
 
 
 def _say(message: object) -> None:

@@ -18,13 +18,10 @@ from ledger.store.schema import make_engine, upgrade
 from ledger.store.verify import first_break
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACT_EXAMPLE = (ROOT / ".." / "shared" / "contract-example.yaml").resolve()
+CONTRACT_EXAMPLE = ROOT / "tests" / "data" / "contract-example.yaml"
 
 FILES = [pytest.param(path, id=path.name) for path in sorted((ROOT / "scenarios").glob("*.yaml"))]
-FILES.append(pytest.param(
-    CONTRACT_EXAMPLE, id="shared/contract-example.yaml",
-    marks=pytest.mark.skipif(not CONTRACT_EXAMPLE.exists(),
-                             reason=f"{CONTRACT_EXAMPLE} is absent")))
+FILES.append(pytest.param(CONTRACT_EXAMPLE, id="contract-example.yaml"))
 
 
 def test_there_are_worked_examples_to_replay():

@@ -69,13 +69,18 @@ class Model:
             return "invalid"
         if self.lock is not None and journal.date <= self.lock:
             return "period_closed"
-        deltas: dict[tuple[str, Unit], int] = defaultdict(int)
-        for p in journal.postings:
-            deltas[(p.account, p.unit)] += p.amount_minor
-        for (account, unit), delta in deltas.items():
+        # A floor holds on every date (docs/rules-trust.md#floors): each floored balance
+        # the journal takes from, at the end of its date and of every later posting date.
+        taken = {(p.account, p.unit) for p in journal.postings if p.amount_minor < 0}
+        for account, unit in taken:
             floor = self.floor(account, unit)
-            if delta < 0 and floor is not None and self.balances[(account, unit)] + delta < floor:
-                return "insufficient_funds"
+            if floor is None:
+                continue
+            moves = [(j.date, p.amount_minor) for j in [*self.journals.values(), journal]
+                     for p in j.postings if (p.account, p.unit) == (account, unit)]
+            for day in {d for d, _ in moves if d >= journal.date}:
+                if sum(n for d, n in moves if d <= day) < floor:
+                    return "insufficient_funds"
         return "posted"
 
     def post(self, journal: Journal) -> None:
@@ -169,7 +174,11 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(borrow=st.integers(0, 600))
     def set_isf_hours_floor(self, borrow):
         key = ("isf:H1:P1", Unit.HRS)
-        if self.model.balances[key] < -borrow:
+        # A floor dated DAY0 must hold on every date from DAY0 on (as an ISF's does from
+        # the day it opens), or verify rightly reports a date below it.
+        moves = sorted((j.date, p.amount_minor) for j in self.model.journals.values()
+                       for p in j.postings if (p.account, p.unit) == key)
+        if any(sum(n for d, n in moves if d <= day) < -borrow for day, _ in moves):
             return
         self.steps += 1
         change = Change(EventRecord(f"ev{self.steps}", "floor", DAY0, "h"),

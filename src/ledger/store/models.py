@@ -1,6 +1,7 @@
 """The schema as SQLAlchemy 2 typed mappings. Alembic owns the database schema
 (migrations/); these mappings must match it exactly (`alembic check` reports no drift,
-and a test runs it). Triggers that defend the invariants live in store/guards.py."""
+and a test runs it). The triggers that defend the invariants live in the migrations
+themselves (migrations/versions/), each revision with its own SQL."""
 
 from __future__ import annotations
 
@@ -33,8 +34,7 @@ class Account(Base):
 
 
 class Balance(Base):
-    """The running balance of one account in one unit, kept by the seal trigger, and the
-    floor below which no journal may take it (NULL: no floor)."""
+    """The running balance of one account in one unit, kept by the seal trigger."""
 
     __tablename__ = "balance"
     __table_args__ = (CheckConstraint("unit IN ('GBP', 'HRS')", name="ck_balance_unit"),)
@@ -42,7 +42,24 @@ class Balance(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), primary_key=True)
     unit: Mapped[str] = mapped_column(String(3), primary_key=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    floor_minor: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AccountFloor(Base):
+    """The floor below which no event may take an account's balance (docs/rules-trust.md
+    #floors). Append-only: a new floor is a new row; the newest row for an account and
+    unit applies. An account with no row has no floor."""
+
+    __tablename__ = "account_floor"
+    __table_args__ = (
+        CheckConstraint("unit IN ('GBP', 'HRS')", name="ck_account_floor_unit"),
+        Index("ix_account_floor_account", "account_id", "unit"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    unit: Mapped[str] = mapped_column(String(3))
+    floor_minor: Mapped[int] = mapped_column(BigInteger)
+    event_key: Mapped[str] = mapped_column(String(300))
 
 
 class Journal(Base):
@@ -86,9 +103,14 @@ class Posting(Base):
 
 
 class Event(Base):
-    """Every applied scenario event (or command) under its idempotency key."""
+    """Every applied scenario event (or command, or party declaration) under its
+    idempotency key: one record of the hash chain. `seq` orders the chain; `hash` covers
+    every stored field of the record, of each journal it posted and of each party record
+    it wrote (docs/rules-trust.md#verify). `payload` is the event as written, so `verify`
+    can replay it."""
 
     __tablename__ = "event"
+    __table_args__ = (Index("ix_event_seq", "seq", unique=True),)
 
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     type: Mapped[str] = mapped_column(String(60))
@@ -97,6 +119,10 @@ class Event(Base):
     outcome: Mapped[str] = mapped_column(String(40))
     source: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+    seq: Mapped[int] = mapped_column(Integer, server_default="0")
+    payload: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    hash: Mapped[str] = mapped_column(String(64), server_default="")
 
 
 class PeriodLock(Base):
@@ -108,12 +134,19 @@ class PeriodLock(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
 
 
-class Party(Base):
-    __tablename__ = "party"
+class PartyRecord(Base):
+    """A party's record from a date on (a declaration: from the beginning, valid_from
+    NULL; a `party_update`: from its date). Append-only; the newest row in force on a
+    date is the record (docs/rules-trust.md#parties)."""
 
-    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
-    id: Mapped[str] = mapped_column(String(60), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    __tablename__ = "party_record"
+    __table_args__ = (Index("ix_party_record_party", "kind", "id"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    id: Mapped[str] = mapped_column(String(60))
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    event_key: Mapped[str] = mapped_column(String(300))
     data: Mapped[str] = mapped_column(Text)
 
 
@@ -130,12 +163,13 @@ class InstrumentState(Base):
 
 __all__ = [
     "Account",
+    "AccountFloor",
     "Balance",
     "Base",
     "Event",
     "InstrumentState",
     "Journal",
-    "Party",
+    "PartyRecord",
     "PeriodLock",
     "Posting",
 ]

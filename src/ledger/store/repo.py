@@ -1,8 +1,9 @@
 """The database backend: posting journals in bulk, and the reads a handler needs.
 
 One `DbStore` wraps one connection inside a transaction the caller owns. `apply` writes
-one event's change inside a savepoint, so a rejection leaves no trace. The database's
-triggers (store/guards.py) re-check every invariant the Python side has already checked.
+one event's change inside a savepoint, so a rejection leaves no trace, and ends it with the
+event's record in the hash chain (store/chain.py). The database's triggers (installed by
+the migrations) re-check every invariant the Python side has already checked.
 """
 
 from __future__ import annotations
@@ -11,17 +12,19 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections import defaultdict
 
 from sqlalchemy import Connection, func, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ledger.core.amounts import Unit
 from ledger.core.journal import Journal, Posting, default_floor
-from ledger.domain.base import Change
+from ledger.domain.base import Change, EventRecord
 from ledger.errors import LedgerError
 from ledger.store import models as m
+from ledger.store.chain import GENESIS_HASH, canonical, journal_link, record_hash
 
-GENESIS_HASH = "0" * 64
+PARTY_RECORD_DATE = dt.date(1900, 1, 1)  # a declaration's record: in force from the start
 _JOURNAL_ARRAYS = {  # column -> PostgreSQL type, for the unnest insert
     "key": "varchar", "type": "varchar", "date": "date", "event_key": "varchar",
     "holder": "varchar", "reverses_id": "integer", "payload_hash": "varchar",
@@ -32,8 +35,12 @@ _DB_ERROR = re.compile(r"ledger:([a-z_]+): ([^\n]*)")
 _CONTRACT_CODE = {"append_only": "invalid"}
 
 
-def chain_hash(prev_hash: str, key: str, payload_hash: str, event_key: str) -> str:
-    return hashlib.sha256(f"{prev_hash}|{key}|{payload_hash}|{event_key}".encode()).hexdigest()
+chain_hash = journal_link  # the name older callers know
+
+
+def party_key(kind: str, party_id: str) -> str:
+    """The record key of a party's declaration: declaring it again is a replay."""
+    return f"party/{kind}/{party_id}"
 
 
 def translate_db_error(err: DBAPIError) -> LedgerError:
@@ -51,6 +58,26 @@ def translate_db_error(err: DBAPIError) -> LedgerError:
 
 
 _UNKNOWN = object()
+
+
+def journal_json(j: Journal) -> dict:
+    """A journal as plain JSON: the payload of a `journals` record."""
+    return {"key": j.key, "type": j.type, "date": j.date.isoformat(), "event_key": j.event_key,
+            "holder": j.holder, "reverses_key": j.reverses_key, "memo": j.memo,
+            "postings": [[p.account, p.unit.value, p.amount_minor] for p in j.postings]}
+
+
+def journal_from_json(d: dict) -> Journal:
+    return Journal(key=d["key"], type=d["type"], date=dt.date.fromisoformat(d["date"]),
+                   postings=tuple(Posting(a, Unit(u), n) for a, u, n in d["postings"]),
+                   event_key=d["event_key"], holder=d["holder"],
+                   reverses_key=d["reverses_key"], memo=d["memo"])
+
+
+def replace_event_key(j: Journal, event_key: str) -> Journal:
+    return Journal(key=j.key, type=j.type, date=j.date, postings=j.postings,
+                   event_key=event_key, holder=j.holder, reverses_key=j.reverses_key,
+                   memo=j.memo)
 
 
 class DbStore:
@@ -71,6 +98,7 @@ class DbStore:
         self._parties: dict[tuple[str, str], dict | None] = {}
         self._lock: object = _UNKNOWN
         self._last_hash: str | None = None
+        self._last_record: tuple[int, str] | None = None
 
     # ------------------------------------------------------------ Backend reads
     def balance(self, account: str, unit: Unit) -> int:
@@ -112,9 +140,10 @@ class DbStore:
     def floor(self, account: str, unit: Unit) -> int | None:
         if (account, unit) not in self._floors:
             row = self.conn.execute(
-                select(m.Balance.floor_minor)
-                .join(m.Account, m.Account.id == m.Balance.account_id)
-                .where(m.Account.path == account, m.Balance.unit == unit.value)
+                select(m.AccountFloor.floor_minor)
+                .join(m.Account, m.Account.id == m.AccountFloor.account_id)
+                .where(m.Account.path == account, m.AccountFloor.unit == unit.value)
+                .order_by(m.AccountFloor.id.desc()).limit(1)
             ).first()
             self._floors[(account, unit)] = row[0] if row else None
         return self._floors[(account, unit)]
@@ -127,18 +156,30 @@ class DbStore:
         ).scalar_one_or_none()
         return json.loads(data) if data is not None else None
 
-    def party(self, kind: str, party_id: str) -> dict | None:
+    def party(self, kind: str, party_id: str, as_of: dt.date | None = None) -> dict | None:
+        """The party's record in force on `as_of` (None: the newest), or None."""
+        if as_of is not None:
+            return self.parties(kind, as_of, party_id).get(party_id)
         if (kind, party_id) not in self._parties:
-            data = self.conn.execute(
-                select(m.Party.data).where(m.Party.kind == kind, m.Party.id == party_id)
-            ).scalar_one_or_none()
-            self._parties[(kind, party_id)] = json.loads(data) if data is not None else None
+            self._parties[(kind, party_id)] = self.parties(kind, None, party_id).get(party_id)
         found = self._parties[(kind, party_id)]
         return dict(found) if found is not None else None
 
-    def parties(self, kind: str) -> dict[str, dict]:
-        rows = self.conn.execute(select(m.Party.id, m.Party.data).where(m.Party.kind == kind))
-        return {pid: json.loads(data) for pid, data in rows}
+    def parties(self, kind: str, as_of: dt.date | None = None,
+                only: str | None = None) -> dict[str, dict]:
+        """Every party of a kind (or just `only`), each record as in force on `as_of`."""
+        query = select(m.PartyRecord.id, m.PartyRecord.data).where(m.PartyRecord.kind == kind)
+        if only is not None:
+            query = query.where(m.PartyRecord.id == only)
+        if as_of is not None:
+            query = query.where(or_(m.PartyRecord.valid_from.is_(None),
+                                    m.PartyRecord.valid_from <= as_of))
+        found: dict[str, dict] = {}
+        for pid, data in self.conn.execute(query.order_by(m.PartyRecord.valid_from.is_not(None),
+                                                          m.PartyRecord.valid_from,
+                                                          m.PartyRecord.seq)):
+            found[pid] = json.loads(data)  # later rows supersede earlier ones
+        return found
 
     def journal_hash(self, key: str) -> str | None:
         return self.conn.execute(
@@ -217,23 +258,24 @@ class DbStore:
 
     # ------------------------------------------------------------ writes
     def add_parties(self, parties: list[dict]) -> None:
+        """Declare parties. A party not yet recorded gets its declaration record (in the
+        hash chain); one recorded with exactly this record is left alone; one recorded
+        with a different record is `duplicate_conflict` (docs/rules-trust.md#parties)."""
         self._write_lock()  # two runs of one file at once must not race on the same rows
-        self._parties.clear()
         for p in parties:
-            data = json.dumps(p, sort_keys=True, default=str)
-            found = self.conn.execute(
-                select(m.Party.data).where(m.Party.kind == p["kind"], m.Party.id == p["id"])
-            ).scalar_one_or_none()
-            if found is None:
-                self.conn.execute(
-                    insert(m.Party).values(kind=p["kind"], id=p["id"], name=p["name"], data=data)
-                )
-            elif found != data:
-                self.conn.execute(
-                    update(m.Party)
-                    .where(m.Party.kind == p["kind"], m.Party.id == p["id"])
-                    .values(name=p["name"], data=data)
-                )
+            payload = canonical(p)
+            payload_hash = hashlib.sha256(payload.encode()).hexdigest()
+            key = party_key(p["kind"], p["id"])
+            recorded = self.event_hash(key)
+            if recorded == payload_hash:
+                continue
+            if recorded is not None:
+                raise LedgerError("duplicate_conflict", f"{p['kind']} {p['id']} is already "
+                                  "recorded with a different record; change it with a dated "
+                                  "party_update event")
+            self.apply(Change(
+                EventRecord(key, "party", PARTY_RECORD_DATE, payload_hash, payload=payload),
+                parties=[{**p, "valid_from": None}]))
 
     def apply(self, change: Change) -> None:
         """Write one event's change atomically (a savepoint) or raise LedgerError."""
@@ -249,51 +291,103 @@ class DbStore:
             raise
 
     def _apply(self, change: Change) -> None:
-        if change.event.key:
-            self.conn.execute(
-                insert(m.Event).values(
-                    key=change.event.key,
-                    type=change.event.type,
-                    date=change.event.date,
-                    payload_hash=change.event.payload_hash,
-                    outcome=change.outcome,
-                    source=(change.event.source or "")[-500:] or None,  # the column holds 500
-                )
-            )
         if change.lock_until is not None:
             self.conn.execute(
                 insert(m.PeriodLock).values(until=change.lock_until, event_key=change.event.key)
             )
             self._lock = _UNKNOWN
         for (account, unit), floor_minor in change.floors.items():
-            self._set_floor(account, unit, floor_minor)
-        self.post(change.journals)
+            self._set_floor(account, unit, floor_minor, change.event.key)
+        key = change.event.key  # a journal belongs to the record of the event that posts it
+        links = self._post([j if j.event_key == key else replace_event_key(j, key)
+                            for j in change.journals])
         for (kind, ref), data in change.states.items():
             self._put_state(kind, ref, data)
+        party_rows = self._write_parties(change.event.key, change.parties)
+        self._record(change.event, change.outcome, links, party_rows)
+
+    def _write_parties(self, event_key: str, parties: list[dict]) -> list[list]:
+        rows = []
+        for p in parties:
+            record = {k: v for k, v in p.items() if k != "valid_from"}
+            valid_from = p.get("valid_from")
+            valid_from = str(valid_from) if valid_from is not None else None
+            rows.append([record["kind"], record["id"], valid_from, canonical(record)])
+            self._parties.pop((record["kind"], record["id"]), None)
+        if rows:
+            self.conn.execute(insert(m.PartyRecord), [
+                {"kind": kind, "id": pid, "event_key": event_key, "data": data,
+                 "valid_from": dt.date.fromisoformat(vf) if vf else None}
+                for kind, pid, vf, data in rows])
+        return rows
+
+    def _record(self, event: EventRecord, outcome: str, links: list[list[str]],
+                party_rows: list[list]) -> None:
+        """The event's record: the next link of the chain, covering what it wrote. Its
+        insert fires the per-event floor check (docs/rules-trust.md#floors)."""
+        if self._last_record is None:
+            last = self.conn.execute(
+                select(m.Event.seq, m.Event.hash).order_by(m.Event.seq.desc()).limit(1)
+            ).first()
+            self._last_record = (last[0], last[1]) if last else (0, GENESIS_HASH)
+        seq, prev = self._last_record[0] + 1, self._last_record[1]
+        source = (event.source or "")[-500:] or None  # the column holds 500
+        this = record_hash(prev, seq, event.key, event.type, event.date.isoformat(),
+                           event.payload_hash, event.payload, outcome, source, links,
+                           party_rows)
+        self.conn.execute(insert(m.Event).values(
+            key=event.key, type=event.type, date=event.date, payload_hash=event.payload_hash,
+            outcome=outcome, source=source, seq=seq, payload=event.payload, prev_hash=prev,
+            hash=this))
+        self._last_record = (seq, this)
 
     def post(self, journals: list[Journal]) -> int:
-        """The bulk path: set-based inserts, then one sealing UPDATE per chunk. Keys already
-        posted with the same payload are skipped; with another payload, a conflict."""
+        """Post journals that belong to no scenario event (bulk loads, tests): each event
+        key among them gets a record of type `journals` whose payload is the journals
+        themselves, so `verify` can rebuild them. Keys already posted with the same
+        payload are skipped; with another payload, a conflict."""
         self._write_lock()
+        by_event: dict[str, list[Journal]] = defaultdict(list)
+        for j in self._without_replays(journals):
+            by_event[j.event_key or j.key].append(j)
+        posted = 0
+        with self.conn.begin_nested():
+            for event_key, batch in by_event.items():
+                payload = canonical([journal_json(j) for j in batch])
+                record = EventRecord(event_key, "journals", min(j.date for j in batch),
+                                     hashlib.sha256(payload.encode()).hexdigest(),
+                                     payload=payload)
+                batch = [j if j.event_key == event_key else replace_event_key(j, event_key)
+                         for j in batch]
+                self._record(record, "applied", self._post(batch), [])
+                posted += len(batch)
+        return posted
+
+    def _post(self, journals: list[Journal]) -> list[list[str]]:
+        """The bulk path: set-based inserts, then one sealing UPDATE per chunk. Returns
+        [link hash, memo text] of each journal posted, for the event's record."""
         fresh = self._without_replays(journals)
         if not fresh:
-            return 0
+            return []
         self._ensure_accounts({(p.account, p.unit) for j in fresh for p in j.postings})
         reverses = self._journal_ids([j.reverses_key for j in fresh if j.reverses_key])
         prev_hash = self._last_hash or self.conn.execute(
             select(m.Journal.hash).order_by(m.Journal.id.desc()).limit(1)
         ).scalar_one_or_none() or GENESIS_HASH
         rows = []
+        links = []
         for j in fresh:
             payload = j.payload_hash()
-            this_hash = chain_hash(prev_hash, j.key, payload, j.event_key)
+            this_hash = journal_link(prev_hash, j.key, payload, j.event_key)
+            memo = json.dumps(j.memo, sort_keys=True, default=str)
             rows.append({
                 "key": j.key, "type": j.type, "date": j.date, "event_key": j.event_key,
                 "holder": j.holder,
                 "reverses_id": reverses[j.reverses_key] if j.reverses_key else None,
-                "payload_hash": payload, "memo": json.dumps(j.memo, sort_keys=True, default=str),
+                "payload_hash": payload, "memo": memo,
                 "status": "draft", "prev_hash": prev_hash, "hash": this_hash,
             })
+            links.append([this_hash, memo])
             prev_hash = this_hash
         postings = [
             (j.key, self._account_ids[p.account], p.unit.value, p.amount_minor)
@@ -309,7 +403,7 @@ class DbStore:
                 .values(status="posted")
             )
         self._last_hash = prev_hash  # valid while this transaction holds the write lock
-        return len(fresh)
+        return links
 
     def _insert_generic(self, rows: list[dict], postings: list[tuple]) -> dict[str, int]:
         # RETURNING the key as well as the id lets the rows come back in any order, which
@@ -409,27 +503,31 @@ class DbStore:
                 m.Balance.account_id.in_({a for a, _ in unseen})
             )
         ).all())
-        rows = [
-            {"account_id": a, "unit": u, "amount_minor": 0,
-             "floor_minor": default_floor(*wanted[(a, u)])}
-            for a, u in unseen if (a, u) not in existing
-        ]
+        rows = [{"account_id": a, "unit": u, "amount_minor": 0}
+                for a, u in unseen if (a, u) not in existing]
         if rows:
             self.conn.execute(insert(m.Balance), rows)
+            floors = []
             for a, u in unseen:
                 if (a, u) not in existing:
                     path, unit = wanted[(a, u)]
-                    self._floors[(path, unit)] = default_floor(path, unit)
+                    floor = default_floor(path, unit)
+                    self._floors[(path, unit)] = floor
+                    if floor is not None:
+                        floors.append({"account_id": a, "unit": u, "floor_minor": floor,
+                                       "event_key": "default"})
+            if floors:
+                self.conn.execute(insert(m.AccountFloor), floors)
         self._balance_rows.update(unseen)
 
-    def _set_floor(self, account: str, unit: Unit, floor_minor: int) -> None:
+    def _set_floor(self, account: str, unit: Unit, floor_minor: int, event_key: str) -> None:
+        """A new floor is a new row (floors are never edited in place)."""
         self._ensure_accounts({(account, unit)})
-        self.conn.execute(
-            update(m.Balance)
-            .where(m.Balance.account_id == self._account_ids[account],
-                   m.Balance.unit == unit.value)
-            .values(floor_minor=floor_minor)
-        )
+        if self.floor(account, unit) == floor_minor:
+            return
+        self.conn.execute(insert(m.AccountFloor).values(
+            account_id=self._account_ids[account], unit=unit.value, floor_minor=floor_minor,
+            event_key=event_key))
         self._floors[(account, unit)] = floor_minor
 
     def _put_state(self, kind: str, ref: str, data: dict) -> None:
@@ -443,4 +541,5 @@ class DbStore:
             self.conn.execute(insert(m.InstrumentState).values(kind=kind, ref=ref, data=text))
 
 
-__all__ = ["DbStore", "chain_hash", "translate_db_error"]
+__all__ = ["DbStore", "chain_hash", "journal_from_json", "journal_json", "party_key",
+           "translate_db_error"]

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import os
 from importlib.resources import files
+from pathlib import Path
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from ledger.errors import UsageError
@@ -20,7 +22,12 @@ DEFAULT_URL = "sqlite:///ledger.db"
 
 
 def database_url(given: str | None) -> str:
-    return given or os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_URL
+    """The URL given, else $LEDGER_DATABASE_URL, else ledger.db here. A plain path
+    (`--db ledger.db`) means that SQLite file."""
+    url = given or os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_URL
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    return url
 
 
 def _normalise(url: str) -> str:
@@ -31,19 +38,29 @@ def _normalise(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, read_only: bool = False) -> Engine:
+    url = database_url(url)
     try:
-        engine = create_engine(_normalise(url))
+        probe = make_url(_normalise(url))
+        if read_only and probe.get_backend_name() == "sqlite":
+            # The file itself, opened read-only: nothing is created, nothing written.
+            path = probe.database or ""
+            engine = create_engine(f"sqlite:///file:{quote(path)}?mode=ro&uri=true")
+        elif read_only and probe.get_backend_name() == "postgresql":
+            engine = create_engine(probe, isolation_level="REPEATABLE READ",
+                                   execution_options={"postgresql_readonly": True})
+        else:
+            engine = create_engine(probe)
     except (ArgumentError, NoSuchModuleError, ValueError, ImportError) as err:
         raise UsageError(f"--db {url!r}: not a database URL this ledger can use ({err})") from None
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, read_only)
     elif engine.dialect.name != "postgresql":
         raise UsageError(f"--db {url!r}: only SQLite and PostgreSQL are supported")
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         # Let SQLAlchemy, not pysqlite, say when a transaction begins (for savepoints).
@@ -51,15 +68,17 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA busy_timeout = 30000")
-        if engine.url.database not in (None, "", ":memory:"):
+        if not read_only and engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
         # One writer at a time: take the write lock up front, so two writers queue
-        # instead of failing half-way with "database is locked".
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # instead of failing half-way with "database is locked". A reader takes a plain
+        # (deferred) transaction: one consistent snapshot, and in WAL mode it never waits
+        # for a writer nor makes one wait.
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def alembic_config() -> Config:
@@ -74,6 +93,10 @@ def upgrade(engine: Engine) -> None:
     head = ScriptDirectory.from_config(cfg).get_current_head()
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Several first runs at once on an empty database: one creates the
+                # schema, the others wait for it and then find it there.
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242000)")
             if MigrationContext.configure(conn).get_current_revision() == head:
                 return
             cfg.attributes["connection"] = conn
@@ -90,7 +113,43 @@ def _shown(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-def open_database(url: str | None) -> Engine:
-    engine = make_engine(database_url(url))
-    upgrade(engine)
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except DBAPIError as err:
+        raise UsageError(f"cannot open the database {_shown(engine)}: {err.orig}") from None
+
+
+def open_database(url: str | None, read_only: bool = False) -> Engine:
+    """An engine on the ledger at `url`. A writer creates or upgrades the schema. A reader
+    (docs/architecture.md#read-commands) never creates anything: a missing database or
+    one without a ledger is a UsageError; an older schema is upgraded first when the
+    database can be written, else a UsageError."""
+    url = database_url(url)
+    if not read_only:
+        engine = make_engine(url)
+        upgrade(engine)
+        return engine
+    probe = make_url(_normalise(url))
+    if probe.get_backend_name() == "sqlite":
+        path = probe.database or ""
+        if path in ("", ":memory:") or not Path(path).is_file():
+            raise UsageError(f"there is no ledger at {path or url!r} (a read command never "
+                             "creates one; replay a scenario or run `ledger init` first)")
+    engine = make_engine(url, read_only=True)
+    revision = current_revision(engine)
+    if revision is None:
+        raise UsageError(f"{_shown(engine)} holds no ledger (a read command never creates "
+                         "one; replay a scenario or run `ledger init` first)")
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if revision != head:
+        writer = make_engine(url)
+        try:
+            upgrade(writer)
+        except UsageError as err:
+            raise UsageError(f"{err}; the schema is older than this version of ledger "
+                             "and could not be upgraded here") from None
+        finally:
+            writer.dispose()
     return engine

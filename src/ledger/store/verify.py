@@ -1,37 +1,76 @@
-"""`ledger verify`: recompute every invariant from the stored rows and name the first break.
+"""`ledger verify`: recompute every invariant from the stored rows and name the first break
+(docs/rules-trust.md#verify).
 
-Checked, in one pass over journals in chain order: each journal is sealed, has postings,
-sums to zero per unit, its payload hash matches its postings, and its chain hash follows
-from the one before. Then the stored running balances against the posted sums, and the
-period lock against the journals dated inside it.
+Checked here, from the rows alone:
+- journals, in chain order: sealed, with postings, summing to zero per unit, their payload
+  hash matching their postings, their link hash following from the one before;
+- records (events, party declarations, direct posts), in chain order: numbered 1, 2, ...
+  without a gap, each chained to the one before, each hash covering every stored field of
+  the record, of each journal it posted (link and memo) and each party record it wrote;
+  every journal and party record belongs to a record;
+- stored balances equal the posted sums, and all balances in each unit sum to zero;
+- every floored balance at or above its floor on every date it has postings;
+- no journal posted into a period after the period was closed.
+The instrument state is checked by replaying the records (ledger/scenarios/rebuild.py).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, func, select
 
 from ledger.core.journal import payload_hash_of
 from ledger.store import models as m
-from ledger.store.repo import GENESIS_HASH, chain_hash
+from ledger.store.chain import GENESIS_HASH, journal_link, record_hash
 
 STREAM_ROWS = 5000
 
 
-def first_break(conn: Connection) -> str | None:
-    """None when every invariant holds, else one sentence naming the first break."""
-    return _check_journals(conn) or _check_balances(conn)
+@dataclass
+class ChainHead:
+    journals: int = 0
+    hash: str = GENESIS_HASH
+    # every (journals so far, record hash) the chain passed through, for --expect-head
+    passed: set[tuple[int, str]] = field(default_factory=lambda: {(0, GENESIS_HASH)})
+
+    def text(self) -> str:
+        return f"{self.journals}:{self.hash}"
+
+
+def parse_head(text: str) -> tuple[int, str]:
+    """`N:HASH` as printed by verify; ValueError if it is not that."""
+    count, _, digest = text.partition(":")
+    if not count.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef"
+                                                       for c in digest):
+        raise ValueError(f"{text[:80]!r} is not N:HASH (as `ledger verify` prints it)")
+    return int(count), digest
+
+
+def first_break(conn: Connection, head: ChainHead | None = None) -> str | None:
+    """None when every stored invariant holds, else one sentence naming the first break.
+    `head`, when given, is filled in with the chain's head as far as it was read."""
+    head = head if head is not None else ChainHead()
+    links: dict[str, list[list[str]]] = defaultdict(list)
+    return (_check_journals(conn, links) or _check_records(conn, links, head)
+            or _check_balances(conn) or _check_floors(conn) or _check_period_lock(conn))
 
 
 _JOURNALS_SQL = (
     "SELECT j.id, j.key, j.type, j.date, j.event_key, j.holder, r.key, j.payload_hash,"
-    " j.status, j.prev_hash, j.hash FROM journal j LEFT JOIN journal r ON r.id = j.reverses_id"
-    " ORDER BY j.id"
+    " j.status, j.prev_hash, j.hash, j.memo FROM journal j"
+    " LEFT JOIN journal r ON r.id = j.reverses_id ORDER BY j.id"
 )
 _POSTINGS_SQL = (
     "SELECT p.journal_id, a.path, p.unit, p.amount_minor FROM posting p"
     " JOIN account a ON a.id = p.account_id ORDER BY p.journal_id, p.id"
+)
+_RECORDS_SQL = (
+    "SELECT seq, key, type, date, payload_hash, payload, outcome, source, prev_hash, hash"
+    " FROM event ORDER BY seq"
 )
 
 
@@ -41,12 +80,12 @@ def _stream(conn: Connection, sql: str):
     return iter(conn.exec_driver_sql(sql, execution_options={"yield_per": STREAM_ROWS}))
 
 
-def _check_journals(conn: Connection) -> str | None:
+def _check_journals(conn: Connection, links: dict[str, list[list[str]]]) -> str | None:
     postings = _stream(conn, _POSTINGS_SQL)
     pending = next(postings, None)
     prev_hash = GENESIS_HASH
     for (journal_id, key, journal_type, date, event_key, holder, reverses_key, stored_payload,
-         status, stored_prev, stored_hash) in _stream(conn, _JOURNALS_SQL):
+         status, stored_prev, stored_hash, memo) in _stream(conn, _JOURNALS_SQL):
         if pending is not None and pending[0] < journal_id:
             return f"postings exist for journal id {pending[0]}, which is not a journal"
         mine: list[list] = []
@@ -69,11 +108,50 @@ def _check_journals(conn: Connection) -> str | None:
             return f"{where}: its postings do not match its payload hash"
         if stored_prev != prev_hash:
             return f"{where}: hash chain broken (previous hash does not match)"
-        if chain_hash(prev_hash, key, payload, event_key) != stored_hash:
+        if journal_link(prev_hash, key, payload, event_key) != stored_hash:
             return f"{where}: hash chain broken (its hash does not match its content)"
+        links[event_key].append([stored_hash, memo])
         prev_hash = stored_hash
     if pending is not None:
         return f"postings exist for journal id {pending[0]}, which is not a journal"
+    return None
+
+
+def _check_records(conn: Connection, links: dict[str, list[list[str]]],
+                   head: ChainHead) -> str | None:
+    parties: dict[str, list[list]] = defaultdict(list)
+    for kind, party_id, valid_from, event_key, data in conn.execute(
+            select(m.PartyRecord.kind, m.PartyRecord.id, m.PartyRecord.valid_from,
+                   m.PartyRecord.event_key, m.PartyRecord.data).order_by(m.PartyRecord.seq)):
+        parties[event_key].append(
+            [kind, party_id, str(valid_from) if valid_from is not None else None, data])
+    prev = GENESIS_HASH
+    expected_seq = 1
+    for (seq, key, type_, date, payload_hash, payload, outcome, source, stored_prev,
+         stored_hash) in _stream(conn, _RECORDS_SQL):
+        where = f"record {seq} ({key})"
+        if seq != expected_seq:
+            return f"record {expected_seq} is missing from the chain (found {seq} next)"
+        if payload is not None and hashlib.sha256(payload.encode()).hexdigest() != payload_hash:
+            return f"{where}: the event as stored does not match its payload hash"
+        if stored_prev != prev:
+            return f"{where}: hash chain broken (previous hash does not match)"
+        mine = links.pop(key, [])
+        this = record_hash(prev, seq, key, type_, str(date), payload_hash, payload, outcome,
+                           source, mine, parties.pop(key, []))
+        if this != stored_hash:
+            return f"{where}: hash chain broken (its hash does not match its content)"
+        head.journals += len(mine)
+        head.hash = this
+        head.passed.add((head.journals, this))
+        prev = this
+        expected_seq += 1
+    if links:
+        orphan = sorted(links)[0]
+        return f"journals of {orphan!r} belong to no record in the chain"
+    if parties:
+        orphan = sorted(parties)[0]
+        return f"party records of {orphan!r} belong to no record in the chain"
     return None
 
 
@@ -105,6 +183,39 @@ def _check_balances(conn: Connection) -> str | None:
     for unit, total in sorted(totals.items()):
         if total != 0:
             return f"all balances in {unit} sum to {total}, not zero"
+    return None
+
+
+def _check_floors(conn: Connection) -> str | None:
+    """Every floored balance, at the end of every date it has postings, is at or above
+    the floor in force on that date (a floor is in force from its record's date)."""
+    floors: dict[tuple[int, str], list[tuple[dt.date | None, int]]] = defaultdict(list)
+    for account_id, unit, floor_minor, since in conn.execute(
+            select(m.AccountFloor.account_id, m.AccountFloor.unit, m.AccountFloor.floor_minor,
+                   m.Event.date)
+            .outerjoin(m.Event, m.Event.key == m.AccountFloor.event_key)
+            .order_by(m.AccountFloor.id)):
+        floors[(account_id, unit)].append((since, floor_minor))
+    if not floors:
+        return None
+    paths = dict(conn.execute(select(m.Account.id, m.Account.path)).all())
+    for (account_id, unit), history in sorted(floors.items()):
+        running = 0
+        for date, moved in conn.execute(
+                select(m.Journal.date, func.sum(m.Posting.amount_minor))
+                .join(m.Journal, m.Journal.id == m.Posting.journal_id)
+                .where(m.Posting.account_id == account_id, m.Posting.unit == unit,
+                       m.Journal.status == "posted")
+                .group_by(m.Journal.date).order_by(m.Journal.date)):
+            running += int(moved)
+            in_force = [f for since, f in history if since is None or since <= date]
+            if in_force and running < in_force[-1]:
+                return (f"{paths.get(account_id, account_id)} {unit} is {running} at the end "
+                        f"of {date}, below its floor of {in_force[-1]}")
+    return None
+
+
+def _check_period_lock(conn: Connection) -> str | None:
     late = conn.execute(
         select(m.Journal.key)
         .join(m.PeriodLock, m.PeriodLock.until >= m.Journal.date)

@@ -1,0 +1,47 @@
+"""The hash chain (docs/rules-trust.md#verify), defined once for the writer and `verify`.
+
+Two links, one inside the other:
+- each journal's link hash follows from the one before it and covers its key, its
+  payload hash (type, date, holder, reversal link, postings) and its event key;
+- each record (an applied event, a party declaration, a direct post) is chained to the
+  record before it, and its hash covers every stored field of the record (including the
+  event as written), every journal it posted (link hash and memo) and every party record
+  it wrote. The chain's head is the newest record's hash.
+A migration keeps its own copy of these formulas, as migrations never import live code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+GENESIS_HASH = "0" * 64
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def journal_link(prev_hash: str, key: str, payload_hash: str, event_key: str) -> str:
+    return _sha(f"{prev_hash}|{key}|{payload_hash}|{event_key}")
+
+
+def canonical(value: object) -> str:
+    """The one text form of a JSON-able value: what is stored and what is hashed."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
+
+
+def record_hash(prev_hash: str, seq: int, key: str, type_: str, date_iso: str,
+                payload_hash: str, payload: str | None, outcome: str, source: str | None,
+                journals: list[list[str]], parties: list[list]) -> str:
+    """`journals`: [link hash, memo text] of each journal the record posted, in order;
+    `parties`: [kind, id, valid_from or None, data text] of each party record it wrote."""
+    return _sha(json.dumps(
+        [prev_hash, seq, key, type_, date_iso, payload_hash, payload, outcome, source,
+         _sha(json.dumps(journals, ensure_ascii=False)),
+         _sha(json.dumps(parties, ensure_ascii=False))],
+        separators=(",", ":"), ensure_ascii=False))
+
+
+__all__ = ["GENESIS_HASH", "canonical", "journal_link", "record_hash"]

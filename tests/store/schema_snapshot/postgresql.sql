@@ -1,0 +1,146 @@
+-- account_append_only
+CREATE TRIGGER account_append_only BEFORE DELETE OR UPDATE ON account FOR EACH ROW EXECUTE FUNCTION ledger_append_only()
+
+-- account_floor_append_only
+CREATE TRIGGER account_floor_append_only BEFORE DELETE OR UPDATE ON account_floor FOR EACH ROW EXECUTE FUNCTION ledger_append_only()
+
+-- account_floor_no_truncate
+CREATE TRIGGER account_floor_no_truncate BEFORE TRUNCATE ON account_floor FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()
+
+-- account_no_truncate
+CREATE TRIGGER account_no_truncate BEFORE TRUNCATE ON account FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()
+
+-- balance_no_delete
+CREATE TRIGGER balance_no_delete BEFORE DELETE ON balance FOR EACH ROW EXECUTE FUNCTION ledger_append_only()
+
+-- balance_no_rekey
+CREATE TRIGGER balance_no_rekey BEFORE UPDATE ON balance FOR EACH ROW EXECUTE FUNCTION ledger_balance_rekeyed()
+
+-- balance_no_truncate
+CREATE TRIGGER balance_no_truncate BEFORE TRUNCATE ON balance FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()
+
+-- event_append_only
+CREATE TRIGGER event_append_only BEFORE DELETE OR UPDATE ON event FOR EACH ROW EXECUTE FUNCTION ledger_append_only()
+
+-- event_no_truncate
+CREATE TRIGGER event_no_truncate BEFORE TRUNCATE ON event FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()
+
+-- function ledger_append_only
+BEGIN
+  RAISE EXCEPTION 'ledger:append_only: % rows cannot be changed or deleted', TG_TABLE_NAME;
+END
+
+-- function ledger_balance_rekeyed
+BEGIN
+  IF NEW.account_id IS DISTINCT FROM OLD.account_id OR NEW.unit IS DISTINCT FROM OLD.unit THEN
+    RAISE EXCEPTION 'ledger:append_only: a balance belongs to one account and unit';
+  END IF;
+  RETURN NEW;
+END
+
+-- function ledger_journals_inserted
+BEGIN
+  IF EXISTS (SELECT 1 FROM inserted WHERE status <> 'draft') THEN
+    RAISE EXCEPTION 'ledger:unbalanced: a journal must be inserted as draft and sealed';
+  END IF;
+  IF EXISTS (SELECT 1 FROM inserted
+             WHERE date <= (SELECT MAX(until) FROM period_lock)) THEN
+    RAISE EXCEPTION 'ledger:period_closed: a journal is dated in a closed period (up to %)',
+      (SELECT MAX(until) FROM period_lock);
+  END IF;
+  RETURN NULL;
+END
+
+-- function ledger_journals_sealed
+BEGIN
+  -- The only change ever allowed: draft -> posted, every other column as it was.
+  IF EXISTS (SELECT 1 FROM old_rows WHERE status <> 'draft')
+     OR EXISTS (SELECT 1 FROM sealed WHERE status <> 'posted')
+     OR EXISTS (SELECT id, key, type, date, event_key, holder, reverses_id, payload_hash,
+                       memo, prev_hash, hash, created_at FROM old_rows
+                EXCEPT SELECT id, key, type, date, event_key, holder, reverses_id,
+                       payload_hash, memo, prev_hash, hash, created_at FROM sealed) THEN
+    RAISE EXCEPTION 'ledger:append_only: a posted journal cannot be changed';
+  END IF;
+  IF EXISTS (SELECT 1 FROM sealed s
+             LEFT JOIN LATERAL (SELECT p.unit, SUM(p.amount_minor) AS total FROM posting p
+                                WHERE p.journal_id = s.id GROUP BY p.unit) t ON true
+             WHERE t.unit IS NULL OR t.total <> 0) THEN
+    RAISE EXCEPTION 'ledger:unbalanced: a journal does not sum to zero in each unit';
+  END IF;
+  INSERT INTO balance (account_id, unit, amount_minor)
+  SELECT p.account_id, p.unit, SUM(p.amount_minor)
+  FROM sealed s CROSS JOIN LATERAL (SELECT account_id, unit, amount_minor FROM posting
+                                    WHERE journal_id = s.id) p
+  GROUP BY p.account_id, p.unit
+  ON CONFLICT (account_id, unit)
+  DO UPDATE SET amount_minor = balance.amount_minor + excluded.amount_minor;
+  IF EXISTS (SELECT 1 FROM (SELECT DISTINCT event_key FROM sealed) ev
+             WHERE NOT EXISTS (SELECT 1 FROM journal WHERE event_key = ev.event_key
+                               AND status = 'draft')
+               AND 
+    EXISTS (SELECT 1 FROM (SELECT p.account_id, p.unit, MIN(j.date) AS first_date
+                           FROM journal j JOIN posting p ON p.journal_id = j.id
+                           WHERE j.event_key = ev.event_key AND p.amount_minor < 0
+                           GROUP BY p.account_id, p.unit) t
+            JOIN account_floor f ON f.id = (SELECT MAX(id) FROM account_floor
+                                            WHERE account_id = t.account_id
+                                              AND unit = t.unit)
+            JOIN posting later ON later.account_id = t.account_id AND later.unit = t.unit
+            JOIN journal lj ON lj.id = later.journal_id
+            WHERE lj.date >= t.first_date AND lj.status = 'posted'
+              AND (SELECT SUM(q.amount_minor) FROM posting q
+                   JOIN journal qj ON qj.id = q.journal_id
+                   WHERE q.account_id = t.account_id AND q.unit = t.unit
+                     AND qj.status = 'posted' AND qj.date <= lj.date) < f.floor_minor)) THEN
+    RAISE EXCEPTION 'ledger:insufficient_funds: a balance would go below its floor';
+  END IF;
+  RETURN NULL;
+END
+
+-- function ledger_postings_inserted
+BEGIN
+  IF EXISTS (SELECT 1 FROM inserted p
+             LEFT JOIN LATERAL (SELECT status FROM journal WHERE id = p.journal_id) j ON true
+             WHERE j.status IS DISTINCT FROM 'draft') THEN
+    RAISE EXCEPTION 'ledger:append_only: postings can only be added to a draft journal';
+  END IF;
+  RETURN NULL;
+END
+
+-- instrument_state_no_truncate
+CREATE TRIGGER instrument_state_no_truncate BEFORE TRUNCATE ON instrument_state FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()
+
+-- journal_insert_guard
+CREATE TRIGGER journal_insert_guard AFTER INSERT ON journal REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION ledger_journals_inserted()
+
+-- journal_no_delete
+CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal FOR EACH ROW EXECUTE FUNCTION ledger_append_only()
+
+-- journal_no_truncate
+CREATE TRIGGER journal_no_truncate BEFORE TRUNCATE ON journal FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()
+
+-- journal_seal
+CREATE TRIGGER journal_seal AFTER UPDATE ON journal REFERENCING OLD TABLE AS old_rows NEW TABLE AS sealed FOR EACH STATEMENT EXECUTE FUNCTION ledger_journals_sealed()
+
+-- party_record_append_only
+CREATE TRIGGER party_record_append_only BEFORE DELETE OR UPDATE ON party_record FOR EACH ROW EXECUTE FUNCTION ledger_append_only()
+
+-- party_record_no_truncate
+CREATE TRIGGER party_record_no_truncate BEFORE TRUNCATE ON party_record FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()
+
+-- period_lock_append_only
+CREATE TRIGGER period_lock_append_only BEFORE DELETE OR UPDATE ON period_lock FOR EACH ROW EXECUTE FUNCTION ledger_append_only()
+
+-- period_lock_no_truncate
+CREATE TRIGGER period_lock_no_truncate BEFORE TRUNCATE ON period_lock FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()
+
+-- posting_append_only
+CREATE TRIGGER posting_append_only BEFORE DELETE OR UPDATE ON posting FOR EACH ROW EXECUTE FUNCTION ledger_append_only()
+
+-- posting_insert_guard
+CREATE TRIGGER posting_insert_guard AFTER INSERT ON posting REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION ledger_postings_inserted()
+
+-- posting_no_truncate
+CREATE TRIGGER posting_no_truncate BEFORE TRUNCATE ON posting FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()
+
