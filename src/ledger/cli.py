@@ -181,7 +181,7 @@ def statement_holder(holder: str, date_from, date_to, month, fmt: str,
     with _engine(db_url, read_only=True).connect() as conn:
         store = DbStore(conn)
         result = holder_statement(store, holder, start, end)
-        providers = {pid: p.get("name", pid) for pid, p in store.parties("provider").items()}
+        providers = {pid: p.get("name", pid) for pid, p in store.parties("provider", end).items()}
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))
     else:

@@ -345,3 +345,80 @@ def test_amounts_beyond_the_limit_are_invalid_not_slow_or_overflowing(text):
         with pytest.raises(LedgerError) as err:
             parse(text)
         assert err.value.code == "invalid"
+
+
+# ---------------------------------------------------------------- as written
+# docs/rules-trust.md#reading: ASCII digits, one optional point, nothing else.
+
+
+@pytest.mark.parametrize("written", [
+    "١٠٠", "१००", "１００", "100.000", Decimal("100.000"), Decimal("12.340"), "1e2", "1E2",
+    "1.5e1", "1_000", "1 000", "£5", "5£", "GBP5", "$5", "0x10", "+-5", "5-", "..5", "",
+    " ", ".", "-", "\n12", "12\n", "\t12", "12\x00", "NaN", "inf", Decimal("NaN"),
+    Decimal("Infinity"), Decimal("1E+999999999"), float("nan"), 1e20, "7:30",
+])
+def test_gbp_input_other_than_plain_ascii_decimal_text_is_invalid(written):
+    assert _code(parse_pence, written) == "invalid"
+
+
+@pytest.mark.parametrize(("written", "pence"), [
+    ("+12", 1200), ("12.", 1200), (".5", 50), ("0100", 10000), (Decimal("12.1"), 1210),
+    (Decimal("100.00"), 10000), ("  7.07 ", 707), (Decimal("1E+2"), 10000),
+])
+def test_gbp_input_in_plain_decimal_text_is_read_exactly(written, pence):
+    assert parse_pence(written) == pence
+
+
+@pytest.mark.parametrize(("written", "minutes"), [
+    ("7:30", 450), ("0:20", 20), ("0:00", 0), ("10:05", 605), ("-1:30", -90),
+    ("007:59", 479), ("7.5", 450), (" 7:30 ", 450),
+])
+def test_hrs_input_may_be_written_h_mm(written, minutes):
+    assert parse_minutes(written) == minutes
+    assert parse_amount(written, HRS) == minutes
+
+
+@pytest.mark.parametrize("written", [
+    "7:60", "7:5", "7:300", ":30", "7:", "7:30:00", "1:2:3", "7.5:00", "٧:٣٠", "7：30",
+    "7 :30", "1e1", "7,5", "0x1", "1_0",
+])
+def test_hrs_input_that_is_neither_decimal_hours_nor_h_mm_is_invalid(written):
+    assert _code(parse_minutes, written) == "invalid"
+
+
+@pytest.mark.parametrize("written", ["١٢.٥", "1e1", "12.5e0", "1_2", "12,5", "½", "⁵", "12%",
+                                     Decimal("NaN"), "0." + "0" * 100 + "1"])
+def test_rates_percents_and_weeks_refuse_what_amounts_refuse(written):
+    assert _code(parse_rate, written) == "invalid"
+
+
+def test_every_digit_python_reads_as_a_number_is_refused_unless_it_is_ascii():
+    import unicodedata
+
+    for code in range(0x110000):
+        char = chr(code)
+        if unicodedata.category(char) == "Nd" and not "0" <= char <= "9":
+            assert _code(parse_pence, char) == "invalid", hex(code)
+            assert _code(parse_rate, char) == "invalid", hex(code)
+
+
+def test_a_journal_key_longer_than_its_column_is_invalid_not_a_database_error():
+    ok = Journal("k" * 300, "test", D, tuple(transfer("a:b", "c:d", GBP, 1)), "e1")
+    check_journal(ok)
+    long = Journal("k" * 301, "test", D, tuple(transfer("a:b", "c:d", GBP, 1)), "e1")
+    assert _code(check_journal, long) == "invalid"
+
+
+@pytest.mark.parametrize("path", ["external:a\x00b", "external:a\nb", "external:a\u202eb",
+                                  "external:" + "x" * 200])
+def test_an_account_with_a_control_character_or_too_long_is_invalid(path):
+    from ledger.core.journal import check_account
+
+    assert _code(check_account, path) == "invalid"
+
+
+@pytest.mark.parametrize("value", ["H1\n", "H1\r", "\nH1", "H 1", "h1", "H1\x00"])
+def test_a_party_id_with_a_line_break_or_anything_else_is_invalid(value):
+    from ledger.core.journal import check_party_id
+
+    assert _code(check_party_id, value) == "invalid"

@@ -18,7 +18,7 @@ PARTIES = [
     {"kind": "council", "id": "C1", "name": "Council One"},
     *({"kind": "holder", "id": h, "name": h, "council": "C1"} for h in HOLDERS),
 ]
-CAP_PENCE = 10_000  # £100 per person, as in the East Sussex example (DOMAIN.md)
+CAP_PENCE = 10_000  # £100 per person, as in the East Sussex example
 
 
 class Ledger(support.Ledger):

@@ -170,7 +170,7 @@ def test_framework_rates_uplift_applies_from_its_date(framework):
 
 
 def test_calloff_in_a_closed_period_is_period_closed(framework):
-    framework.apply(type="close_period", until="2026-06-30")
+    framework.apply(type="close_period", date="2026-07-01", until="2026-06-30")
     framework.reject("period_closed", type="calloff", date="2026-06-30", framework="HC-FW",
                      provider="P1", service="home care", hours=1)
 

@@ -184,11 +184,16 @@ def test_replaying_a_payment_run_posts_nothing_new():
     assert gbp(b, DP) == "300.00"
 
 
-def test_run_payments_is_all_or_nothing_across_a_closed_period():
+def test_a_payment_due_in_a_closed_period_is_paid_late_not_blocking_the_run():
+    # docs/rules-trust.md#closed-periods (this test used to pin the run being refused).
     b = run([schedule("monthly", "2026-04-01"),
              {"date": "2026-04-30", "type": "close_period", "until": "2026-04-30"},
-             run_until("2026-05-31", expect_error="period_closed")])
-    assert gbp(b, DP) == "0.00"
+             run_until("2026-05-31")])
+    assert gbp(b, DP) == "200.00"
+    april, may = [j for j in b.journals if j.type == "dp_payment"]
+    assert (april.key, april.date.isoformat(), april.memo["due"]) == \
+        ("plan@2026-04-01", "2026-05-01", "2026-04-01")
+    assert (may.date.isoformat(), "due" in may.memo) == ("2026-05-01", False)
 
 
 def test_reversed_scheduled_payment_is_not_paid_again():

@@ -7,7 +7,8 @@ to read the text a person typed, never to compute a result that is then stored.
 from __future__ import annotations
 
 import enum
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from fractions import Fraction
 
 from ledger.errors import LedgerError
@@ -25,55 +26,96 @@ PENCE_PER_POUND = 100
 MAX_MINOR = 10**15
 
 
-def _to_decimal(value: object, what: str) -> Decimal:
-    """Read a number or numeric string exactly. Floats (YAML `12.5`) go through their
-    shortest repr, which is the text the person wrote."""
+# What a number may look like when written (docs/rules-trust.md#reading): ASCII digits,
+# an optional sign and at most one decimal point. No exponent (`1e3`), no underscores,
+# no spaces inside, no currency sign and no other script's digits (`Decimal` would read
+# "١٠٠" as 100, so the text is checked before it ever reaches `Decimal`).
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+# Hours written as H:MM ("7:30", "0:20"): minutes are two digits, 00 to 59.
+_HOURS_MINUTES = re.compile(r"([+-]?)([0-9]+):([0-5][0-9])")
+MAX_DIGITS = 30  # digits before the point, and after it: checked before any arithmetic
+
+
+def _number_text(value: object, what: str) -> str:
+    """The text of a number as written: a str as typed (spaces around it ignored), a
+    YAML decimal (a `Decimal`) as read, an int, or a float through its shortest repr."""
     if isinstance(value, bool):
         raise LedgerError("invalid", f"{what}: expected a number, got {value!r}")
+    if isinstance(value, int):
+        if abs(value) >= 10**MAX_DIGITS:  # before str(), which refuses a huge int
+            raise LedgerError("invalid", f"{what}: the number is out of range")
+        return str(value)
     if isinstance(value, Decimal):
-        dec = value
-    elif isinstance(value, int):
-        dec = Decimal(value)
+        if value.is_finite() and abs(value.as_tuple().exponent) > MAX_DIGITS:  # type: ignore[arg-type]
+            raise LedgerError("invalid", f"{what}: {_short(value)} is out of range")
+        text = format(value, "f")  # positional, keeping the places written: 100.000
     elif isinstance(value, float):
-        dec = Decimal(repr(value))
+        text = repr(value)
     elif isinstance(value, str):
-        try:
-            dec = Decimal(value.strip())
-        except InvalidOperation:
-            raise LedgerError("invalid", f"{what}: {value!r} is not a number") from None
+        text = value.strip(" ")
     else:
-        raise LedgerError("invalid", f"{what}: expected a number, got {value!r}")
-    if not dec.is_finite():
-        raise LedgerError("invalid", f"{what}: {value!r} is not a finite number")
-    if dec and not -30 < dec.adjusted() < 30:  # before any exact arithmetic on it
-        raise LedgerError("invalid", f"{what}: {value!r} is out of range")
-    return dec
+        raise LedgerError("invalid", f"{what}: expected a number, got {_short(value)}")
+    if not _NUMBER.fullmatch(text):
+        raise LedgerError("invalid", f"{what}: {_short(value)} is not a number (write ASCII "
+                                     "digits and at most one decimal point)")
+    return text
+
+
+def _short(value: object) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 40 else shown[:30] + "..."
+
+
+def _to_decimal(value: object, what: str) -> Decimal:
+    """Read a number or numeric string exactly (see `_number_text` for what it accepts)."""
+    text = _number_text(value, what)
+    whole, _, part = text.lstrip("+-").partition(".")
+    if len(whole.lstrip("0")) > MAX_DIGITS or len(part) > MAX_DIGITS:
+        raise LedgerError("invalid", f"{what}: {_short(value)} is out of range")
+    return Decimal(text)
+
+
+def _decimal_places(text: str) -> int:
+    return len(text.partition(".")[2])
 
 
 def parse_pence(value: object, what: str = "amount") -> int:
-    """GBP text or number to integer pence; more than 2 decimal places is `invalid`."""
-    dec = _to_decimal(value, what)
-    scaled = dec * PENCE_PER_POUND
-    if scaled != scaled.to_integral_value():
-        raise LedgerError("invalid", f"{what}: {value!r} has more than 2 decimal places")
-    return _bounded(int(scaled), value, what)
+    """GBP text or number to integer pence; more than 2 decimal places *as written*
+    (`"100.000"` too) is `invalid`."""
+    text = _number_text(value, what)
+    if _decimal_places(text) > 2:
+        raise LedgerError("invalid", f"{what}: {_short(value)} has more than 2 decimal places")
+    pence = Fraction(_to_decimal(text, what)) * PENCE_PER_POUND  # exact: no rounding
+    return _bounded(int(pence), value, what)
 
 
 def _bounded(minor: int, value: object, what: str) -> int:
     if abs(minor) > MAX_MINOR:
-        raise LedgerError("invalid", f"{what}: {value!r} is too large")
+        raise LedgerError("invalid", f"{what}: {_short(value)} is too large")
     return minor
 
 
 def parse_minutes(value: object, what: str = "hours") -> int:
-    """Decimal hours to integer minutes; a fraction of a minute is `invalid`."""
+    """Decimal hours (`"7.5"`) or `H:MM` (`"7:30"`) to integer minutes; a fraction of a
+    minute is `invalid`."""
+    if isinstance(value, str):
+        written = _HOURS_MINUTES.fullmatch(value.strip(" "))
+        if written:
+            sign, hours, minutes = written.groups()
+            if len(hours.lstrip("0")) > MAX_DIGITS:
+                raise LedgerError("invalid", f"{what}: {_short(value)} is out of range")
+            total = int(hours) * MINUTES_PER_HOUR + int(minutes)
+            return _bounded(-total if sign == "-" else total, value, what)
+        if ":" in value:
+            raise LedgerError("invalid", f"{what}: {_short(value)} is not hours (write "
+                                         "decimal hours, 7.5, or H:MM, 7:30)")
     dec = _to_decimal(value, what)
-    minutes = Fraction(dec) * MINUTES_PER_HOUR
-    if minutes.denominator != 1:
+    minutes_exact = Fraction(dec) * MINUTES_PER_HOUR
+    if minutes_exact.denominator != 1:
         raise LedgerError(
-            "invalid", f"{what}: {value!r} hours is not a whole number of minutes"
+            "invalid", f"{what}: {_short(value)} hours is not a whole number of minutes"
         )
-    return _bounded(int(minutes), value, what)
+    return _bounded(int(minutes_exact), value, what)
 
 
 def parse_amount(value: object, unit: Unit, what: str = "amount") -> int:

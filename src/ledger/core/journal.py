@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ledger.core.amounts import Unit
+from ledger.core.text import text_problem
 from ledger.errors import LedgerError
 
 PARTY_ID = re.compile(r"^[A-Z0-9][A-Z0-9_-]*$")
@@ -26,11 +27,16 @@ _SEGMENT = re.compile(r"^[^:\s][^:]*$")
 # the user's mistake, refused here with a clear message, never a database error.
 MAX_PARTY_ID_CHARS = 60
 MAX_ACCOUNT_CHARS = 200
-MAX_KEY_CHARS = 250  # event ids; journal keys add a short suffix (column: 300)
+MAX_JOURNAL_KEY_CHARS = 300  # the journal.key and event.key columns
+# Event keys (an event's id, or `{name}#{n}`). A handler derives its journals' keys from
+# the event key: the longest today is `{key}/award/{holder}` (+7+60 characters), then
+# `{key}@YYYY-MM-DD` (+11) and `{key}/{n}` for a reversal's n-th journal. 200 leaves 100
+# characters for any such suffix, so a derived key always fits the 300-character column.
+MAX_KEY_CHARS = 200
 
 
 def check_party_id(value: str, what: str = "party id") -> str:
-    if not isinstance(value, str) or not PARTY_ID.match(value):
+    if not isinstance(value, str) or not PARTY_ID.fullmatch(value):  # `$` takes "H1\n"
         raise LedgerError("invalid", f"{what} {value!r} must match [A-Z0-9][A-Z0-9_-]*")
     if len(value) > MAX_PARTY_ID_CHARS:
         raise LedgerError("invalid", f"{what} {value[:20]!r}... is longer than "
@@ -39,12 +45,15 @@ def check_party_id(value: str, what: str = "party id") -> str:
 
 
 def check_account(path: str) -> str:
-    parts = path.split(":")
-    if len(parts) < 2 or not all(_SEGMENT.match(p) for p in parts):
-        raise LedgerError("invalid", f"account {path!r} is not a colon-separated path")
     if len(path) > MAX_ACCOUNT_CHARS:
         raise LedgerError("invalid", f"account {path[:40]!r}... is longer than "
                                      f"{MAX_ACCOUNT_CHARS} characters")
+    parts = path.split(":")
+    if len(parts) < 2 or not all(_SEGMENT.fullmatch(p) for p in parts):
+        raise LedgerError("invalid", f"account {path!r} is not a colon-separated path")
+    problem = text_problem(path, MAX_ACCOUNT_CHARS)
+    if problem:
+        raise LedgerError("invalid", f"account {path!r} {problem}")
     return path
 
 
@@ -110,6 +119,9 @@ def unit_sums(postings: tuple[Posting, ...] | list[Posting]) -> dict[Unit, int]:
 
 
 def check_journal(journal: Journal) -> None:
+    if len(journal.key) > MAX_JOURNAL_KEY_CHARS:
+        raise LedgerError("invalid", f"journal key {journal.key[:40]!r}... is longer than "
+                                     f"{MAX_JOURNAL_KEY_CHARS} characters (use a shorter id)")
     if not journal.postings:
         raise LedgerError("invalid", f"journal {journal.key} has no postings")
     for p in journal.postings:

@@ -8,5 +8,6 @@ from ledger.domain import (  # noqa: F401
     isf,
     isf_reversals,
     ledger_events,
+    parties,
     pools,
 )

@@ -14,9 +14,10 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol, get_args
+from types import UnionType
+from typing import Annotated, Any, Protocol, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
 
 from ledger.core.amounts import Unit, format_amount, parse_minutes, parse_pence
 from ledger.core.journal import Journal, Posting, check_journal, check_party_id, default_floor
@@ -56,19 +57,119 @@ RatePence = Pence
 """An hourly rate > 0 in pence per hour (rates are money, so 2 places at most)."""
 PartyId = Annotated[str, AfterValidator(lift(check_party_id))]
 
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+# Dates and months (docs/rules-trust.md#reading): written YYYY-MM-DD / YYYY-MM in ASCII
+# digits, a real calendar date, years 1900 to 2199 so that date arithmetic (schedules,
+# month ends, a month's following month) never overflows. A number is never a date.
+MIN_YEAR, MAX_YEAR = 1900, 2199
+_DAY = re.compile(r"([0-9]{4})-[0-9]{2}-[0-9]{2}")
+_MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:30] + "..."
+
+
+def _in_range(year: int, value: object) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(f"{_shown(value)} is outside the years {MIN_YEAR} to {MAX_YEAR}")
+
+
+def day(value: object) -> dt.date:
+    """A date written YYYY-MM-DD (or a `date`), checked against the calendar."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        found = value
+    elif isinstance(value, str) and _DAY.fullmatch(value):
+        try:
+            found = dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{_shown(value)} is not a date on the calendar") from None
+    else:
+        raise ValueError(f"{_shown(value)} is not a date (YYYY-MM-DD)")
+    _in_range(found.year, value)
+    return found
+
+
+Day = Annotated[dt.date, BeforeValidator(day)]
+"""A calendar date. Every `dt.date` field of an `Event` or a `Strict` is read this way."""
 
 
 def _month(value: object) -> str:
-    if isinstance(value, dt.date):
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        _in_range(value.year, value)
         return f"{value.year:04d}-{value.month:02d}"
-    if not isinstance(value, str) or not _MONTH.match(value):
-        raise ValueError(f"{value!r} is not a month (YYYY-MM)")
-    return value
+    written = _MONTH.fullmatch(value) if isinstance(value, str) else None
+    if written is None:
+        raise ValueError(f"{_shown(value)} is not a month (YYYY-MM)")
+    _in_range(int(written.group(1)), value)
+    return written.group(0)
 
 
 Month = Annotated[str, BeforeValidator(_month)]
 """A calendar month as 'YYYY-MM'."""
+
+
+def _whole_number(value: object) -> int:
+    """An int field (not money or hours, which have their own reading): a YAML integer or
+    the same digits quoted. Pydantic alone would take `true`, `"1_0"` or `12.0`."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _WHOLE.fullmatch(value):
+        return int(value)
+    raise ValueError(f"{_shown(value)} is not a whole number")
+
+
+def _yes_no(value: object) -> bool:
+    """A bool field: `true` or `false`. Pydantic alone would take "yes", "on", 1 or "t"."""
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"{_shown(value)} is not true or false")
+
+
+_WHOLE = re.compile(r"[+-]?[0-9]{1,18}")
+_READERS: dict[object, Callable[[object], object]] = {dt.date: day, int: _whole_number,
+                                                       bool: _yes_no}
+
+
+def _fields_read_as_written(model: type[BaseModel]) -> list[tuple[str, Callable]]:
+    """(name as written, reader) of each field typed `dt.date`, `int` or `bool` (or that
+    `| None`) without a reader of its own."""
+    found = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if get_origin(annotation) in (Union, UnionType):
+            kinds = set(get_args(annotation)) - {type(None)}
+            annotation = kinds.pop() if len(kinds) == 1 else None
+        reader = _READERS.get(annotation)
+        if reader is not None and not any(isinstance(m, BeforeValidator)
+                                          for m in info.metadata):
+            found.append((info.alias or name, reader))
+    return found
+
+
+def _read_as_written(model: type[BaseModel], data: object) -> object:
+    """Check every date, whole-number and yes/no field as written, before pydantic (which
+    would take 0 or 1767225600 for a date, "yes" for true) sees it; the message names
+    the field (docs/rules-trust.md#reading)."""
+    if not isinstance(data, dict):
+        return data
+    fields = _AS_WRITTEN.get(model)
+    if fields is None:
+        fields = _AS_WRITTEN[model] = _fields_read_as_written(model)
+    if not fields:
+        return data
+    data = dict(data)
+    for written, reader in fields:
+        value = data.get(written)
+        if value is not None:
+            try:
+                data[written] = reader(value)
+            except ValueError as err:
+                raise ValueError(f"{written}: {err}") from None
+    return data
+
+
+_AS_WRITTEN: dict[type[BaseModel], list[tuple[str, Callable]]] = {}
 
 
 def month_index(month: str) -> int:
@@ -91,11 +192,21 @@ class Event(BaseModel):
     id: Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)] | None = None
     expect_error: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _dates(cls, data: object) -> object:
+        return _read_as_written(cls, data)
+
 
 class Strict(BaseModel):
     """A nested object of an event (e.g. an ISF's carry policy): unknown fields refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dates(cls, data: object) -> object:
+        return _read_as_written(cls, data)
 
 
 # ---------------------------------------------------------------- registry
@@ -149,7 +260,9 @@ class Backend(Protocol):
     def balance(self, account: str, unit: Unit) -> int: ...
     def floor(self, account: str, unit: Unit) -> int | None: ...
     def get_state(self, kind: str, ref: str) -> dict | None: ...
-    def party(self, kind: str, party_id: str) -> dict | None: ...
+    def party(self, kind: str, party_id: str, as_of: dt.date | None = None) -> dict | None:
+        """The party's record in force on `as_of` (None: the newest), or None if it was
+        never declared (docs/rules-trust.md#parties)."""
     def journal_hash(self, key: str) -> str | None: ...
     def journals_for_event(self, event_key: str) -> list[Journal]: ...
     def is_reversed(self, journal_key: str) -> bool: ...
@@ -165,7 +278,9 @@ class Backend(Protocol):
     def lock_for_write(self) -> None:
         """Wait for our turn to write, before reading what the checks depend on."""
 
-    def add_parties(self, parties: list[dict]) -> None: ...
+    def add_parties(self, parties: list[dict]) -> None:
+        """Store each declaration (valid from the beginning); a party already stored with
+        a different declared record is `duplicate_conflict`, and nothing is stored."""
 
 
 @dataclass
@@ -192,10 +307,35 @@ class Ctx:
         self.date = event.date
         self.change = Change(event)
         self._deltas: dict[tuple[str, Unit], int] = {}
+        # What this event moves on each date, per account, and the accounts it takes from.
+        self._dated: dict[tuple[str, Unit], dict[dt.date, int]] = {}
+        self._takes: set[tuple[str, Unit]] = set()
 
     # -- reads
     def balance(self, account: str, unit: Unit) -> int:
         return self.backend.balance(account, unit) + self._deltas.get((account, unit), 0)
+
+    def lowest_balance(self, account: str, unit: Unit, day: dt.date) -> tuple[int, dt.date]:
+        """The lowest balance `account` has at the end of `day` or of any later date with
+        postings, this event's journals included, and the first date it is reached
+        (docs/rules-trust.md#floors: a floor holds on every date, not just today)."""
+        opening, moves = self.backend.balance_moves_from(account, unit, day)
+        by_date: dict[dt.date, int] = {day: 0}
+        for on, amount in moves:
+            by_date[on] = by_date.get(on, 0) + amount
+        for on, amount in self._dated.get((account, unit), {}).items():
+            if on < day:
+                opening += amount
+            else:
+                by_date[on] = by_date.get(on, 0) + amount
+        running = opening
+        lowest: tuple[int, dt.date] | None = None
+        for on in sorted(by_date):
+            running += by_date[on]
+            if lowest is None or running < lowest[0]:
+                lowest = (running, on)
+        assert lowest is not None
+        return lowest
 
     def state(self, kind: str, ref: str) -> dict | None:
         if (kind, ref) in self.change.states:
@@ -204,7 +344,11 @@ class Ctx:
         return copy.deepcopy(found) if found is not None else None
 
     def party(self, kind: str, party_id: str) -> dict:
-        """A declared party ('council', 'provider', 'holder'); `unknown_party` if not."""
+        """A declared party ('council', 'provider', 'holder') as it stands now (its newest
+        record, this event's own `party_update` included); `unknown_party` if not."""
+        for update in reversed(self.change.parties):
+            if update["kind"] == kind and update["id"] == party_id:
+                return {k: v for k, v in update.items() if k != "valid_from"}
         found = self.backend.party(kind, party_id)
         if found is None:
             raise LedgerError("unknown_party", f"{kind} {party_id!r} is not declared")
@@ -258,6 +402,10 @@ class Ctx:
         for p in journal.postings:
             k = (p.account, p.unit)
             self._deltas[k] = self._deltas.get(k, 0) + p.amount_minor
+            dated = self._dated.setdefault(k, {})
+            dated[journal.date] = dated.get(journal.date, 0) + p.amount_minor
+            if p.amount_minor < 0:
+                self._takes.add(k)
         return journal
 
     # -- the core checks, run once after the handler (the database repeats them)
@@ -275,14 +423,17 @@ class Ctx:
                     "period_closed",
                     f"{journal.date} is in a closed period (closed up to {locked})",
                 )
-        for (account, unit), delta in self._deltas.items():
+        # docs/rules-trust.md#floors: per event, net (all of its journals count), on the
+        # earliest date the event posts to the account and on every later date with
+        # postings.
+        for account, unit in sorted(self._takes):
             floor = self.floor(account, unit)
-            if floor is None or delta >= 0:
+            if floor is None:
                 continue
-            after = self.balance(account, unit)
-            if after < floor:
+            lowest, on = self.lowest_balance(account, unit, min(self._dated[(account, unit)]))
+            if lowest < floor:
                 raise LedgerError(
                     "insufficient_funds",
-                    f"{account} would go to {format_amount(after, unit)} {unit}, "
+                    f"{account} would go to {format_amount(lowest, unit)} {unit} on {on}, "
                     f"below its floor of {format_amount(floor, unit)}",
                 )

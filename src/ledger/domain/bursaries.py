@@ -133,11 +133,11 @@ def bursary_award(ctx: Ctx, event: BursaryAward) -> None:
                                       f"{format_pence(before)} from {event.fund}; "
                                       f"{format_pence(event.amount)} more would exceed "
                                       f"the cap of {format_pence(cap)}")
-    available = ctx.balance(fund_account(event.fund), Unit.GBP)
+    available, on = ctx.lowest_balance(fund_account(event.fund), Unit.GBP, ctx.date)
     if available < event.amount:
         raise LedgerError("insufficient_funds", f"fund {event.fund} has "
-                                                f"{format_pence(available)} left, less than "
-                                                f"{format_pence(event.amount)}")
+                                                f"{format_pence(available)} left on {on}, "
+                                                f"less than {format_pence(event.amount)}")
     postings = transfer(fund_account(event.fund), award_account(event.fund, event.holder),
                         Unit.GBP, event.amount)
     ctx.post("bursary_award", postings, holder=event.holder, memo={
@@ -164,11 +164,11 @@ def bursary_spend(ctx: Ctx, event: BursarySpend) -> None:
         ctx.party("holder", holder)
     parts = split_equally(event.amount, event.holders)
     for holder, part in zip(event.holders, parts, strict=True):
-        left = ctx.balance(award_account(event.fund, holder), Unit.GBP)
+        left, on = ctx.lowest_balance(award_account(event.fund, holder), Unit.GBP, ctx.date)
         if left < part:
             raise LedgerError("insufficient_funds", f"{holder}'s award from {event.fund} has "
-                                                    f"{format_pence(left)} left, less than "
-                                                    f"their part {format_pence(part)}")
+                                                    f"{format_pence(left)} left on {on}, "
+                                                    f"less than their part {format_pence(part)}")
     shares = [{"holder": h, "pence": p} for h, p in zip(event.holders, parts, strict=True)]
     for holder, part in zip(event.holders, parts, strict=True):
         postings = transfer(award_account(event.fund, holder), f"external:{event.payee}",

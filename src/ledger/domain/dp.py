@@ -137,13 +137,14 @@ def dp_spend(ctx: Ctx, event: DpSpend) -> None:
     holder_council(ctx, event.holder, event.council)
     payee_account = external_account(event.payee)
     account = dp_account(event.holder)
-    balance_pence = ctx.balance(account, Unit.GBP)
+    # A DP account is a real bank account or card: it cannot go overdrawn, on the
+    # spend's date or on any later date (docs/rules-trust.md#floors).
+    balance_pence, on = ctx.lowest_balance(account, Unit.GBP, event.date)
     if balance_pence < event.amount:
-        # A DP account is a real bank account or card: it cannot go overdrawn.
         raise LedgerError(
             "insufficient_funds",
-            f"{account} holds £{format_pence(balance_pence)}, not enough to pay "
-            f"£{format_pence(event.amount)} to {payee_account}",
+            f"{account} holds £{format_pence(balance_pence)} on {on}, not enough to pay "
+            f"£{format_pence(event.amount)} to {payee_account} on {event.date}",
         )
     memo = {"payee": payee_account.removeprefix("external:")}
     if event.category is not None:
@@ -325,6 +326,7 @@ def _pay_schedule(ctx: Ctx, schedule_key: str, until: dt.date, budget: int) -> i
     """Post one schedule's due payments; returns how many were posted."""
     schedule = ctx.state("dp_schedule", schedule_key)
     assert schedule is not None, schedule_key
+    locked = ctx.backend.locked_until()
     posted = 0
     next_period = schedule["next_period"]
     for k, first_day, last_day, paid_on in schedule_periods(schedule, next_period, until):
@@ -335,6 +337,14 @@ def _pay_schedule(ctx: Ctx, schedule_key: str, until: dt.date, budget: int) -> i
         if posted >= budget:
             raise LedgerError("invalid", f"run_payments would post more than "
                               f"{MAX_PAYMENTS_PER_RUN} payments; run it with an earlier until")
+        memo = {"council": schedule["council"], "schedule": schedule_key,
+                "every": schedule["every"], "timing": schedule["timing"],
+                "period_start": first_day.isoformat(), "period_end": last_day.isoformat()}
+        if locked is not None and paid_on <= locked:
+            # Due in a closed period: paid on the first day after the lock, under its
+            # usual key, carrying its due date (docs/rules-trust.md#closed-periods).
+            memo["due"] = paid_on.isoformat()
+            paid_on = locked + dt.timedelta(days=1)
         ctx.post(
             "dp_payment",
             transfer(f"council:{schedule['council']}:funding", dp_account(schedule["holder"]),
@@ -342,9 +352,7 @@ def _pay_schedule(ctx: Ctx, schedule_key: str, until: dt.date, budget: int) -> i
             key=key,
             holder=schedule["holder"],
             on=paid_on,
-            memo={"council": schedule["council"], "schedule": schedule_key,
-                  "every": schedule["every"], "timing": schedule["timing"],
-                  "period_start": first_day.isoformat(), "period_end": last_day.isoformat()},
+            memo=memo,
         )
         posted += 1
     if next_period != schedule["next_period"]:

@@ -196,6 +196,24 @@ def moves(from_account: str, to_account: str, unit: Unit, amount_minor: int) -> 
     return transfer(from_account, to_account, unit, amount_minor) if amount_minor else []
 
 
+def agreement_memo(state: dict) -> dict:
+    """Journals of a reopened ISF name their agreement (2, 3, ...), so a reversal knows
+    whose money it moves (docs/rules-trust.md#isf-agreements); the first agreement's
+    journals carry nothing extra."""
+    number = state.get("agreement", 1)
+    return {"agreement": number} if number > 1 else {}
+
+
+def journal_agreement(memo: dict) -> int:
+    return int(memo.get("agreement", 1))
+
+
+def own_money(ctx: Ctx, state: dict) -> int:
+    """The current agreement's own money: the balance less what earlier agreements of
+    the same ISF left (an overspend stays theirs; docs/rules-trust.md#isf-agreements)."""
+    return ctx.balance(isf_account(state), Unit.GBP) - state.get("earlier_money_pence", 0)
+
+
 def save(ctx: Ctx, state: dict) -> None:
     ctx.put_state("isf", isf_ref(state["holder"], state["provider"]), state)
 
@@ -211,6 +229,9 @@ def isf_open(ctx: Ctx, event: IsfOpen) -> None:
     existing = ctx.state("isf", ref)
     if existing is not None and existing["closed"] is None:
         raise LedgerError("invalid", f"the ISF isf:{ref} is already open")
+    # A reopened ISF is a new agreement: whatever the earlier ones left stays theirs.
+    agreement = existing.get("agreement", 1) + 1 if existing is not None else 1
+    earlier_pence = ctx.balance(f"isf:{ref}", Unit.GBP) if existing is not None else 0
     state: dict[str, Any] = {
         "holder": event.holder, "provider": event.provider, "council": council,
         "opened": event.date.isoformat(), "closed": None,
@@ -224,6 +245,8 @@ def isf_open(ctx: Ctx, event: IsfOpen) -> None:
         "allow_pool_contributions": event.allow_pool_contributions,
         "lots": [], "borrowed_minutes": 0, "advanced": {}, "last_reconciled": None,
     }
+    if agreement > 1:
+        state.update(agreement=agreement, earlier_money_pence=earlier_pence)
     if state["fee"] and state["fee"]["basis"] == "inside":
         if 0 < fee_pence(state) >= round_half_away(money_for_month_exact(state)):
             raise LedgerError("invalid", "an inside fee must be less than the month's budget")
@@ -252,13 +275,15 @@ def isf_advance(ctx: Ctx, event: IsfAdvance) -> None:
     postings += moves(f"council:{council}:funding", account, Unit.GBP,
                       budget_pence + on_top_pence)
     journal = ctx.post("isf_advance", postings, holder=state["holder"], memo={
+        **agreement_memo(state),
         "month": month, "minutes": minutes, "rate_pence_per_hour": state["rate_pence_per_hour"],
         "budget_pence": budget_pence, "fee_on_top_pence": on_top_pence,
         "repaid_borrowed_minutes": repaid})
     if fee:
         ctx.post("isf_fee", transfer(account, f"provider:{state['provider']}:fees", Unit.GBP, fee),
                  suffix="fee", holder=state["holder"],
-                 memo={"month": month, **state["fee"], "fee_pence": fee,
+                 memo={**agreement_memo(state), "month": month, **state["fee"],
+                       "fee_pence": fee,
                        "of_pence": budget_pence if state["fee"]["kind"] == "percent" else None})
     state["advanced"][month] = journal.key
     save(ctx, state)
@@ -268,10 +293,12 @@ def isf_advance(ctx: Ctx, event: IsfAdvance) -> None:
 def isf_delivery(ctx: Ctx, event: IsfDelivery) -> None:
     state = open_isf(ctx, event)
     account, minutes = isf_account(state), event.hours
-    after = bank_minutes(state) - minutes
+    # The bank on the delivery's date and every later date (docs/rules-trust.md#floors).
+    lowest, on = ctx.lowest_balance(account, Unit.HRS, event.date)
+    after = min(lowest, bank_minutes(state)) - minutes
     if after < -state["max_borrow_minutes"]:
         raise LedgerError("insufficient_funds", (
-            f"{account} has {format_minutes(bank_minutes(state))} hours; delivering "
+            f"{account} has {format_minutes(lowest)} hours on {on}; delivering "
             f"{format_minutes(minutes)} would leave {format_minutes(after)}, beyond the "
             f"{format_minutes(state['max_borrow_minutes'])} hours it may borrow"))
     lots, borrowed = take_oldest_first(state["lots"], minutes)
@@ -282,6 +309,7 @@ def isf_delivery(ctx: Ctx, event: IsfDelivery) -> None:
     postings = transfer(account, f"provider:{provider}:delivered", Unit.HRS, minutes)
     postings += moves(account, f"provider:{provider}:income", Unit.GBP, amount_pence)
     ctx.post("isf_delivery", postings, holder=state["holder"], memo={
+        **agreement_memo(state),
         "minutes": minutes, "rate_pence_per_hour": rate, "amount_pence": amount_pence,
         "lots": lots, "borrowed_minutes": borrowed})
     save(ctx, state)
@@ -293,7 +321,8 @@ def isf_purchase(ctx: Ctx, event: IsfPurchase) -> None:
     state = open_isf(ctx, event)
     payee = external_account(event.payee)
     ctx.post("isf_purchase", transfer(isf_account(state), payee, Unit.GBP, event.amount),
-             holder=state["holder"], memo={"payee": payee.removeprefix("external:")})
+             holder=state["holder"],
+             memo={**agreement_memo(state), "payee": payee.removeprefix("external:")})
 
 
 def check_reconcile_order(state: dict, month: str) -> None:
@@ -347,15 +376,17 @@ def isf_reconcile(ctx: Ctx, event: IsfReconcile) -> None:
         ctx.post("isf_hours_expiry",
                  transfer(account, f"council:{council}:hours", Unit.HRS, expired_minutes),
                  suffix="expiry", holder=state["holder"],
-                 memo={"month": event.month, "minutes": expired_minutes, "lots": expired})
+                 memo={**agreement_memo(state), "month": event.month,
+                       "minutes": expired_minutes, "lots": expired})
         if state["underspend"] == "return":
             worth_pence = pence_for_minutes(expired_minutes, state["rate_pence_per_hour"])
-            returned_pence = min(worth_pence, max(ctx.balance(account, Unit.GBP), 0))
+            returned_pence = min(worth_pence, max(own_money(ctx, state), 0))
     if returned_pence:
         ctx.post("isf_underspend_return",
                  transfer(account, f"council:{council}:funding", Unit.GBP, returned_pence),
                  suffix="return", holder=state["holder"],
-                 memo={"month": event.month, "expired_minutes": expired_minutes,
+                 memo={**agreement_memo(state), "month": event.month,
+                       "expired_minutes": expired_minutes,
                        "rate_pence_per_hour": state["rate_pence_per_hour"],
                        "worth_pence": pence_for_minutes(expired_minutes,
                                                         state["rate_pence_per_hour"]),
@@ -365,7 +396,7 @@ def isf_reconcile(ctx: Ctx, event: IsfReconcile) -> None:
     ctx.put_state("isf_reconcile", f"{isf_ref(state['holder'], state['provider'])}:{event.month}", {
         "date": event.date.isoformat(), "event": ctx.event_key,
         "expired_minutes": expired_minutes, "returned_pence": returned_pence,
-        "bank_minutes": bank_minutes(state), "money_pence": ctx.balance(account, Unit.GBP)})
+        "bank_minutes": bank_minutes(state), "money_pence": own_money(ctx, state)})
 
 
 @handles(IsfClose)
@@ -375,7 +406,7 @@ def isf_close(ctx: Ctx, event: IsfClose) -> None:
     state = open_isf(ctx, event)
     account, council = isf_account(state), state["council"]
     minutes = bank_minutes(state)
-    money_pence = ctx.balance(account, Unit.GBP)
+    money_pence = own_money(ctx, state)  # an earlier agreement's overspend is not netted
     postings: list[Posting] = []
     if minutes > 0:
         postings += transfer(account, f"council:{council}:hours", Unit.HRS, minutes)
@@ -385,6 +416,7 @@ def isf_close(ctx: Ctx, event: IsfClose) -> None:
         postings += transfer(account, f"council:{council}:funding", Unit.GBP, money_pence)
     if postings:
         ctx.post("closure_return", postings, holder=state["holder"], memo={
+        **agreement_memo(state),
             "hours_minutes": minutes, "money_pence": max(money_pence, 0),
             "overspend_pence": max(-money_pence, 0), "lots": state["lots"],
             "borrowed_minutes": state["borrowed_minutes"]})

@@ -3,21 +3,39 @@ these keep the hour lots (state kind "isf") in step with the HRS balance."""
 
 from __future__ import annotations
 
+from ledger.core.amounts import Unit
 from ledger.core.journal import Journal
 from ledger.domain.base import Ctx, month_index, on_reverse
-from ledger.domain.isf import isf_ref, restore_lot, save, settle_borrowing, take_oldest_first
+from ledger.domain.isf import (
+    isf_ref,
+    journal_agreement,
+    restore_lot,
+    save,
+    settle_borrowing,
+    take_oldest_first,
+)
 from ledger.errors import LedgerError
 
 # Money-only journals only need the ISF to be open.
 
 
-def _state_for(ctx: Ctx, journal: Journal, *, closed_ok: bool = False) -> dict:
-    account = next(p.account for p in journal.postings if p.account.startswith("isf:"))
+def _isf_posting_account(journal: Journal) -> str:
+    return next(p.account for p in journal.postings if p.account.startswith("isf:"))
+
+
+def _state_for(ctx: Ctx, journal: Journal, *, closed_ok: bool = False,
+               earlier_ok: bool = False) -> dict:
+    account = _isf_posting_account(journal)
     _, holder, provider = account.split(":")
     state = ctx.state("isf", isf_ref(holder, provider))
     assert state is not None, account
     if state["closed"] is not None and not closed_ok:
         raise LedgerError("invalid", f"{account} is closed; reverse its closure first")
+    if not earlier_ok and journal_agreement(journal.memo) != state.get("agreement", 1):
+        # Its hours were settled when that agreement closed; they are not the new
+        # agreement's to take back or give (docs/rules-trust.md#isf-agreements).
+        raise LedgerError("invalid", f"{journal.key} belongs to an earlier agreement of "
+                          f"{account}, which is closed")
     return state
 
 
@@ -25,8 +43,16 @@ def _state_for(ctx: Ctx, journal: Journal, *, closed_ok: bool = False) -> dict:
 @on_reverse("isf_fee")
 @on_reverse("isf_underspend_return")
 def reverse_money_only(ctx: Ctx, journal: Journal) -> None:
-    """No lots move, but money must not come back into a closed ISF."""
-    _state_for(ctx, journal)
+    """No lots move, but money must not come back into a closed ISF. Money of an earlier
+    agreement stays that agreement's: reversing its purchase lowers what it left owing,
+    never adds to the new agreement's money."""
+    state = _state_for(ctx, journal, earlier_ok=True)
+    if journal_agreement(journal.memo) != state.get("agreement", 1):
+        account = _isf_posting_account(journal)
+        moved = sum(p.amount_minor for p in journal.postings
+                    if p.account == account and p.unit is Unit.GBP)
+        state["earlier_money_pence"] = state.get("earlier_money_pence", 0) - moved
+        save(ctx, state)
 
 
 @on_reverse("isf_delivery")

@@ -47,7 +47,11 @@ class ClosePeriod(Event):
 @handles(ClosePeriod)
 def close_period(ctx: Ctx, event: ClosePeriod) -> None:
     """Lock every date on or before `until`. A lock never moves backwards: reopening a
-    closed period is not something a scenario can do."""
+    closed period is not something a scenario can do. A period can only be closed once it
+    has happened (docs/rules-trust.md#closed-periods)."""
+    if event.until > event.date:
+        raise LedgerError("invalid", f"until {event.until} is after the event's date "
+                          f"{event.date}: a period can only be closed once it has happened")
     ctx.change.lock_until = event.until
 
 

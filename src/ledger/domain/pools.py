@@ -286,16 +286,22 @@ def pool_contribute(ctx: Ctx, event: PoolContribute) -> None:
     ctx.party("holder", event.holder)
     state = _open_pool(ctx, event.pool)
     _member_period(state, event.holder, ctx.date)
+    earlier_pence = 0
     if event.provider is None:
         source = f"holder:{event.holder}:dp"
     else:
         source = _isf_source(ctx, event.holder, event.provider)
+        # Only the current agreement's own money (docs/rules-trust.md#isf-agreements).
+        isf = ctx.state("isf", f"{event.holder}:{event.provider}") or {}
+        earlier_pence = isf.get("earlier_money_pence", 0)
     # An ISF may overspend on support, but it may not pay in money it does not hold: that
     # would turn an overspend into someone's pool share.
-    available_pence = ctx.balance(source, GBP)
+    # On its date and every later date with postings (docs/rules-trust.md#floors).
+    available_pence, on = ctx.lowest_balance(source, GBP, ctx.date)
+    available_pence -= earlier_pence
     if available_pence < event.amount:
-        raise LedgerError("insufficient_funds", f"{source} holds {_pounds(available_pence)}, "
-                                                f"less than {_pounds(event.amount)}")
+        raise LedgerError("insufficient_funds", f"{source} holds {_pounds(available_pence)} "
+                                                f"on {on}, less than {_pounds(event.amount)}")
     ctx.post("pool_contribution",
              transfer(source, share_account(event.pool, event.holder), GBP, event.amount),
              holder=event.holder,
@@ -364,11 +370,11 @@ def pool_spend(ctx: Ctx, event: PoolSpend) -> None:
     parts_pence = largest_remainder(event.amount, _split_weights(event, charged))
     split = dict(zip(charged, parts_pence, strict=True))
     for holder, part_pence in split.items():
-        share_pence = ctx.balance(share_account(event.pool, holder), GBP)
+        share_pence, on = ctx.lowest_balance(share_account(event.pool, holder), GBP, ctx.date)
         if share_pence < part_pence:
             # A member's budget must never pay for another member's support.
             raise LedgerError("insufficient_funds", f"{holder}'s share of pool {event.pool} "
-                              f"is {_pounds(share_pence)}, less than their part "
+                              f"is {_pounds(share_pence)} on {on}, less than their part "
                               f"{_pounds(part_pence)}")
     postings = [Posting(share_account(event.pool, h), GBP, -part)
                 for h, part in split.items() if part > 0]
@@ -394,9 +400,11 @@ def pool_distribute(ctx: Ctx, event: PoolDistribute) -> None:
     amount_pence = event.amount if event.amount is not None else common_pence
     if amount_pence <= 0:
         raise LedgerError("invalid", f"pool {event.pool} has nothing in common to share out")
-    if amount_pence > common_pence:
+    lowest_pence, on = ctx.lowest_balance(common_account(event.pool), GBP, ctx.date)
+    if amount_pence > lowest_pence:
         raise LedgerError("insufficient_funds", f"pool {event.pool} holds "
-                          f"{_pounds(common_pence)} in common, less than {_pounds(amount_pence)}")
+                          f"{_pounds(lowest_pence)} in common on {on}, less than "
+                          f"{_pounds(amount_pence)}")
     receiving = _charged_members(state, event, ctx.date)
     parts_pence = largest_remainder(amount_pence, _split_weights(event, receiving))
     split = dict(zip(receiving, parts_pence, strict=True))

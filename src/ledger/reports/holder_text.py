@@ -68,9 +68,18 @@ def render_holder_statement_text(statement: dict, providers: dict[str, str]) -> 
             sign = "in " if item["amount_minor"] > 0 else "out"
             lines.append(f"    {long_date(item['date']):>17}  {sign} {amount:>14}  "
                          f"{item['description']}")
-        if row["account"].startswith("isf:") and unit == Unit.GBP.value \
-                and row["closing_minor"] < 0:
-            lines.append(f"  This fund is overspent by {money(-row['closing_minor'])}.")
+        earlier = next((e for e in statement.get("isf_earlier_agreements", [])
+                        if e["account"] == row["account"]), None)
+        if row["account"].startswith("isf:") and unit == Unit.GBP.value:
+            own = earlier["own_closing_minor"] if earlier else row["closing_minor"]
+            if own < 0:
+                lines.append(f"  This fund is overspent by {money(-own)}.")
+            if earlier and earlier["outstanding_overspend_minor"] > 0:
+                # docs/rules-trust.md#isf-agreements: kept apart, never settled quietly.
+                lines.append(
+                    f"  An earlier agreement (before {long_date(earlier['agreement_from'])}) "
+                    f"is still overspent by {money(earlier['outstanding_overspend_minor'])}. "
+                    "It is kept apart: the current agreement's money does not pay it.")
         if row["account"].startswith("isf:") and unit == Unit.HRS.value \
                 and row["closing_minor"] < 0:
             lines.append(f"  You have used {hours(-row['closing_minor'])} more than you had; "

@@ -1,5 +1,5 @@
 """A pooling group's shared statement: who put in what, what was bought, how each cost was
-split, and each member's remaining share (DOMAIN.md, "Pooling groups"; docs/pools.md).
+split, and each member's remaining share (docs/pools.md).
 
 Pure functions over a pool's state and its journals: no I/O, so the database and the
 in-memory backend give the same statement. Every amount is integer pence (`*_minor`).

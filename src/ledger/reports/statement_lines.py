@@ -3,6 +3,8 @@ in the period, with who the money or hours came from or went to, in plain words.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from ledger.core.amounts import Unit
 from ledger.core.journal import Journal
 
@@ -62,7 +64,14 @@ def describe(journal: Journal, account: str, unit: Unit, names: dict[str, str]) 
         return "Correction of an earlier entry" + (f" ({reason})" if reason else "")
     template = (HOURS_DESCRIPTIONS.get(journal.type) if unit is Unit.HRS else None) or \
         DESCRIPTIONS.get(journal.type, journal.type.replace("_", " ").capitalize())
-    return template.format(other=other)
+    text = template.format(other=other)
+    due = journal.memo.get("due") if journal.type == "dp_payment" else None
+    if due:
+        # Due in a closed period, paid on the first day after it
+        # (docs/rules-trust.md#closed-periods).
+        day = dt.date.fromisoformat(due)
+        text += f", paid late: it was due on {day.day} {day:%B %Y}"
+    return text
 
 
 def statement_lines(journals: list[Journal], owned: set[str], date_from, date_to,
@@ -76,12 +85,15 @@ def statement_lines(journals: list[Journal], owned: set[str], date_from, date_to
         for posting in journal.postings:
             if posting.account not in owned:
                 continue
-            lines.append({
+            line = {
                 "date": journal.date.isoformat(),
                 "account": posting.account,
                 "unit": posting.unit.value,
                 "type": journal.type,
                 "description": describe(journal, posting.account, posting.unit, names),
                 "amount_minor": posting.amount_minor,
-            })
+            }
+            if journal.type == "dp_payment" and journal.memo.get("due"):
+                line["due"] = journal.memo["due"]  # paid late, after a closed period
+            lines.append(line)
     return lines

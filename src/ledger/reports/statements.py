@@ -105,7 +105,9 @@ def _check_period(date_from: dt.date, date_to: dt.date) -> None:
 
 def holder_statement(store: DbStore, holder: str, date_from: dt.date,
                      date_to: dt.date) -> dict:
-    party = store.party("holder", holder)
+    # Every party as its record stood on the statement's last day: a name, pseudonym or
+    # consent given later never reaches an earlier statement (docs/rules-trust.md#parties).
+    party = store.party("holder", holder, as_of=date_to)
     if party is None:
         raise UsageError(f"holder {holder!r} is not in this ledger")
     _check_period(date_from, date_to)
@@ -118,7 +120,7 @@ def holder_statement(store: DbStore, holder: str, date_from: dt.date,
     report = budget_report(budgets, journals, holder) if budgets else []
     accounts = account_movements(store, holder, date_from, date_to)
     names = {f"{kind}:{pid}": p.get("name", pid) for kind in ("council", "provider")
-             for pid, p in store.parties(kind).items()}
+             for pid, p in store.parties(kind, as_of=date_to).items()}
     lines = statement_lines(journals, {a["account"] for a in accounts}, date_from, date_to,
                             names)
     return {
@@ -132,7 +134,31 @@ def holder_statement(store: DbStore, holder: str, date_from: dt.date,
         "lines": lines,
         "budgets": report,
         "commissioned": commissioned_for(journals, holder, date_from, date_to),
+        "isf_earlier_agreements": earlier_agreements(store, accounts, date_to),
     }
+
+
+def earlier_agreements(store: DbStore, accounts: list[dict], date_to: dt.date) -> list[dict]:
+    """For each of the person's ISFs reopened by the statement's last day, what its
+    earlier agreements still owe, kept apart from the current agreement's money
+    (docs/rules-trust.md#isf-agreements): `own_closing_minor` is the current agreement's
+    own money at the end of the period."""
+    rows = []
+    for row in accounts:
+        if not row["account"].startswith("isf:") or row["unit"] != Unit.GBP.value:
+            continue
+        _, holder, provider = row["account"].split(":")
+        state = store.get_state("isf", f"{holder}:{provider}") or {}
+        earlier = state.get("earlier_money_pence", 0)
+        if state.get("agreement", 1) == 1 or state["opened"] > date_to.isoformat():
+            continue
+        rows.append({
+            "account": row["account"],
+            "agreement_from": state["opened"],
+            "outstanding_overspend_minor": max(-earlier, 0),
+            "own_closing_minor": row["closing_minor"] - earlier,
+        })
+    return rows
 
 
 def pool_statement_from_store(store: DbStore, pool: str, date_from: dt.date,
@@ -142,4 +168,5 @@ def pool_statement_from_store(store: DbStore, pool: str, date_from: dt.date,
         raise UsageError(f"pool {pool!r} is not in this ledger")
     _check_period(date_from, date_to)
     journals = store.journals_touching([f"pool:{pool}:"], date_to)
-    return pool_statement(state, journals, store.parties("holder"), pool, date_from, date_to)
+    return pool_statement(state, journals, store.parties("holder", as_of=date_to), pool,
+                          date_from, date_to)

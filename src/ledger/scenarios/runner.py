@@ -8,6 +8,8 @@ core checks and apply everything it emitted atomically. A rejection leaves no tr
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -15,6 +17,7 @@ from pydantic import ValidationError
 
 import ledger.domain  # noqa: F401 - registers every handler
 from ledger.core.journal import MAX_KEY_CHARS, sha256_json
+from ledger.core.text import text_problem
 from ledger.domain.base import HANDLERS, Backend, Change, Ctx, EventRecord
 from ledger.errors import CODES, ExpectationFailed, LedgerError
 from ledger.scenarios.schema import ScenarioFile
@@ -31,6 +34,12 @@ def _plain(value: object) -> object:
     return value
 
 
+def event_payload(raw: dict) -> str:
+    """The event as written, as canonical JSON: stored with its record (so `verify` can
+    replay it) and hashed into its payload hash."""
+    return json.dumps(_plain(raw), sort_keys=True, separators=(",", ":"), default=str)
+
+
 def event_payload_hash(raw: dict) -> str:
     return sha256_json(_plain(raw))
 
@@ -42,6 +51,12 @@ class RunResult:
     rejected_as_expected: int = 0
     journals: int = 0
     failure: str | None = None  # set when the run stopped (exit status 1)
+
+
+def _shown(value: object) -> str:
+    """A value for a message: one line, not too long."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:50] + "..."
 
 
 class EventFailed(Exception):
@@ -57,10 +72,40 @@ def _validation_message(err: ValidationError) -> str:
     return f"{where}: {msg}" if where else msg
 
 
+def _check_text(value: object, where: str) -> None:
+    """Every text in an event, names of fields included, follows the one rule for text
+    (docs/rules-trust.md#reading): no control characters, at most MAX_TEXT_CHARS."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem:
+            raise LedgerError("invalid", f"{where}: {problem}")
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            _check_text(name, f"{where}: a field name" if where else "a field name")
+            _check_text(item, f"{where}.{name}" if where else str(name))
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            _check_text(item, f"{where}.{n}")
+
+
+MAX_TYPE_CHARS = 60  # the event record's type column
+
+
+def _record_problem(key: str, kind: object) -> str | None:
+    """The key and the type are stored with an event's record, even a refused one: text
+    no column can hold is refused before (docs/rules-trust.md#reading)."""
+    problem = text_problem(key, MAX_KEY_CHARS)
+    if problem:
+        return f"the event id {problem}"
+    problem = text_problem(kind, MAX_TYPE_CHARS) if isinstance(kind, str) else None
+    return f"the event type {problem}" if problem else None
+
+
 def parse_event(raw: dict):
     event_type = raw.get("type")
     if not isinstance(event_type, str) or event_type not in HANDLERS:
-        raise LedgerError("invalid", f"unknown event type {event_type!r}")
+        raise LedgerError("invalid", f"unknown event type {_shown(event_type)}")
+    _check_text(raw, "")
     model, _ = HANDLERS[event_type]
     try:
         return model.model_validate(raw)
@@ -73,12 +118,14 @@ def apply_event(backend: Backend, raw: dict, key: str, index: int | None = None,
     """Apply one event. Returns ('applied'|'skipped'|'rejected', journals posted).
     Raises EventFailed when the run must stop."""
     backend.lock_for_write()  # so the checks below read what the write will see
-    payload_hash = event_payload_hash(raw)
+    payload = event_payload(raw)
+    payload_hash = hashlib.sha256(payload.encode()).hexdigest()
     expected = raw.get("expect_error")
-    if len(key) > MAX_KEY_CHARS:
+    problem = _record_problem(key, raw.get("type"))
+    if problem:
         if expected == "invalid":
-            return "rejected", 0  # nothing can be recorded under a key that long
-        raise EventFailed(f"invalid: the event id is longer than {MAX_KEY_CHARS} characters")
+            return "rejected", 0  # nothing can be recorded under such a key or type
+        raise EventFailed(f"invalid: {problem}")
     recorded = backend.event_hash(key)
     if recorded is not None:
         if recorded == payload_hash:
@@ -88,14 +135,16 @@ def apply_event(backend: Backend, raw: dict, key: str, index: int | None = None,
         conflict = (f"duplicate_conflict: key {key!r} is already recorded with a "
                     "different payload")
         raise EventFailed(f"expected {expected} but got {conflict}" if expected else conflict)
-    if expected is not None and expected not in CODES:
-        raise EventFailed(f"invalid: expect_error {expected!r} is not an error code")
+    if expected is not None and (not isinstance(expected, str) or expected not in CODES):
+        raise EventFailed(f"invalid: expect_error {_shown(expected)} is not an error code "
+                          f"(one of {', '.join(sorted(CODES))})")
     raw_date = raw.get("date")
     record = EventRecord(key, str(raw.get("type"))[:60], raw_date if isinstance(raw_date, dt.date)
-                         else dt.date.min, payload_hash, index, source)
+                         else dt.date.min, payload_hash, index, source, payload)
     try:
         event = parse_event(raw)
-        record = EventRecord(key, event.type, event.date, payload_hash, index, source)
+        record = EventRecord(key, event.type, event.date, payload_hash, index, source,
+                             payload)
         ctx = Ctx(backend, record)
         HANDLERS[event.type][1](ctx, event)
         ctx.check()
@@ -121,15 +170,24 @@ def run_scenario(backend: Backend, scenario: ScenarioFile, source: str = "") -> 
     """Replay every event; stops at the first unexpected rejection (events before it stay
     applied). The caller owns the transaction."""
     result = RunResult()
-    backend.add_parties(_parties(scenario))
+    try:
+        # A party declared again with a different record stops the run before any event
+        # (docs/rules-trust.md#parties); the backend's message names the party.
+        backend.add_parties(_parties(scenario))
+    except LedgerError as err:
+        result.failure = f"parties: {err}"
+        return result
     for index, raw in enumerate(scenario.events):
         key = str(raw.get("id") or f"{scenario.name}#{index}")
         try:
             outcome, journals = apply_event(backend, raw, key, index, source)
         except EventFailed as err:
+            line = scenario.event_line(index)
+            where = "" if line is None else f"{source}:{line}: " if source else f"line {line}: "
             kind = raw.get("type", "?")
-            shown = key if len(key) <= 80 else key[:60] + "..."
-            result.failure = f"event {index} (id {shown}, {str(kind)[:60]}): {err}"
+            kind = kind if isinstance(kind, str) and kind in HANDLERS else _shown(kind)
+            shown = key if len(key) <= 80 and not text_problem(key) else _shown(key)
+            result.failure = f"{where}event {index} (id {shown}, {kind}): {err}"
             return result
         result.journals += journals
         if outcome == "applied":
@@ -142,6 +200,8 @@ def run_scenario(backend: Backend, scenario: ScenarioFile, source: str = "") -> 
 
 
 def _parties(scenario: ScenarioFile) -> list[dict]:
+    """Every declared party as its whole record, defaults included, so that declaring it
+    again with anything different is caught (docs/rules-trust.md#parties)."""
     out = []
     for kind, items in (("council", scenario.parties.councils),
                         ("provider", scenario.parties.providers),

@@ -262,7 +262,8 @@ class DbStore:
         hash chain); one recorded with exactly this record is left alone; one recorded
         with a different record is `duplicate_conflict` (docs/rules-trust.md#parties)."""
         self._write_lock()  # two runs of one file at once must not race on the same rows
-        for p in parties:
+        new = []
+        for p in parties:  # every declaration checked before any is written
             payload = canonical(p)
             payload_hash = hashlib.sha256(payload.encode()).hexdigest()
             key = party_key(p["kind"], p["id"])
@@ -273,9 +274,12 @@ class DbStore:
                 raise LedgerError("duplicate_conflict", f"{p['kind']} {p['id']} is already "
                                   "recorded with a different record; change it with a dated "
                                   "party_update event")
-            self.apply(Change(
+            new.append(Change(
                 EventRecord(key, "party", PARTY_RECORD_DATE, payload_hash, payload=payload),
                 parties=[{**p, "valid_from": None}]))
+        with self.conn.begin_nested():
+            for change in new:
+                self.apply(change)
 
     def apply(self, change: Change) -> None:
         """Write one event's change atomically (a savepoint) or raise LedgerError."""

@@ -45,7 +45,14 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
         if read_only and probe.get_backend_name() == "sqlite":
             # The file itself, opened read-only: nothing is created, nothing written.
             path = probe.database or ""
-            engine = create_engine(f"sqlite:///file:{quote(path)}?mode=ro&uri=true")
+            flags = "mode=ro"
+            folder = os.path.dirname(os.path.abspath(path))
+            if not (os.access(path, os.W_OK) and os.access(folder, os.W_OK)):
+                # A file nobody here may write (a copy sent to an auditor, a read-only
+                # share): SQLite cannot even make its shared-memory file beside it, so
+                # it is read as immutable, which it is for us.
+                flags += "&immutable=1"
+            engine = create_engine(f"sqlite:///file:{quote(path)}?{flags}&uri=true")
         elif read_only and probe.get_backend_name() == "postgresql":
             engine = create_engine(probe, isolation_level="REPEATABLE READ",
                                    execution_options={"postgresql_readonly": True})
