@@ -327,23 +327,33 @@ class DbStore:
 
     def _record(self, event: EventRecord, outcome: str, links: list[list[str]],
                 party_rows: list[list]) -> None:
-        """The event's record: the next link of the chain, covering what it wrote. Its
-        insert fires the per-event floor check (docs/rules-trust.md#floors)."""
+        self._records([(event, outcome, links, party_rows)])
+
+    def _records(self, records: list[tuple[EventRecord, str, list[list[str]], list[list]]]
+                 ) -> None:
+        """Each event's record: the next link of the chain, covering what it wrote
+        (store/chain.py), written in one statement."""
         if self._last_record is None:
             last = self.conn.execute(
                 select(m.Event.seq, m.Event.hash).order_by(m.Event.seq.desc()).limit(1)
             ).first()
             self._last_record = (last[0], last[1]) if last else (0, GENESIS_HASH)
-        seq, prev = self._last_record[0] + 1, self._last_record[1]
-        source = (event.source or "")[-500:] or None  # the column holds 500
-        this = record_hash(prev, seq, event.key, event.type, event.date.isoformat(),
-                           event.payload_hash, event.payload, outcome, source, links,
-                           party_rows)
-        self.conn.execute(insert(m.Event).values(
-            key=event.key, type=event.type, date=event.date, payload_hash=event.payload_hash,
-            outcome=outcome, source=source, seq=seq, payload=event.payload, prev_hash=prev,
-            hash=this))
-        self._last_record = (seq, this)
+        seq, prev = self._last_record
+        rows = []
+        for event, outcome, links, party_rows in records:
+            seq += 1
+            source = (event.source or "")[-500:] or None  # the column holds 500
+            this = record_hash(prev, seq, event.key, event.type, event.date.isoformat(),
+                               event.payload_hash, event.payload, outcome, source, links,
+                               party_rows)
+            rows.append({"key": event.key, "type": event.type, "date": event.date,
+                         "payload_hash": event.payload_hash, "outcome": outcome,
+                         "source": source, "seq": seq, "payload": event.payload,
+                         "prev_hash": prev, "hash": this})
+            prev = this
+        if rows:
+            self.conn.execute(insert(m.Event), rows)
+        self._last_record = (seq, prev)
 
     def post(self, journals: list[Journal]) -> int:
         """Post journals that belong to no scenario event (bulk loads, tests): each event
@@ -353,19 +363,21 @@ class DbStore:
         self._write_lock()
         by_event: dict[str, list[Journal]] = defaultdict(list)
         for j in self._without_replays(journals):
-            by_event[j.event_key or j.key].append(j)
-        posted = 0
+            event_key = j.event_key or j.key
+            by_event[event_key].append(j if j.event_key == event_key
+                                       else replace_event_key(j, event_key))
+        fresh = [j for batch in by_event.values() for j in batch]
         with self.conn.begin_nested():
+            link_of = dict(zip([j.key for j in fresh], self._post(fresh), strict=True))
+            records = []
             for event_key, batch in by_event.items():
                 payload = canonical([journal_json(j) for j in batch])
                 record = EventRecord(event_key, "journals", min(j.date for j in batch),
                                      hashlib.sha256(payload.encode()).hexdigest(),
                                      payload=payload)
-                batch = [j if j.event_key == event_key else replace_event_key(j, event_key)
-                         for j in batch]
-                self._record(record, "applied", self._post(batch), [])
-                posted += len(batch)
-        return posted
+                records.append((record, "applied", [link_of[j.key] for j in batch], []))
+            self._records(records)
+        return len(fresh)
 
     def _post(self, journals: list[Journal]) -> list[list[str]]:
         """The bulk path: set-based inserts, then one sealing UPDATE per chunk. Returns
