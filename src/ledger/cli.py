@@ -1,4 +1,4 @@
-"""The `ledger` command (CONTRACT section 4). Thin: parse options, call the layers below.
+"""The `ledger` command (outputs: docs/statements.md#outputs). Thin: parse options, call the layers below.
 
 Exit status: 0 success; 1 a rejected event, a failed expectation or check; 2 unusable
 input or arguments, always as one line on stderr and never a traceback.
@@ -84,7 +84,7 @@ def scenario_run(files: tuple[Path, ...], db_url: str | None) -> None:
             f"{result.journals} journal{'' if result.journals == 1 else 's'} posted"
         )
         if result.failure:
-            _say(f"{path}: {result.failure}")
+            _say(result.failure)
             sys.exit(1)
 
 

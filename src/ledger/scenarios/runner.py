@@ -1,4 +1,4 @@
-"""Replay a scenario's events into a backend (CONTRACT section 3).
+"""Replay a scenario's events into a backend (the file format: docs/scenarios.md).
 
 For each event, in file order: work out its key; skip it if that key is recorded with the
 same payload (before any other check); otherwise validate it, run its handler, run the
@@ -18,7 +18,7 @@ from pydantic import ValidationError
 import ledger.domain  # noqa: F401 - registers every handler
 from ledger.core.journal import MAX_KEY_CHARS, sha256_json
 from ledger.core.text import text_problem
-from ledger.domain.base import HANDLERS, Backend, Change, Ctx, EventRecord
+from ledger.domain.base import HANDLERS, Backend, Change, Ctx, EventRecord, day
 from ledger.errors import CODES, ExpectationFailed, LedgerError
 from ledger.scenarios.schema import ScenarioFile
 
@@ -32,6 +32,14 @@ def _plain(value: object) -> object:
     if isinstance(value, dt.date | Decimal):
         return str(value)
     return value
+
+
+def _record_date(value: object) -> dt.date:
+    """The date a refused event is recorded under: its own when it has a real one."""
+    try:
+        return day(value)
+    except ValueError:
+        return dt.date.min
 
 
 def event_payload(raw: dict) -> str:
@@ -138,9 +146,8 @@ def apply_event(backend: Backend, raw: dict, key: str, index: int | None = None,
     if expected is not None and (not isinstance(expected, str) or expected not in CODES):
         raise EventFailed(f"invalid: expect_error {_shown(expected)} is not an error code "
                           f"(one of {', '.join(sorted(CODES))})")
-    raw_date = raw.get("date")
-    record = EventRecord(key, str(raw.get("type"))[:60], raw_date if isinstance(raw_date, dt.date)
-                         else dt.date.min, payload_hash, index, source, payload)
+    record = EventRecord(key, str(raw.get("type"))[:60], _record_date(raw.get("date")),
+                         payload_hash, index, source, payload)
     try:
         event = parse_event(raw)
         record = EventRecord(key, event.type, event.date, payload_hash, index, source,
@@ -175,7 +182,7 @@ def run_scenario(backend: Backend, scenario: ScenarioFile, source: str = "") -> 
         # (docs/rules-trust.md#parties); the backend's message names the party.
         backend.add_parties(_parties(scenario))
     except LedgerError as err:
-        result.failure = f"parties: {err}"
+        result.failure = f"{source}: parties: {err}" if source else f"parties: {err}"
         return result
     for index, raw in enumerate(scenario.events):
         key = str(raw.get("id") or f"{scenario.name}#{index}")

@@ -369,7 +369,7 @@ class DbStore:
         fresh = [j for batch in by_event.values() for j in batch]
         with self.conn.begin_nested():
             link_of = dict(zip([j.key for j in fresh], self._post(fresh), strict=True))
-            records = []
+            records: list[tuple[EventRecord, str, list[list[str]], list[list]]] = []
             for event_key, batch in by_event.items():
                 payload = canonical([journal_json(j) for j in batch])
                 record = EventRecord(event_key, "journals", min(j.date for j in batch),
