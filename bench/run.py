@@ -63,7 +63,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/ledger_bench"
 BATCH = 1000
 
-# research/ledger_anchors.md section 6.3 (proposed targets).
+# Proposed targets: docs/performance.md#targets (from docs/sources.md#ledger-survey).
 TARGETS = {
     ("sqlite", "bulk"): (20_000, "journals/s"),
     ("postgres", "bulk"): (15_000, "journals/s"),

@@ -1,4 +1,5 @@
-"""The `ledger` command (outputs: docs/statements.md#outputs). Thin: parse options, call the layers below.
+"""The `ledger` command (outputs: docs/statements.md#outputs). Thin: parse options, call
+the layers below.
 
 Exit status: 0 success; 1 a rejected event, a failed expectation or check; 2 unusable
 input or arguments, always as one line on stderr and never a traceback.

@@ -1,4 +1,4 @@
-"""The error codes of CONTRACT section 3 and the one exception that carries them."""
+"""The error codes (docs/scenarios.md) and the one exception that carries them."""
 
 from __future__ import annotations
 

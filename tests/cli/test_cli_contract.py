@@ -1,6 +1,7 @@
-"""The `ledger` command as CONTRACT section 4 fixes it: the CSV and JSON a user or a
-finance system reads, the exit statuses, and the scenario-run rules of section 3 that
-show at the command line. Every test runs on SQLite and on PostgreSQL (`db_url`).
+"""The `ledger` command's fixed outputs (docs/statements.md#outputs): the CSV and JSON a
+user or a finance system reads, the exit statuses, and the scenario-run rules of
+docs/scenarios.md that show at the command line. Every test runs on SQLite and on
+PostgreSQL (`db_url`).
 
 Most tests drive `ledger.cli.cli` in-process with click's CliRunner. Exit status 2 comes
 from the console entry point `main()`, which turns unusable input into one line on

@@ -1,4 +1,4 @@
-"""CONTRACT section 1 (units, parsing, formatting, rounding, splitting) and the core
+"""docs/scenarios.md#numbers (units, parsing, formatting, rounding, splitting) and the core
 journal check that every journal balances in each unit separately."""
 
 from __future__ import annotations

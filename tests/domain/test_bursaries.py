@@ -1,5 +1,5 @@
 """Bursary funds: opening, awards up to a cap, single and pooled spending, closing
-(CONTRACT section 3), driven through the scenario runner into the in-memory backend."""
+(docs/scenarios.md), driven through the scenario runner into the in-memory backend."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Grants, framework call-offs, spot purchases and block contracts (CONTRACT section 3),
+"""Grants, framework call-offs, spot purchases and block contracts (docs/scenarios.md),
 driven through the scenario runner into the in-memory reference backend."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Direct payments: one-off and scheduled payments, contributions, spending and reviews
-(CONTRACT section 3, docs/rules-dp-isf.md)."""
+(docs/scenarios.md, docs/rules-dp-isf.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Individual Service Funds: hours lots, expiry, carry-over cap, borrowing, fees,
-underspend returns, closure and reversals (CONTRACT section 3, docs/rules-dp-isf.md)."""
+underspend returns, closure and reversals (docs/scenarios.md, docs/rules-dp-isf.md)."""
 
 from __future__ import annotations
 
@@ -210,8 +210,8 @@ def test_hours_over_the_cap_expire_oldest_lot_first():
 
 
 def test_cap_counts_the_whole_bank_even_a_lot_advanced_before_reconciling():
-    # CONTRACT: "if the bank then exceeds max_hours, the excess expires, oldest lots
-    # first". May's 40 hours arrive on 1 May and April is reconciled on 3 May: the bank is
+    # docs/rules-dp-isf.md: the cap counts the whole bank; the excess expires, oldest lots
+    # first. May's 40 hours arrive on 1 May and April is reconciled on 3 May: the bank is
     # 10 (April) + 40 (May) = 50 hours, so 30 expire: April's 10, then 20 of May's.
     b = run([opened(carry={"expire_after_months": 1, "max_hours": 20}), advance("2026-04"),
              deliver(30), advance("2026-05"), reconcile("2026-04", "2026-05-03")])

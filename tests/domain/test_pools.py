@@ -1,4 +1,4 @@
-"""Pooled budgets (CONTRACT section 3 `pool_*`; docs/pools.md), driven through the runner
+"""Pooled budgets (`pool_*` in docs/scenarios.md; docs/pools.md), driven through the runner
 into the in-memory backend."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every worked example in scenarios/ (and the contract's own example) replays cleanly on
+"""Every worked example in scenarios/ (and docs/scenarios.md's smallest example) replays cleanly on
 SQLite and on PostgreSQL: no event is rejected unexpectedly and every `expect` holds;
 replaying the same file again posts nothing; and `verify` finds every invariant intact.
 

@@ -1,4 +1,4 @@
-"""Units, exact parsing and formatting, rounding and splitting (CONTRACT section 1).
+"""Units, exact parsing and formatting, rounding and splitting (docs/scenarios.md#numbers).
 
 Everything here is integer arithmetic: GBP in pence, HRS in minutes. Decimal is used only
 to read the text a person typed, never to compute a result that is then stored.
@@ -128,7 +128,7 @@ def parse_rate(value: object, what: str = "rate") -> Fraction:
 
 
 def round_half_away(value: Fraction) -> int:
-    """Round to the nearest integer, halves away from zero (CONTRACT section 1)."""
+    """Round to the nearest integer, halves away from zero (docs/scenarios.md#numbers)."""
     sign = -1 if value < 0 else 1
     magnitude = abs(value)
     whole, rest = divmod(magnitude.numerator, magnitude.denominator)

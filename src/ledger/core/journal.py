@@ -152,7 +152,7 @@ def reversal_of(original: Journal, key: str, on: date, event_key: str, reason: s
 
 
 def default_floor(account: str, unit: Unit) -> int | None:
-    """Floors the domain always needs (CONTRACT section 3): a DP account, a pool share,
+    """Floors the domain always needs (docs/rules-trust.md#floors): a DP account, a pool share,
     a fund and an award can never go below zero. Others are set per account (ISF hours
     may borrow) or have none (council sources run negative, ISF money may overspend)."""
     parts = account.split(":")

@@ -30,7 +30,7 @@ def _positive(parse: Callable[[object, str], int]) -> Callable[[object], int]:
     def check(value: object) -> int:
         minor = parse(value, "value")
         if minor <= 0:
-            # Direction comes from the event type, never from a sign (CONTRACT section 3).
+            # Direction comes from the event type, never from a sign (docs/scenarios.md).
             raise ValueError("must be greater than zero")
         return minor
 

@@ -1,4 +1,4 @@
-"""Personal budgets (Care Act 2014 s.26; CONTRACT section 3 `budget`) and what has been
+"""Personal budgets (Care Act 2014 s.26; `budget` in docs/scenarios.md) and what has been
 paid towards them.
 
 The `budget` event posts nothing: it records the budget for a period, who funds it and the

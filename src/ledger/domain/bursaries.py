@@ -1,11 +1,11 @@
-"""Bursary and grant funds (CONTRACT section 3): a council-funded pot, awards to people up
+"""Bursary and grant funds (docs/scenarios.md): a council-funded pot, awards to people up
 to a cap each, spending from awards (alone or pooled with others), and closing the pot.
 
 State: kind "fund" ref = fund id, holding the council, the total and cap, whether it is
 closed, and each person's awarded total (what the cap is checked against; spending does
 not lower it, reversing an award does). The fund and award accounts cannot go below zero
 (core default floor); the checks here come first only to give a clearer message. Rules
-where CONTRACT is silent: docs/rules-contracts-bursaries-budgets.md.
+where the file format is silent: docs/rules-contracts-bursaries-budgets.md.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""Council contracts with providers (CONTRACT section 3): grants, framework rate cards and
+"""Council contracts with providers (docs/scenarios.md): grants, framework rate cards and
 call-offs, spot purchases, and block contracts with their monthly payment and utilisation.
 
 All of these are paid from `council:{C}:funding`, never from a personal budget. State:
 kind "framework" ref = framework id (the rate card), kind "block" ref = contract id (terms,
-and per month whether it is paid and the hours used). The rules where CONTRACT is silent
-are in docs/rules-contracts-bursaries-budgets.md.
+and per month whether it is paid and the hours used). The rules where the file format is
+silent are in docs/rules-contracts-bursaries-budgets.md.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def _framework(ctx: Ctx, framework: str) -> dict:
 
 def rate_in_force(card: dict, service: str, on: dt.date) -> dict:
     """The rate for `service` with the latest `from` on or before `on`: a later `from`
-    supersedes an earlier one (CONTRACT section 3)."""
+    supersedes an earlier one (docs/scenarios.md, `framework_open`)."""
     lines = [r for r in card["rates"] if r["service"] == service]
     if not lines:
         raise LedgerError("invalid", f"the framework has no rate for service {service!r}")

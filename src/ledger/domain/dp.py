@@ -1,8 +1,8 @@
-"""Direct payments (CONTRACT section 3): one-off and scheduled payments from the council
+"""Direct payments (docs/scenarios.md): one-off and scheduled payments from the council
 into the holder's DP account, the holder's own contribution, spending from the account,
 and the review that recovers a surplus.
 
-Rules the contract leaves open are in docs/rules-dp-isf.md.
+Rules the file format leaves open are in docs/rules-dp-isf.md.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ledger.core.journal import check_account, transfer
 from ledger.domain.base import Ctx, Event, PartyId, Pence, handles, lift
 from ledger.errors import LedgerError
 
-# Put a limit on everything (TIGER_STYLE): one payment run posts at most this many
+# Put a limit on everything (docs/architecture.md#limits): one payment run posts at most this many
 # payments; a bigger backlog is run in steps with an earlier `until`.
 MAX_PAYMENTS_PER_RUN = 10_000
 MAX_REVIEW_WEEKS = 520  # ten years of payments is already far beyond any council policy
@@ -67,7 +67,7 @@ def dp_account(holder: str) -> str:
 
 def holder_council(ctx: Ctx, holder: str, council: str | None) -> str:
     """The council an event is for: the one given (it must be declared), else the
-    holder's own council (CONTRACT section 3)."""
+    holder's own council (docs/scenarios.md, "Every event type")."""
     ctx.party("holder", holder)
     if council is None:
         return ctx.council_of(holder)

@@ -1,10 +1,10 @@
-"""Individual Service Funds (CONTRACT section 3): a provider holds a person's budget as
+"""Individual Service Funds (docs/scenarios.md): a provider holds a person's budget as
 money and a bank of hours. Hours arrive monthly as dated lots, are used oldest first,
 may be borrowed a little, and expire by age and by a carry-over cap at reconciliation.
 
 The lot bookkeeping lives in state kind "isf" (ref "H:P"); the HRS balance of
 `isf:{H}:{P}` is the truth, and always equals the lots' minutes less any borrowed
-minutes. Rules the contract leaves open are in docs/rules-dp-isf.md.
+minutes. Rules the file format leaves open are in docs/rules-dp-isf.md.
 """
 
 from __future__ import annotations
@@ -344,8 +344,8 @@ def check_reconcile_order(state: dict, month: str) -> None:
 
 def expire_hours(state: dict, month: str) -> list[dict]:
     """(1) lots old enough expire; (2) if the bank then exceeds the cap, the excess
-    expires, oldest lots first (CONTRACT section 3, as written: the whole bank counts,
-    including a later month's lot if it was advanced before this reconciliation)."""
+    expires, oldest lots first (docs/rules-dp-isf.md: the whole bank counts, including a
+    later month's lot if it was advanced before this reconciliation)."""
     expired = []
     kept = []
     for lot in state["lots"]:

@@ -1,5 +1,5 @@
 """Events that belong to the ledger itself, not to one instrument: `expect`,
-`close_period` and `reverse` (CONTRACT section 3)."""
+`close_period` and `reverse` (docs/scenarios.md, "Ledger housekeeping")."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
-"""Pooled budgets: the `pool_*` events of CONTRACT section 3 (rules in docs/pools.md).
+"""Pooled budgets: the `pool_*` events of docs/scenarios.md (rules in docs/pools.md).
 
 Several budget holders "tie up all or parts of their personal budgets" to buy together
-(seed 003, Richmond: shared PAs, a venue, outings). Each member's money stays theirs: the
-pool is one account per member, `pool:{L}:{H}`, plus `pool:{L}:common` for money that
-belongs to no one member (trading income). A shared cost is split among the members who
-share it and each part comes out of that member's own share, so one member's budget
-never pays for another's support.
+(docs/sources.md#s003, Richmond: shared PAs, a venue, outings). Each member's money stays
+theirs: the pool is one account per member, `pool:{L}:{H}`, plus `pool:{L}:common` for
+money that belongs to no one member (trading income). A shared cost is split among the
+members who share it and each part comes out of that member's own share, so one member's
+budget never pays for another's support.
 
 State (kind "pool", ref = pool id), JSON-able, dates as ISO text:
     {"pool", "opened", "opened_by", "status": "open"|"closed", "closed", "closed_by",
@@ -225,7 +225,7 @@ def pool_join(ctx: Ctx, event: PoolJoin) -> None:
 
 
 def _refund_share(ctx: Ctx, pool: str, holder: str, reason: str, **memo: object) -> None:
-    """The member's whole share back to their direct payment account (CONTRACT)."""
+    """The member's whole share back to their direct payment account (docs/pools.md)."""
     share_pence = ctx.balance(share_account(pool, holder), GBP)
     if share_pence <= 0:
         return
@@ -266,8 +266,9 @@ def pool_close(ctx: Ctx, event: PoolClose) -> None:
 
 
 def _isf_source(ctx: Ctx, holder: str, provider: str) -> str:
-    """An ISF may pay into a pool only where the ISF's terms allow it (seed 003:L382:
-    pooling between ISFs is untested, so it is opt-in, never a default)."""
+    """An ISF may pay into a pool only where the ISF's terms allow it (docs/pools.md:
+    pooling between ISFs is untested, docs/sources.md#s003, so it is opt-in, never a
+    default)."""
     ctx.party("provider", provider)
     isf = ctx.state("isf", f"{holder}:{provider}")
     if isf is None:

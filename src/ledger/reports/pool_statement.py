@@ -3,8 +3,10 @@ split, and each member's remaining share (docs/pools.md).
 
 Pure functions over a pool's state and its journals: no I/O, so the database and the
 in-memory backend give the same statement. Every amount is integer pence (`*_minor`).
-Members appear by pseudonym unless they consented to their name being shown (seed 003:
-"names are shown only with consent"); holder ids appear only with that consent too.
+Members appear by pseudonym unless they consented to their name being shown
+(docs/pools.md, "The pool statement"; docs/sources.md#s003, case study II: sharing
+discussions "were not disclosed to the local authority"); holder ids appear only with that
+consent too.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Statements for a budget holder and for a pooling group (read-only).
 
-The holder statement's JSON is fixed by CONTRACT section 4: every account of section 2
-that belongs to H, with opening, in, out and closing in minor units; we add the holder's
-name, their personal budgets beside what was paid towards them (`budgets`), and nothing
-that changes those fields.
+The holder statement's JSON has fixed fields (docs/statements.md): every account
+(docs/scenarios.md, "Accounts you will see") that belongs to H, with opening, in, out
+and closing in minor units; we add the holder's name, their personal budgets beside what
+was paid towards them (`budgets`), and nothing that changes those fields.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ledger.store.repo import DbStore
 
 
 def belongs_to(path: str, holder: str) -> bool:
-    """CONTRACT section 4: holder:{H}:*, isf:{H}:*, pool:*:{H}, fund:*:award:{H}."""
+    """docs/statements.md: holder:{H}:*, isf:{H}:*, pool:*:{H}, fund:*:award:{H}."""
     parts = path.split(":")
     match parts:
         case ["holder", h, _] | ["isf", h, _]:
