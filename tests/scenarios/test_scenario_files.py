@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger.scenarios.rebuild import rebuild_break
 from ledger.scenarios.runner import run_scenario
 from ledger.scenarios.schema import load_scenario
 from ledger.store.repo import DbStore
@@ -48,5 +49,7 @@ def test_scenario_file_replays_cleanly_then_idempotently_and_verifies(path, db_u
 
         with engine.connect() as conn:
             assert first_break(conn) is None
+            # replaying the recorded events rebuilds exactly what is stored
+            assert rebuild_break(conn) is None
     finally:
         engine.dispose()
