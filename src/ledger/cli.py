@@ -208,6 +208,34 @@ def statement_pool(pool: str, date_from, date_to, month, fmt: str,
         click.echo(render_pool_statement_text(result), nl=False)
 
 
+@cli.group()
+def export() -> None:
+    """Files for other systems (docs/exports.md)."""
+
+
+@export.command("beancount")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write to FILE (whole or not at all) instead of standard output.")
+@db_option
+def export_beancount(output: Path | None, db_url: str | None) -> None:
+    """The whole ledger as a Beancount file: bean-check accepts it and its balances equal
+    `ledger balance` (hours as the commodity MIN, in minutes)."""
+    from ledger.reports.beancount import write_beancount
+
+    with _engine(db_url, read_only=True).connect() as conn:
+        if output is None:
+            write_beancount(conn, sys.stdout)
+            return
+        partial = output.with_name(f".{output.name}.partial")
+        try:
+            with partial.open("w", encoding="utf-8") as out:
+                write_beancount(conn, out)
+            partial.replace(output)
+        except OSError as err:
+            partial.unlink(missing_ok=True)
+            raise UsageError(f"-o {output}: cannot write: {err.strerror or err}") from None
+
+
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @db_option
