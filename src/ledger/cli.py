@@ -69,6 +69,7 @@ def scenario() -> None:
 @db_option
 def scenario_run(files: tuple[Path, ...], db_url: str | None) -> None:
     """Replay each FILE into the ledger; one summary line per file."""
+    from ledger.progress import BulkProgress
     from ledger.scenarios.runner import run_scenario
     from ledger.scenarios.schema import load_scenario
     from ledger.store.repo import DbStore
@@ -77,8 +78,10 @@ def scenario_run(files: tuple[Path, ...], db_url: str | None) -> None:
     scenarios = [(path, load_scenario(path)) for path in files]
     engine = _engine(db_url)
     for path, loaded in scenarios:
-        with engine.begin() as conn:
-            result = run_scenario(DbStore(conn), loaded, source=str(path))
+        with BulkProgress(len(loaded.events), f"replaying {path.name}") as bar, \
+                engine.begin() as conn:
+            result = run_scenario(DbStore(conn), loaded, source=str(path),
+                                  progress=bar.advance)
         click.echo(
             f"{path}: {result.applied} applied, {result.skipped} already recorded, "
             f"{result.rejected_as_expected} rejected as expected, "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -173,9 +174,10 @@ def apply_event(backend: Backend, raw: dict, key: str, index: int | None = None,
     raise EventFailed(f"expected {expected} but the event was accepted")
 
 
-def run_scenario(backend: Backend, scenario: ScenarioFile, source: str = "") -> RunResult:
+def run_scenario(backend: Backend, scenario: ScenarioFile, source: str = "",
+                 progress: Callable[[], None] | None = None) -> RunResult:
     """Replay every event; stops at the first unexpected rejection (events before it stay
-    applied). The caller owns the transaction."""
+    applied). The caller owns the transaction. `progress` is called after each event."""
     result = RunResult()
     try:
         # A party declared again with a different record stops the run before any event
@@ -197,6 +199,8 @@ def run_scenario(backend: Backend, scenario: ScenarioFile, source: str = "") -> 
             result.failure = f"{where}event {index} (id {shown}, {kind}): {err}"
             return result
         result.journals += journals
+        if progress is not None:
+            progress()
         if outcome == "applied":
             result.applied += 1
         elif outcome == "skipped":
