@@ -260,6 +260,9 @@ class Backend(Protocol):
     def balance(self, account: str, unit: Unit) -> int: ...
     def floor(self, account: str, unit: Unit) -> int | None: ...
     def get_state(self, kind: str, ref: str) -> dict | None: ...
+    def state_refs(self, kind: str) -> list[str]:
+        """Every ref of one kind of state, sorted (an index lookup, never a list kept in
+        one row that grows with every instrument)."""
     def party(self, kind: str, party_id: str, as_of: dt.date | None = None) -> dict | None:
         """The party's record in force on `as_of` (None: the newest), or None if it was
         never declared (docs/rules-trust.md#parties)."""
@@ -336,6 +339,10 @@ class Ctx:
                 lowest = (running, on)
         assert lowest is not None
         return lowest
+
+    def state_refs(self, kind: str) -> list[str]:
+        stored = set(self.backend.state_refs(kind))
+        return sorted(stored | {ref for k, ref in self.change.states if k == kind})
 
     def state(self, kind: str, ref: str) -> dict | None:
         if (kind, ref) in self.change.states:

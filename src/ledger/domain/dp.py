@@ -284,10 +284,6 @@ def dp_schedule(ctx: Ctx, event: DpSchedule) -> None:
         "timing": event.timing,
         "next_period": 0,  # every period before this one has been paid (or skipped)
     })
-    index = ctx.state("dp_schedules", "all") or {"keys": []}
-    if ctx.event_key not in index["keys"]:
-        index["keys"].append(ctx.event_key)
-    ctx.put_state("dp_schedules", "all", index)
 
 
 class DpScheduleEnd(Event):
@@ -365,7 +361,6 @@ def _pay_schedule(ctx: Ctx, schedule_key: str, until: dt.date, budget: int) -> i
 def run_payments(ctx: Ctx, event: RunPayments) -> None:
     """Every scheduled payment dated on or before `until` not yet paid, each with its own
     date and key; all in one event, so a rejected run posts none of them."""
-    index = ctx.state("dp_schedules", "all") or {"keys": []}
     posted = 0
-    for schedule_key in index["keys"]:
+    for schedule_key in ctx.state_refs("dp_schedule"):  # an index scan, not a growing row
         posted += _pay_schedule(ctx, schedule_key, event.until, MAX_PAYMENTS_PER_RUN - posted)

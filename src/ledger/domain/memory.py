@@ -51,6 +51,9 @@ class MemoryBackend:
     def floor(self, account: str, unit: Unit) -> int | None:
         return self.floors.get((account, unit))
 
+    def state_refs(self, kind: str) -> list[str]:
+        return sorted(ref for k, ref in self.states if k == kind)
+
     def get_state(self, kind: str, ref: str) -> dict | None:
         found = self.states.get((kind, ref))
         return copy.deepcopy(found) if found is not None else None

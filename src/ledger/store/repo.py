@@ -148,6 +148,11 @@ class DbStore:
             self._floors[(account, unit)] = row[0] if row else None
         return self._floors[(account, unit)]
 
+    def state_refs(self, kind: str) -> list[str]:
+        return list(self.conn.execute(
+            select(m.InstrumentState.ref).where(m.InstrumentState.kind == kind)
+            .order_by(m.InstrumentState.ref)).scalars())
+
     def get_state(self, kind: str, ref: str) -> dict | None:
         data = self.conn.execute(
             select(m.InstrumentState.data).where(
