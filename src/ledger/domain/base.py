@@ -310,6 +310,7 @@ class Ctx:
         self.date = event.date
         self.change = Change(event)
         self._deltas: dict[tuple[str, Unit], int] = {}
+        self._keys: set[str] = set()  # this event's journal keys: a lookup, never a scan
         # What this event moves on each date, per account, and the accounts it takes from.
         self._dated: dict[tuple[str, Unit], dict[dt.date, int]] = {}
         self._takes: set[tuple[str, Unit]] = set()
@@ -365,9 +366,7 @@ class Ctx:
         return self.party("holder", holder)["council"]
 
     def journal_exists(self, key: str) -> bool:
-        return self.backend.journal_hash(key) is not None or any(
-            j.key == key for j in self.change.journals
-        )
+        return key in self._keys or self.backend.journal_hash(key) is not None
 
     # -- writes
     def put_state(self, kind: str, ref: str, data: dict) -> None:
@@ -403,8 +402,9 @@ class Ctx:
             memo=memo or {},
         )
         check_journal(journal)
-        if any(j.key == key for j in self.change.journals):
+        if key in self._keys:
             raise LedgerError("duplicate_conflict", f"journal key {key!r} used twice")
+        self._keys.add(key)
         self.change.journals.append(journal)
         for p in journal.postings:
             k = (p.account, p.unit)
