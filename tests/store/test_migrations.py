@@ -9,7 +9,6 @@ import hashlib
 import os
 from pathlib import Path
 
-import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
@@ -126,14 +125,12 @@ def test_a_guard_changed_behind_the_migrations_back_is_noticed(db_url):
     assert installed != (SNAPSHOTS / f"{engine.dialect.name}.sql").read_text()
 
 
-@pytest.mark.parametrize("kind", ["sqlite"])
-def test_a_0001_database_with_data_migrates_and_verifies(tmp_path, kind):
+def test_a_0001_database_with_data_migrates_and_verifies(db_url):
     """An existing ledger made by revision 0001 upgrades in place: its parties become
     declaration records, its floors floor records, and the chain covers every record."""
     from ledger.store.verify import first_break
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = make_engine(url)
+    engine = make_engine(db_url)
     _run(engine, command.upgrade, "0001")
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO party (kind, id, name, data) VALUES ('council', 'C1', "
