@@ -5,6 +5,7 @@ and what remains; nothing at all when the output is a file or a pipe (docs/archi
 
 from __future__ import annotations
 
+import os
 import time
 from types import TracebackType
 
@@ -21,7 +22,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-SHOW_AFTER_S = 1.0
+# Work shorter than this shows nothing (LEDGER_PROGRESS_AFTER_S overrides it, for tests).
+SHOW_AFTER_S = float(os.environ.get("LEDGER_PROGRESS_AFTER_S", "1.0"))
 
 
 class _Rate(ProgressColumn):

@@ -26,7 +26,8 @@ def _big_file(folder: Path) -> Path:
 def test_a_long_replay_on_a_terminal_shows_progress_with_a_rate(tmp_path):
     path = _big_file(tmp_path)
     leader, follower = pty.openpty()
-    env = dict(os.environ, COLUMNS="120", TERM="xterm")
+    # shown from the start here, so the test does not depend on this machine's speed
+    env = dict(os.environ, COLUMNS="120", TERM="xterm", LEDGER_PROGRESS_AFTER_S="0")
     proc = subprocess.Popen([LEDGER, "scenario", "run", str(path), "--db",
                              f"sqlite:///{tmp_path / 'l.db'}"], stdin=follower,
                             stdout=follower, stderr=follower, env=env, close_fds=True)
