@@ -54,7 +54,7 @@ def test_no_progress_when_the_output_is_not_a_terminal(tmp_path):
     path = _big_file(tmp_path)
     done = subprocess.run([LEDGER, "scenario", "run", str(path), "--db",
                            f"sqlite:///{tmp_path / 'l.db'}"], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=dict(os.environ, LEDGER_PROGRESS_AFTER_S="0"))
     assert done.returncode == 0
     assert done.stderr == ""
     assert done.stdout.count("\n") == 1 and "applied" in done.stdout
