@@ -93,12 +93,11 @@ def payload_hash_of(journal_type: str, date_iso: str, holder: str | None,
         "reverses": reverses_key,
         "type": journal_type,
     }
-    text = json.dumps(body, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return sha256_text(json.dumps(body, separators=(",", ":")))
 
 
-def sha256_json(body: object) -> str:
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+def sha256_text(text: str) -> str:
+    """SHA-256 of a text's UTF-8 bytes, in hex: every hash the ledger stores."""
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -8,7 +8,6 @@ core checks and apply everything it emitted atomically. A rejection leaves no tr
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from decimal import Decimal
 from pydantic import ValidationError
 
 import ledger.domain  # noqa: F401 - registers every handler
-from ledger.core.journal import MAX_KEY_CHARS, sha256_json
+from ledger.core.journal import MAX_KEY_CHARS, sha256_text
 from ledger.core.text import text_problem
 from ledger.domain.base import HANDLERS, Backend, Change, Ctx, EventRecord, day
 from ledger.errors import CODES, ExpectationFailed, LedgerError
@@ -47,10 +46,6 @@ def event_payload(raw: dict) -> str:
     """The event as written, as canonical JSON: stored with its record (so `verify` can
     replay it) and hashed into its payload hash."""
     return json.dumps(_plain(raw), sort_keys=True, separators=(",", ":"), default=str)
-
-
-def event_payload_hash(raw: dict) -> str:
-    return sha256_json(_plain(raw))
 
 
 @dataclass
@@ -128,7 +123,7 @@ def apply_event(backend: Backend, raw: dict, key: str, index: int | None = None,
     Raises EventFailed when the run must stop."""
     backend.lock_for_write()  # so the checks below read what the write will see
     payload = event_payload(raw)
-    payload_hash = hashlib.sha256(payload.encode()).hexdigest()
+    payload_hash = sha256_text(payload)
     expected = raw.get("expect_error")
     problem = _record_problem(key, raw.get("type"))
     if problem:

@@ -12,18 +12,15 @@ A migration keeps its own copy of these formulas, as migrations never import liv
 
 from __future__ import annotations
 
-import hashlib
 import json
+
+from ledger.core.journal import sha256_text
 
 GENESIS_HASH = "0" * 64
 
 
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def journal_link(prev_hash: str, key: str, payload_hash: str, event_key: str) -> str:
-    return _sha(f"{prev_hash}|{key}|{payload_hash}|{event_key}")
+    return sha256_text(f"{prev_hash}|{key}|{payload_hash}|{event_key}")
 
 
 def canonical(value: object) -> str:
@@ -37,10 +34,10 @@ def record_hash(prev_hash: str, seq: int, key: str, type_: str, date_iso: str,
                 journals: list[list[str]], parties: list[list]) -> str:
     """`journals`: [link hash, memo text] of each journal the record posted, in order;
     `parties`: [kind, id, valid_from or None, data text] of each party record it wrote."""
-    return _sha(json.dumps(
+    return sha256_text(json.dumps(
         [prev_hash, seq, key, type_, date_iso, payload_hash, payload, outcome, source,
-         _sha(json.dumps(journals, ensure_ascii=False)),
-         _sha(json.dumps(parties, ensure_ascii=False))],
+         sha256_text(json.dumps(journals, ensure_ascii=False)),
+         sha256_text(json.dumps(parties, ensure_ascii=False))],
         separators=(",", ":"), ensure_ascii=False))
 
 

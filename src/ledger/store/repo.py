@@ -8,8 +8,8 @@ the migrations) re-check every invariant the Python side has already checked.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import hashlib
 import json
 import re
 from collections import defaultdict
@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ledger.core.amounts import Unit
-from ledger.core.journal import Journal, Posting, default_floor
+from ledger.core.journal import Journal, Posting, default_floor, sha256_text
 from ledger.domain.base import Change, EventRecord
 from ledger.errors import LedgerError
 from ledger.store import models as m
@@ -33,9 +33,6 @@ _JOURNAL_ARRAYS = {  # column -> PostgreSQL type, for the unnest insert
 SEAL_CHUNK = 500  # ids per sealing UPDATE: bounded statements on both engines
 _DB_ERROR = re.compile(r"ledger:([a-z_]+): ([^\n]*)")
 _CONTRACT_CODE = {"append_only": "invalid"}
-
-
-chain_hash = journal_link  # the name older callers know
 
 
 def party_key(kind: str, party_id: str) -> str:
@@ -72,12 +69,6 @@ def journal_from_json(d: dict) -> Journal:
                    postings=tuple(Posting(a, Unit(u), n) for a, u, n in d["postings"]),
                    event_key=d["event_key"], holder=d["holder"],
                    reverses_key=d["reverses_key"], memo=d["memo"])
-
-
-def replace_event_key(j: Journal, event_key: str) -> Journal:
-    return Journal(key=j.key, type=j.type, date=j.date, postings=j.postings,
-                   event_key=event_key, holder=j.holder, reverses_key=j.reverses_key,
-                   memo=j.memo)
 
 
 class DbStore:
@@ -270,7 +261,7 @@ class DbStore:
         new = []
         for p in parties:  # every declaration checked before any is written
             payload = canonical(p)
-            payload_hash = hashlib.sha256(payload.encode()).hexdigest()
+            payload_hash = sha256_text(payload)
             key = party_key(p["kind"], p["id"])
             recorded = self.event_hash(key)
             if recorded == payload_hash:
@@ -308,8 +299,9 @@ class DbStore:
         for (account, unit), floor_minor in change.floors.items():
             self._set_floor(account, unit, floor_minor, change.event.key)
         key = change.event.key  # a journal belongs to the record of the event that posts it
-        links = self._post([j if j.event_key == key else replace_event_key(j, key)
-                            for j in change.journals])
+        links = list(self._post([j if j.event_key == key
+                                 else dataclasses.replace(j, event_key=key)
+                                 for j in change.journals]).values())
         for (kind, ref), data in change.states.items():
             self._put_state(kind, ref, data)
         party_rows = self._write_parties(change.event.key, change.parties)
@@ -367,36 +359,38 @@ class DbStore:
         payload are skipped; with another payload, a conflict."""
         self._write_lock()
         by_event: dict[str, list[Journal]] = defaultdict(list)
-        for j in self._without_replays(journals):
+        for j in journals:
             event_key = j.event_key or j.key
             by_event[event_key].append(j if j.event_key == event_key
-                                       else replace_event_key(j, event_key))
-        fresh = [j for batch in by_event.values() for j in batch]
+                                       else dataclasses.replace(j, event_key=event_key))
         with self.conn.begin_nested():
-            link_of = dict(zip([j.key for j in fresh], self._post(fresh), strict=True))
+            link_of = self._post([j for batch in by_event.values() for j in batch])
             records: list[tuple[EventRecord, str, list[list[str]], list[list]]] = []
-            for event_key, batch in by_event.items():
+            for event_key, everything in by_event.items():
+                batch = [j for j in everything if j.key in link_of]  # replays skipped
+                if not batch:
+                    continue
                 payload = canonical([journal_json(j) for j in batch])
                 record = EventRecord(event_key, "journals", min(j.date for j in batch),
-                                     hashlib.sha256(payload.encode()).hexdigest(),
-                                     payload=payload)
+                                     sha256_text(payload), payload=payload)
                 records.append((record, "applied", [link_of[j.key] for j in batch], []))
             self._records(records)
-        return len(fresh)
+        return len(link_of)
 
-    def _post(self, journals: list[Journal]) -> list[list[str]]:
-        """The bulk path: set-based inserts, then one sealing UPDATE per chunk. Returns
-        [link hash, memo text] of each journal posted, for the event's record."""
+    def _post(self, journals: list[Journal]) -> dict[str, list[str]]:
+        """The bulk path: set-based inserts, then one sealing UPDATE per chunk. Keys
+        already posted with the same payload are skipped. Returns, for each journal posted
+        in order, its key and [link hash, memo text], for the event's record."""
         fresh = self._without_replays(journals)
         if not fresh:
-            return []
+            return {}
         self._ensure_accounts({(p.account, p.unit) for j in fresh for p in j.postings})
         reverses = self._journal_ids([j.reverses_key for j in fresh if j.reverses_key])
         prev_hash = self._last_hash or self.conn.execute(
             select(m.Journal.hash).order_by(m.Journal.id.desc()).limit(1)
         ).scalar_one_or_none() or GENESIS_HASH
         rows = []
-        links = []
+        links: dict[str, list[str]] = {}
         for j in fresh:
             payload = j.payload_hash()
             this_hash = journal_link(prev_hash, j.key, payload, j.event_key)
@@ -408,7 +402,7 @@ class DbStore:
                 "payload_hash": payload, "memo": memo,
                 "status": "draft", "prev_hash": prev_hash, "hash": this_hash,
             })
-            links.append([this_hash, memo])
+            links[j.key] = [this_hash, memo]
             prev_hash = this_hash
         postings = [
             (j.key, self._account_ids[p.account], p.unit.value, p.amount_minor)
@@ -562,5 +556,5 @@ class DbStore:
             self.conn.execute(insert(m.InstrumentState).values(kind=kind, ref=ref, data=text))
 
 
-__all__ = ["DbStore", "chain_hash", "journal_from_json", "journal_json", "party_key",
+__all__ = ["DbStore", "journal_from_json", "journal_json", "party_key",
            "translate_db_error"]

@@ -17,13 +17,12 @@ The instrument state is checked by replaying the records (ledger/scenarios/rebui
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, func, select
 
-from ledger.core.journal import payload_hash_of
+from ledger.core.journal import payload_hash_of, sha256_text
 from ledger.store import models as m
 from ledger.store.chain import GENESIS_HASH, journal_link, record_hash
 
@@ -132,7 +131,7 @@ def _check_records(conn: Connection, links: dict[str, list[list[str]]],
         where = f"record {seq} ({key})"
         if seq != expected_seq:
             return f"record {expected_seq} is missing from the chain (found {seq} next)"
-        if payload is not None and hashlib.sha256(payload.encode()).hexdigest() != payload_hash:
+        if payload is not None and sha256_text(payload) != payload_hash:
             return f"{where}: the event as stored does not match its payload hash"
         if stored_prev != prev:
             return f"{where}: hash chain broken (previous hash does not match)"
@@ -198,20 +197,26 @@ def _check_floors(conn: Connection) -> str | None:
         floors[(account_id, unit)].append((since, floor_minor))
     if not floors:
         return None
-    paths = dict(conn.execute(select(m.Account.id, m.Account.path)).all())
-    for (account_id, unit), history in sorted(floors.items()):
-        running = 0
-        for date, moved in conn.execute(
-                select(m.Journal.date, func.sum(m.Posting.amount_minor))
-                .join(m.Journal, m.Journal.id == m.Posting.journal_id)
-                .where(m.Posting.account_id == account_id, m.Posting.unit == unit,
-                       m.Journal.status == "posted")
-                .group_by(m.Journal.date).order_by(m.Journal.date)):
-            running += int(moved)
-            in_force = [f for since, f in history if since is None or since <= date]
-            if in_force and running < in_force[-1]:
-                return (f"{paths.get(account_id, account_id)} {unit} is {running} at the end "
-                        f"of {date}, below its floor of {in_force[-1]}")
+    floored = select(m.AccountFloor.account_id, m.AccountFloor.unit).distinct().subquery()
+    running: dict[tuple[int, str], int] = defaultdict(int)
+    # One pass over every floored account's daily movements, in date order per account.
+    for account_id, unit, date, moved in conn.execute(
+            select(m.Posting.account_id, m.Posting.unit, m.Journal.date,
+                   func.sum(m.Posting.amount_minor))
+            .join(m.Journal, m.Journal.id == m.Posting.journal_id)
+            .join(floored, (floored.c.account_id == m.Posting.account_id)
+                  & (floored.c.unit == m.Posting.unit))
+            .where(m.Journal.status == "posted")
+            .group_by(m.Posting.account_id, m.Posting.unit, m.Journal.date)
+            .order_by(m.Posting.account_id, m.Posting.unit, m.Journal.date)):
+        key = (account_id, unit)
+        running[key] += int(moved)
+        in_force = [f for since, f in floors[key] if since is None or since <= date]
+        if in_force and running[key] < in_force[-1]:
+            path = conn.execute(select(m.Account.path).where(m.Account.id == account_id)
+                                ).scalar_one()
+            return (f"{path} {unit} is {running[key]} at the end of {date}, below its floor "
+                    f"of {in_force[-1]}")
     return None
 
 
