@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -20,7 +22,38 @@ from ledger.core.amounts import format_amount
 from ledger.errors import LedgerError, UsageError
 
 DB_HELP = "Database URL (default: $LEDGER_DATABASE_URL, else sqlite:///ledger.db)."
-db_option = click.option("--db", "db_url", default=None, metavar="URL", help=DB_HELP)
+LEDGER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,59}$")
+
+
+def _ledger_name(_ctx, param, value: str | None) -> str:
+    """--ledger NAME, else $LEDGER_NAME, else main (docs/architecture.md#ledgers)."""
+    name = value if value is not None else os.environ.get("LEDGER_NAME") or "main"
+    if not LEDGER_NAME.match(name):
+        where = "--ledger" if value is not None else "$LEDGER_NAME"
+        raise click.BadParameter(f"{where} {name[:40]!r} must match [A-Za-z0-9][A-Za-z0-9_-]* "
+                                 "(at most 60 characters)")
+    return name
+
+
+def db_option(fn):
+    """--db URL and --ledger NAME: every command takes both."""
+    fn = click.option("--ledger", "ledger", default=None, metavar="NAME",
+                      callback=_ledger_name, expose_value=True,
+                      help="Which ledger in the database (default: $LEDGER_NAME, else main)."
+                      )(fn)
+    return click.option("--db", "db_url", default=None, metavar="URL", help=DB_HELP)(fn)
+
+
+def _existing_ledger(conn, ledger: str) -> int:
+    """A read command's ledger: its id, or exit 2 if the database has no such ledger."""
+    from ledger.store.repo import ledger_id_of, ledger_names
+
+    found = ledger_id_of(conn, ledger)
+    if found is None:
+        names = ", ".join(ledger_names(conn)) or "none yet"
+        raise UsageError(f"there is no ledger named {ledger!r} in this database "
+                         f"(ledgers: {names})")
+    return found
 
 
 def _engine(db_url: str | None, read_only: bool = False):
@@ -53,10 +86,15 @@ def cli() -> None:
 
 @cli.command()
 @db_option
-def init(db_url: str | None) -> None:
-    """Create or upgrade the database schema."""
+def init(db_url: str | None, ledger: str) -> None:
+    """Create or upgrade the database schema, and the ledger NAME in it."""
+    from ledger.store.repo import DbStore
+
     engine = _engine(db_url)
-    click.echo(f"ready: {engine.url.render_as_string(hide_password=True)}")
+    with engine.connect() as conn:
+        DbStore(conn, ledger).lock_for_write()
+        conn.commit()
+    click.echo(f"ready: {engine.url.render_as_string(hide_password=True)} (ledger {ledger})")
 
 
 @cli.group()
@@ -67,10 +105,10 @@ def scenario() -> None:
 @scenario.command("run")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @db_option
-def scenario_run(files: tuple[Path, ...], db_url: str | None) -> None:
+def scenario_run(files: tuple[Path, ...], db_url: str | None, ledger: str) -> None:
     """Replay each FILE into the ledger; one summary line per file."""
     from ledger.progress import BulkProgress
-    from ledger.scenarios.runner import run_scenario
+    from ledger.scenarios.runner import BATCH_EVENTS, run_scenario
     from ledger.scenarios.schema import load_scenario
     from ledger.store.repo import DbStore
 
@@ -78,10 +116,14 @@ def scenario_run(files: tuple[Path, ...], db_url: str | None) -> None:
     scenarios = [(path, load_scenario(path)) for path in files]
     engine = _engine(db_url)
     for path, loaded in scenarios:
+        # The batched path: one durable transaction per BATCH_EVENTS events
+        # (docs/architecture.md#batches).
         with BulkProgress(len(loaded.events), f"replaying {path.name}") as bar, \
-                engine.begin() as conn:
-            result = run_scenario(DbStore(conn), loaded, source=str(path),
-                                  progress=bar.advance)
+                engine.connect() as conn:
+            store = DbStore(conn, ledger, batch=True)
+            result = run_scenario(store, loaded, source=str(path), progress=bar.advance,
+                                  commit_every=BATCH_EVENTS)
+            store.commit()
         click.echo(
             f"{path}: {result.applied} applied, {result.skipped} already recorded, "
             f"{result.rejected_as_expected} rejected as expected, "
@@ -112,12 +154,13 @@ def _account_prefix(_ctx, param, value: str | None) -> str | None:
               help="Only accounts at or below PREFIX (whole path segments).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 @db_option
-def balance(as_of: dt.date | None, prefix: str | None, fmt: str, db_url: str | None) -> None:
+def balance(as_of: dt.date | None, prefix: str | None, fmt: str, db_url: str | None,
+            ledger: str) -> None:
     """Balances per account and unit."""
     from ledger.reports.balances import balances
 
     with _engine(db_url, read_only=True).connect() as conn:
-        rows = balances(conn, as_of, prefix)
+        rows = balances(conn, as_of, prefix, _existing_ledger(conn, ledger))
     if fmt == "csv":
         out = csv.writer(sys.stdout, lineterminator="\n")
         out.writerow(["account", "unit", "balance", "minor_units"])
@@ -175,7 +218,7 @@ def statement() -> None:
 @click.argument("holder")
 @_statement_options
 def statement_holder(holder: str, date_from, date_to, month, fmt: str,
-                     db_url: str | None) -> None:
+                     db_url: str | None, ledger: str) -> None:
     """What HOLDER had, received and spent in a period, and their personal budgets."""
     from ledger.reports.holder_text import render_holder_statement_text
     from ledger.reports.statements import holder_statement
@@ -183,7 +226,8 @@ def statement_holder(holder: str, date_from, date_to, month, fmt: str,
 
     start, end = _period(date_from, date_to, month)
     with _engine(db_url, read_only=True).connect() as conn:
-        store = DbStore(conn)
+        _existing_ledger(conn, ledger)
+        store = DbStore(conn, ledger)
         result = holder_statement(store, holder, start, end)
         providers = {pid: p.get("name", pid) for pid, p in store.parties("provider", end).items()}
     if fmt == "json":
@@ -196,7 +240,7 @@ def statement_holder(holder: str, date_from, date_to, month, fmt: str,
 @click.argument("pool")
 @_statement_options
 def statement_pool(pool: str, date_from, date_to, month, fmt: str,
-                   db_url: str | None) -> None:
+                   db_url: str | None, ledger: str) -> None:
     """Who paid what for whom in POOL: each member's share, purchases and their split."""
     from ledger.reports.pool_statement import render_pool_statement_text
     from ledger.reports.statements import pool_statement_from_store
@@ -204,7 +248,8 @@ def statement_pool(pool: str, date_from, date_to, month, fmt: str,
 
     start, end = _period(date_from, date_to, month)
     with _engine(db_url, read_only=True).connect() as conn:
-        result = pool_statement_from_store(DbStore(conn), pool, start, end)
+        _existing_ledger(conn, ledger)
+        result = pool_statement_from_store(DbStore(conn, ledger), pool, start, end)
     if fmt == "json":
         click.echo(json.dumps(result, indent=2, default=str))
     else:
@@ -220,19 +265,20 @@ def export() -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write to FILE (whole or not at all) instead of standard output.")
 @db_option
-def export_beancount(output: Path | None, db_url: str | None) -> None:
+def export_beancount(output: Path | None, db_url: str | None, ledger: str) -> None:
     """The whole ledger as a Beancount file: bean-check accepts it and its balances equal
     `ledger balance` (hours as the commodity MIN, in minutes)."""
     from ledger.reports.beancount import write_beancount
 
     with _engine(db_url, read_only=True).connect() as conn:
+        lid = _existing_ledger(conn, ledger)
         if output is None:
-            write_beancount(conn, sys.stdout)
+            write_beancount(conn, sys.stdout, lid)
             return
         partial = output.with_name(f".{output.name}.partial")
         try:
             with partial.open("w", encoding="utf-8") as out:
-                write_beancount(conn, out)
+                write_beancount(conn, out, lid)
             partial.replace(output)
         except OSError as err:
             partial.unlink(missing_ok=True)
@@ -242,12 +288,12 @@ def export_beancount(output: Path | None, db_url: str | None) -> None:
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @db_option
-def stats(fmt: str, db_url: str | None) -> None:
+def stats(fmt: str, db_url: str | None, ledger: str) -> None:
     """Counts of journals, postings and accounts."""
     from ledger.reports.balances import stats as count
 
     with _engine(db_url, read_only=True).connect() as conn:
-        counts = count(conn)
+        counts = count(conn, _existing_ledger(conn, ledger))
     if fmt == "json":
         click.echo(json.dumps(counts))
     else:
@@ -258,29 +304,49 @@ def stats(fmt: str, db_url: str | None) -> None:
 @cli.command()
 @click.option("--expect-head", default=None, metavar="N:HASH",
               help="Also fail unless the chain still holds this head (from an earlier run).")
-@db_option
-def verify(expect_head: str | None, db_url: str | None) -> None:
+@click.option("--db", "db_url", default=None, metavar="URL", help=DB_HELP)
+@click.option("--ledger", "only", default=None, metavar="NAME",
+              help="Only this ledger (default: $LEDGER_NAME if set, else every ledger).")
+def verify(expect_head: str | None, db_url: str | None, only: str | None) -> None:
     """Recompute every invariant from the stored rows, replay the recorded events and
-    compare; exit 1 naming the first break. The last line is the chain's head."""
+    compare; exit 1 naming the first break. The last line is the chain's head (one line
+    per ledger when there are several)."""
     from ledger.scenarios.rebuild import NotReplayable, rebuild_break
+    from ledger.store.repo import ledger_names
     from ledger.store.verify import ChainHead, first_break, parse_head
 
+    if only is not None or os.environ.get("LEDGER_NAME"):
+        only = _ledger_name(None, None, only)
     expected = None
     if expect_head is not None:
         try:
             expected = parse_head(expect_head)
         except ValueError as err:
             raise UsageError(f"--expect-head: {err}") from None
-    head = ChainHead()
-    note = None
+    heads: list[tuple[str, ChainHead]] = []
+    problem = note = None
     with _engine(db_url, read_only=True).connect() as conn:
-        problem = first_break(conn, head)
-        if problem is None:
-            try:
-                problem = rebuild_break(conn)
-            except NotReplayable as err:
-                note = str(err)
+        if only is not None:
+            _existing_ledger(conn, only)
+        names = [only] if only is not None else (ledger_names(conn) or ["main"])
+        if expected is not None and len(names) > 1:
+            raise UsageError("--expect-head needs --ledger NAME when the database holds "
+                             f"several ledgers ({', '.join(names)})")
+        for name in names:
+            head = ChainHead()
+            heads.append((name, head))
+            problem = first_break(conn, head, name)
+            if problem is None:
+                try:
+                    problem = rebuild_break(conn, name)
+                except NotReplayable as err:
+                    note = str(err)
+            if problem is not None:
+                if len(names) > 1:
+                    problem = f"ledger {name}: {problem}"
+                break
     if problem is None and expected is not None:
+        head = heads[0][1]
         if expected not in head.passed:
             problem = (f"the chain no longer holds head {expected[0]}:{expected[1]}: "
                        "something before it was removed or rewritten")
@@ -291,10 +357,13 @@ def verify(expect_head: str | None, db_url: str | None) -> None:
         click.echo(f"verify: note: {note}")
     if problem:
         click.echo(f"verify failed: {problem}", err=True)
-        click.echo(f"head: {head.text()}")
+    else:
+        click.echo("verify: every invariant holds"
+                   + (f" in {len(heads)} ledgers" if len(heads) > 1 else ""))
+    for name, head in heads:
+        click.echo(f"head {name}: {head.text()}" if len(heads) > 1 else f"head: {head.text()}")
+    if problem:
         sys.exit(1)
-    click.echo("verify: every invariant holds")
-    click.echo(f"head: {head.text()}")
 
 
 def _say(message: object) -> None:

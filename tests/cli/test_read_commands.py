@@ -88,8 +88,8 @@ def test_read_commands_never_wait_for_a_writer(db_url, tmp_path):
     engine = make_engine(db_url)
     with engine.begin() as conn:  # a writer holding the write lock, mid-transaction
         if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
-        conn.execute(text("INSERT INTO account (path) VALUES ('external:Someone')"))
+            conn.execute(text("SELECT id FROM ledger WHERE name = 'main' FOR UPDATE"))
+        conn.execute(text("INSERT INTO account (ledger_id, path) VALUES (1, 'external:Someone')"))
         for args in READS:
             started = time.monotonic()
             done = _ledger(*args, db=db_url, cwd=tmp_path, timeout=25)

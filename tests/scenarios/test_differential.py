@@ -104,15 +104,23 @@ def _scenario(events: list[dict]) -> ScenarioFile:
         {"format": 1, "name": "diff", "parties": PARTIES, "events": SETUP + events})
 
 
-def _replay_everywhere(kind: str, events: list[dict]) -> None:
+def _replay_everywhere(kind: str, events: list[dict], batch: bool = False) -> None:
     scenario = _scenario(events)
     memory = MemoryBackend()
     expected = run_scenario(memory, scenario)
     with tempfile.TemporaryDirectory() as folder, empty_database(kind, Path(folder)) as url:
         engine = make_engine(url)
         upgrade(engine)
-        with engine.begin() as conn:
-            got = run_scenario(DbStore(conn), scenario)
+        if batch:
+            # The batched path (docs/architecture.md#batches), with batches and commits
+            # small enough that a random run crosses several of each.
+            with engine.connect() as conn:
+                store = DbStore(conn, batch=True)
+                got = run_scenario(store, scenario, commit_every=4)
+                store.commit()
+        else:
+            with engine.begin() as conn:
+                got = run_scenario(DbStore(conn), scenario)
         assert (got.applied, got.rejected_as_expected, got.journals, got.failure) == (
             expected.applied, expected.rejected_as_expected, expected.journals,
             expected.failure)
@@ -150,13 +158,16 @@ def _with_expectations(events: list[dict]) -> list[dict]:
     return out
 
 
+@pytest.mark.parametrize("batch", [False, True], ids=["at-once", "batched"])
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
-def test_database_agrees_with_reference_model(kind):
+def test_database_agrees_with_reference_model(kind, batch, monkeypatch):
+    monkeypatch.setattr("ledger.store.repo.FLUSH_EVERY", 3)
+
     @settings(max_examples=12 * SOAK, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(st.lists(event, min_size=1, max_size=25))
     def check(events):
-        _replay_everywhere(kind, _with_expectations(events))
+        _replay_everywhere(kind, _with_expectations(events), batch)
 
     if kind == "postgres":
         from tests.dbutil import require_postgres

@@ -57,10 +57,11 @@ def test_unbalanced_journal_cannot_be_sealed(engine):
     _, acc = _ids(engine)
     message = _refused(
         engine,
-        "INSERT INTO journal (id, key, type, date, event_key, payload_hash, status, prev_hash,"
-        " hash, memo) VALUES (900, 'bad', 't', '2026-04-02', 'e', 'x', 'draft', 'x', 'x', '{}')",
-        f"INSERT INTO posting (journal_id, account_id, unit, amount_minor) VALUES "
-        f"(900, {acc['holder:H1:dp']}, 'GBP', 700)",
+        "INSERT INTO journal (ledger_id, id, key, type, date, event_key, payload_hash, status, prev_hash,"
+        " hash, memo) VALUES (1, 900, 'bad', 't', '2026-04-02', 'e', 'x', 'draft', 'x', 'x', '{}')",
+        f"INSERT INTO posting (ledger_id, journal_id, account_id, unit, amount_minor, date)"
+        f" VALUES "
+        f"(1, 900, {acc['holder:H1:dp']}, 'GBP', 700, '2026-04-02')",
         "UPDATE journal SET status = 'posted' WHERE id = 900",
     )
     assert "unbalanced" in message
@@ -69,8 +70,8 @@ def test_unbalanced_journal_cannot_be_sealed(engine):
 def test_journal_inserted_as_posted_is_refused(engine):
     message = _refused(
         engine,
-        "INSERT INTO journal (key, type, date, event_key, payload_hash, status, prev_hash,"
-        " hash, memo) VALUES ('bad', 't', '2026-04-02', 'e', 'x', 'posted', 'x', 'x', '{}')",
+        "INSERT INTO journal (ledger_id, key, type, date, event_key, payload_hash, status, prev_hash,"
+        " hash, memo) VALUES (1, 'bad', 't', '2026-04-02', 'e', 'x', 'posted', 'x', 'x', '{}')",
     )
     assert "unbalanced" in message
 
@@ -80,9 +81,10 @@ def test_posting_added_to_a_sealed_journal_is_refused(engine):
     journal_id, acc = _ids(engine)
     message = _refused(
         engine,
-        f"INSERT INTO posting (journal_id, account_id, unit, amount_minor) VALUES "
-        f"({journal_id}, {acc['holder:H1:dp']}, 'GBP', 1), "
-        f"({journal_id}, {acc['council:C1:funding']}, 'GBP', -1)",
+        f"INSERT INTO posting (ledger_id, journal_id, account_id, unit, amount_minor, date)"
+        f" VALUES "
+        f"(1, {journal_id}, {acc['holder:H1:dp']}, 'GBP', 1, '2026-04-01'), "
+        f"(1, {journal_id}, {acc['council:C1:funding']}, 'GBP', -1, '2026-04-01')",
     )
     assert "append_only" in message
 
@@ -90,18 +92,20 @@ def test_posting_added_to_a_sealed_journal_is_refused(engine):
 def test_posting_into_a_locked_period_is_refused(engine):
     _seed(engine)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO period_lock (until, event_key) VALUES ('2026-04-30', 'x')"))
+        conn.execute(text("INSERT INTO period_lock (ledger_id, until, event_key) "
+                          "VALUES (1, '2026-04-30', 'x')"))
     message = _refused(
         engine,
-        "INSERT INTO journal (key, type, date, event_key, payload_hash, status, prev_hash,"
-        " hash, memo) VALUES ('late', 't', '2026-04-15', 'e', 'x', 'draft', 'x', 'x', '{}')",
+        "INSERT INTO journal (ledger_id, key, type, date, event_key, payload_hash, status, prev_hash,"
+        " hash, memo) VALUES (1, 'late', 't', '2026-04-15', 'e', 'x', 'draft', 'x', 'x', '{}')",
     )
     assert "period_closed" in message
 
 
 def test_period_lock_cannot_be_lifted(engine):
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO period_lock (until, event_key) VALUES ('2026-04-30', 'x')"))
+        conn.execute(text("INSERT INTO period_lock (ledger_id, until, event_key) "
+                          "VALUES (1, '2026-04-30', 'x')"))
     assert "append_only" in _refused(engine, "DELETE FROM period_lock")
     assert "append_only" in _refused(engine, "UPDATE period_lock SET until = '2026-01-01'")
 
@@ -112,12 +116,14 @@ def test_balance_floor_is_enforced_by_the_database(engine):
     _, acc = _ids(engine)
     message = _refused(
         engine,
-        "INSERT INTO journal (id, key, type, date, event_key, payload_hash, status, prev_hash,"
-        " hash, memo) VALUES (901, 'over', 't', '2026-04-02', 'e', 'x', 'draft', 'x', 'x', '{}')",
-        "INSERT INTO account (path) VALUES ('external:PA')",
-        f"INSERT INTO posting (journal_id, account_id, unit, amount_minor) VALUES "
-        f"(901, {acc['holder:H1:dp']}, 'GBP', -6000), "
-        f"(901, (SELECT id FROM account WHERE path = 'external:PA'), 'GBP', 6000)",
+        "INSERT INTO journal (ledger_id, id, key, type, date, event_key, payload_hash, status, prev_hash,"
+        " hash, memo) VALUES (1, 901, 'over', 't', '2026-04-02', 'e', 'x', 'draft', 'x', 'x', '{}')",
+        "INSERT INTO account (ledger_id, path) VALUES (1, 'external:PA')",
+        f"INSERT INTO posting (ledger_id, journal_id, account_id, unit, amount_minor, date)"
+        f" VALUES "
+        f"(1, 901, {acc['holder:H1:dp']}, 'GBP', -6000, '2026-04-02'), "
+        f"(1, 901, (SELECT id FROM account WHERE path = 'external:PA'), 'GBP', 6000,"
+        " '2026-04-02')",
         "UPDATE journal SET status = 'posted' WHERE id = 901",
     )
     assert "insufficient_funds" in message
@@ -135,3 +141,36 @@ def test_a_journal_can_be_reversed_only_once(engine):
     with pytest.raises(Exception) as caught, engine.begin() as conn:
         DbStore(conn).post([reversal_of(original, "r2", D, "e2", "again")])
     assert "reverse" in str(caught.value) or "UNIQUE" in str(caught.value).upper()
+
+
+def test_a_posting_dated_otherwise_than_its_journal_is_refused(engine):
+    """The floor check and the statements read postings by their own date: it must be
+    their journal's (docs/architecture.md#batches)."""
+    _seed(engine)
+    _, acc = _ids(engine)
+    message = _refused(
+        engine,
+        "INSERT INTO journal (ledger_id, id, key, type, date, event_key, payload_hash, status,"
+        " prev_hash, hash, memo) VALUES (1, 902, 'moved', 't', '2026-04-02', 'e', 'x', 'draft',"
+        " 'x', 'x', '{}')",
+        f"INSERT INTO posting (ledger_id, journal_id, account_id, unit, amount_minor, date)"
+        f" VALUES (1, 902, {acc['holder:H1:dp']}, 'GBP', 5, '2027-01-01')",
+    )
+    assert "date and ledger" in message
+
+
+def test_a_posting_to_another_ledgers_account_is_refused(engine):
+    _seed(engine)
+    _, acc = _ids(engine)
+    message = _refused(
+        engine,
+        "INSERT INTO ledger (name, event_seq, event_hash, journal_hash) VALUES ('other', 0,"
+        " 'x', 'x')",
+        "INSERT INTO journal (ledger_id, id, key, type, date, event_key, payload_hash, status,"
+        " prev_hash, hash, memo) VALUES ((SELECT id FROM ledger WHERE name = 'other'), 903,"
+        " 'k', 't', '2026-04-02', 'e', 'x', 'draft', 'x', 'x', '{}')",
+        f"INSERT INTO posting (ledger_id, journal_id, account_id, unit, amount_minor, date)"
+        f" VALUES ((SELECT id FROM ledger WHERE name = 'other'), 903, {acc['holder:H1:dp']},"
+        " 'GBP', 5, '2026-04-02')",
+    )
+    assert "date and ledger" in message

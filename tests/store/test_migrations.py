@@ -14,7 +14,7 @@ from sqlalchemy import inspect, text
 
 from ledger.store.schema import alembic_config, make_engine
 
-TABLES = {"account", "balance", "account_floor", "journal", "posting", "event",
+TABLES = {"ledger", "account", "balance", "account_floor", "journal", "posting", "event",
           "period_lock", "party_record", "instrument_state"}
 VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
 SNAPSHOTS = Path(__file__).with_name("schema_snapshot")

@@ -28,7 +28,7 @@ from ledger.store.schema import make_engine, upgrade
 from ledger.store.verify import ChainHead, first_break
 from tests.dbutil import empty_database
 
-TABLES = ["account", "balance", "account_floor", "journal", "posting", "event",
+TABLES = ["ledger", "account", "balance", "account_floor", "journal", "posting", "event",
           "period_lock", "party_record", "instrument_state"]
 STORY = """
 format: 1
@@ -106,12 +106,13 @@ def _append_journal_with_recomputed_hashes(engine) -> None:
     link = journal_link(last_hash, "forged", payload, "forged")
     _unguarded(
         engine,
-        "INSERT INTO journal (id, key, type, date, event_key, holder, payload_hash, memo, "
-        f"status, prev_hash, hash) VALUES ({last_id + 1}, 'forged', 'dp_payment', "
+        "INSERT INTO journal (ledger_id, id, key, type, date, event_key, holder, payload_hash, "
+        f"memo, status, prev_hash, hash) VALUES (1, {last_id + 1}, 'forged', 'dp_payment', "
         f"'2026-12-01', 'forged', 'H1', '{payload}', '{{}}', 'posted', '{last_hash}', '{link}')",
-        "INSERT INTO posting (journal_id, account_id, unit, amount_minor) VALUES "
-        f"({last_id + 1}, {accounts['council:RIC:funding']}, 'GBP', -999), "
-        f"({last_id + 1}, {accounts['holder:H1:dp']}, 'GBP', 999)",
+        "INSERT INTO posting (ledger_id, journal_id, account_id, unit, amount_minor, date) "
+        f"VALUES (1, {last_id + 1}, {accounts['council:RIC:funding']}, 'GBP', -999, "
+        f"'2026-12-01'), (1, {last_id + 1}, {accounts['holder:H1:dp']}, 'GBP', 999, "
+        "'2026-12-01')",
         f"UPDATE balance SET amount_minor = amount_minor - 999 WHERE account_id = "
         f"{accounts['council:RIC:funding']} AND unit = 'GBP'",
         f"UPDATE balance SET amount_minor = amount_minor + 999 WHERE account_id = "
@@ -149,6 +150,11 @@ CASES = {
     "a floor lowered": lambda e: _unguarded(
         e, "UPDATE account_floor SET floor_minor = -100000"),
     "the closed quarter reopened": lambda e: _unguarded(e, "DELETE FROM period_lock"),
+    "the ledger's head row rewound": lambda e: _unguarded(
+        e, "UPDATE ledger SET event_seq = event_seq - 1"),
+    "a posting moved to another date": lambda e: _unguarded(
+        e, "UPDATE posting SET date = '2026-04-01' "
+           "WHERE id = (SELECT MAX(id) FROM posting)"),
     "a stored balance edited": lambda e: _unguarded(
         e, "UPDATE balance SET amount_minor = amount_minor + 1 "
            "WHERE account_id = (SELECT MIN(account_id) FROM balance)"),

@@ -281,6 +281,15 @@ class Backend(Protocol):
     def lock_for_write(self) -> None:
         """Wait for our turn to write, before reading what the checks depend on."""
 
+    def prefetch_events(self, keys: list[str]) -> None:
+        """A hint: these event keys are about to be looked up (one query, not many)."""
+
+    def flush(self) -> None:
+        """Write every change kept for a batch (docs/architecture.md#batches)."""
+
+    def commit(self) -> None:
+        """Flush, then make it durable; a batched run calls it once per batch."""
+
     def add_parties(self, parties: list[dict]) -> None:
         """Store each declaration (valid from the beginning); a party already stored with
         a different declared record is `duplicate_conflict`, and nothing is stored."""

@@ -96,6 +96,15 @@ class MemoryBackend:
     def lock_for_write(self) -> None:
         """One writer by construction."""
 
+    def prefetch_events(self, keys: list[str]) -> None:
+        """Everything is in memory already."""
+
+    def flush(self) -> None:
+        """Every change is applied at once."""
+
+    def commit(self) -> None:
+        """Nothing to make durable."""
+
     def add_parties(self, parties: list[dict]) -> None:
         """Declarations: a party declared again must be declared with exactly the same
         record (every field, defaults included), else `duplicate_conflict` and nothing is

@@ -27,27 +27,42 @@ def account_filter(prefix: str):
 
 
 def balances(conn: Connection, as_of: dt.date | None = None,
-             prefix: str | None = None) -> list[BalanceRow]:
-    """One row per account and unit with postings (zero balances included), dated on or
-    before `as_of` when given, sorted by account then unit."""
-    query = (
-        select(m.Account.path, m.Posting.unit, func.sum(m.Posting.amount_minor))
-        .join(m.Posting, m.Posting.account_id == m.Account.id)
-        .join(m.Journal, m.Journal.id == m.Posting.journal_id)
-        .where(m.Journal.status == "posted")
-        .group_by(m.Account.path, m.Posting.unit)
-    )
-    if as_of is not None:
-        query = query.where(m.Journal.date <= as_of)
+             prefix: str | None = None, lid: int = 1) -> list[BalanceRow]:
+    """One row per account and unit of ledger `lid` with postings (zero balances
+    included), dated on or before `as_of` when given, sorted by account then unit.
+
+    With no date, the balances kept by the database as each journal is sealed are read
+    (`verify` proves they equal the postings' sums); with a date, the postings are summed."""
+    if as_of is None:
+        posted = (select(m.Posting.id)
+                  .join(m.Journal, m.Journal.id == m.Posting.journal_id)
+                  .where(m.Posting.account_id == m.Balance.account_id,
+                         m.Posting.unit == m.Balance.unit, m.Journal.status == "posted")
+                  .exists())
+        query = (
+            select(m.Account.path, m.Balance.unit, m.Balance.amount_minor)
+            .join(m.Balance, m.Balance.account_id == m.Account.id)
+            .where(m.Account.ledger_id == lid, posted)
+        )
+    else:
+        query = (
+            select(m.Account.path, m.Posting.unit, func.sum(m.Posting.amount_minor))
+            .join(m.Posting, m.Posting.account_id == m.Account.id)
+            .join(m.Journal, m.Journal.id == m.Posting.journal_id)
+            .where(m.Journal.status == "posted", m.Account.ledger_id == lid,
+                   m.Posting.date <= as_of)
+            .group_by(m.Account.path, m.Posting.unit)
+        )
     if prefix:
         query = query.where(account_filter(prefix))
     rows = [BalanceRow(path, Unit(unit), int(total)) for path, unit, total in conn.execute(query)]
     return sorted(rows, key=lambda r: (r.account, r.unit.value))
 
 
-def stats(conn: Connection) -> dict[str, int]:
+def stats(conn: Connection, lid: int = 1) -> dict[str, int]:
     def count(table) -> int:
-        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+        return int(conn.execute(select(func.count()).select_from(table)
+                                .where(table.c.ledger_id == lid)).scalar_one())
 
     return {
         "journals": count(m.Journal.__table__),

@@ -73,7 +73,7 @@ def _amount(minor: int, unit: Unit) -> str:
     return f"{format_pence(minor) if unit is Unit.GBP else minor} {COMMODITY[unit]}"
 
 
-def _journals(conn: Connection) -> Iterator[tuple]:
+def _journals(conn: Connection, lid: int) -> Iterator[tuple]:
     """(id, key, type, date, reverses key, postings) in date then journal order."""
     reversed_j = m.Journal.__table__.alias("reversed_j")
     last = (None, 0)  # (date, id) of the last journal written
@@ -81,7 +81,7 @@ def _journals(conn: Connection) -> Iterator[tuple]:
         query = (select(m.Journal.id, m.Journal.key, m.Journal.type, m.Journal.date,
                         reversed_j.c.key)
                  .outerjoin(reversed_j, reversed_j.c.id == m.Journal.reverses_id)
-                 .where(m.Journal.status == "posted")
+                 .where(m.Journal.status == "posted", m.Journal.ledger_id == lid)
                  .order_by(m.Journal.date, m.Journal.id).limit(CHUNK))
         if last[0] is not None:
             query = query.where((m.Journal.date > last[0])
@@ -102,9 +102,10 @@ def _journals(conn: Connection) -> Iterator[tuple]:
         last = (rows[-1][3], rows[-1][0])
 
 
-def write_beancount(conn: Connection, out: TextIO) -> int:
+def write_beancount(conn: Connection, out: TextIO, lid: int = 1) -> int:
     """Write the ledger; returns the number of transactions written."""
-    first = conn.execute(select(func.min(m.Journal.date))).scalar_one()
+    first = conn.execute(select(func.min(m.Journal.date))
+                         .where(m.Journal.ledger_id == lid)).scalar_one()
     out.write('; care-ledger: every journal as a Beancount transaction (docs/exports.md)\n')
     out.write('option "title" "care-ledger"\noption "operating_currency" "GBP"\n\n')
     if first is None:
@@ -115,13 +116,13 @@ def write_beancount(conn: Connection, out: TextIO) -> int:
         select(m.Account.path, func.min(m.Journal.date))
         .join(m.Posting, m.Posting.account_id == m.Account.id)
         .join(m.Journal, m.Journal.id == m.Posting.journal_id)
-        .where(m.Journal.status == "posted")
+        .where(m.Journal.status == "posted", m.Account.ledger_id == lid)
         .group_by(m.Account.path).order_by(m.Account.path)).all()
     for path, since in opened:
         out.write(f"{since} open {account_name(path)}\n  path: {_quoted(path)}\n")
     out.write("\n")
     count = 0
-    for _, key, journal_type, date, reverses, postings in _journals(conn):
+    for _, key, journal_type, date, reverses, postings in _journals(conn, lid):
         out.write(f"{date} * {_quoted(journal_type)}\n  key: {_quoted(key)}\n")
         if reverses:
             out.write(f"  reverses: {_quoted(reverses)}\n")

@@ -35,11 +35,9 @@ def belongs_to(path: str, holder: str) -> bool:
     return False
 
 
-def _candidates(holder: str):
-    escaped = holder.replace("%", r"\%").replace("_", r"\_")
-    return or_(*(m.Account.path.like(p, escape="\\") for p in (
-        f"holder:{escaped}:%", f"isf:{escaped}:%", f"pool:%:{escaped}",
-        f"fund:%:award:{escaped}")))
+def _candidates(store: DbStore, holder: str):
+    """The holder's accounts, found through the (ledger, holder) index."""
+    return (m.Account.ledger_id == store.lid) & (m.Account.holder == holder)
 
 
 def account_movements(store: DbStore, holder: str, date_from: dt.date,
@@ -56,7 +54,8 @@ def account_movements(store: DbStore, holder: str, date_from: dt.date,
         )
         .join(m.Posting, m.Posting.account_id == m.Account.id)
         .join(m.Journal, m.Journal.id == m.Posting.journal_id)
-        .where(m.Journal.status == "posted", m.Journal.date <= date_to, _candidates(holder))
+        .where(m.Journal.status == "posted", m.Journal.date <= date_to,
+               _candidates(store, holder))
         .group_by(m.Account.path, m.Posting.unit)
     )
     rows = []
@@ -113,7 +112,7 @@ def holder_statement(store: DbStore, holder: str, date_from: dt.date,
     _check_period(date_from, date_to)
     budgets = (store.get_state("budget", holder) or {}).get("budgets", [])
     owned = select(m.Posting.journal_id).join(
-        m.Account, m.Account.id == m.Posting.account_id).where(_candidates(holder))
+        m.Account, m.Account.id == m.Posting.account_id).where(_candidates(store, holder))
     last = max([date_to, *(dt.date.fromisoformat(b["to"]) for b in budgets)])
     journals = store.load_journals(
         or_(m.Journal.id.in_(owned), m.Journal.holder == holder), m.Journal.date <= last)

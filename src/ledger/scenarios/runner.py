@@ -21,6 +21,7 @@ from ledger.core.text import text_problem
 from ledger.domain.base import HANDLERS, Backend, Change, Ctx, EventRecord, day
 from ledger.errors import CODES, ExpectationFailed, LedgerError
 from ledger.scenarios.schema import ScenarioFile
+from ledger.store.repo import BatchRefused
 
 
 def _plain(value: object) -> object:
@@ -169,10 +170,16 @@ def apply_event(backend: Backend, raw: dict, key: str, index: int | None = None,
     raise EventFailed(f"expected {expected} but the event was accepted")
 
 
+BATCH_EVENTS = 2000  # events per durable transaction on the batched path
+
+
 def run_scenario(backend: Backend, scenario: ScenarioFile, source: str = "",
-                 progress: Callable[[], None] | None = None) -> RunResult:
+                 progress: Callable[[], None] | None = None,
+                 commit_every: int | None = None) -> RunResult:
     """Replay every event; stops at the first unexpected rejection (events before it stay
-    applied). The caller owns the transaction. `progress` is called after each event."""
+    applied). The caller owns the transaction; with `commit_every`, the backend commits
+    after every that many events (one durable transaction per batch,
+    docs/architecture.md#batches). `progress` is called after each event."""
     result = RunResult()
     try:
         # A party declared again with a different record stops the run before any event
@@ -181,28 +188,60 @@ def run_scenario(backend: Backend, scenario: ScenarioFile, source: str = "",
     except LedgerError as err:
         result.failure = f"{source}: parties: {err}" if source else f"parties: {err}"
         return result
-    for index, raw in enumerate(scenario.events):
-        key = str(raw.get("id") or f"{scenario.name}#{index}")
-        try:
-            outcome, journals = apply_event(backend, raw, key, index, source)
-        except EventFailed as err:
-            line = scenario.event_line(index)
-            where = "" if line is None else f"{source}:{line}: " if source else f"line {line}: "
-            kind = raw.get("type", "?")
-            kind = kind if isinstance(kind, str) and kind in HANDLERS else _shown(kind)
-            shown = key if len(key) <= 80 and not text_problem(key) else _shown(key)
-            result.failure = f"{where}event {index} (id {shown}, {kind}): {err}"
-            return result
-        result.journals += journals
-        if progress is not None:
-            progress()
-        if outcome == "applied":
-            result.applied += 1
-        elif outcome == "skipped":
-            result.skipped += 1
-        else:
-            result.rejected_as_expected += 1
+    events = scenario.events
+    keys = [str(raw.get("id") or f"{scenario.name}#{index}") for index, raw in enumerate(events)]
+    step = commit_every or BATCH_EVENTS
+    window: list[tuple[int, str, int]] = []  # (index, outcome, journals) not yet committed
+    try:
+        for index, raw in enumerate(events):
+            if index % step == 0:
+                backend.prefetch_events([k for k in keys[index:index + step]
+                                         if not text_problem(k, MAX_KEY_CHARS)])
+            try:
+                outcome, journals = apply_event(backend, raw, keys[index], index, source)
+            except EventFailed as err:
+                backend.flush()  # the events before it stay applied
+                result.failure = _failure(scenario, source, index, raw, keys[index], str(err))
+                return result
+            _count(result, outcome, journals, +1)
+            window.append((index, outcome, journals))
+            if progress is not None:
+                progress()
+            if commit_every and (index + 1) % commit_every == 0:
+                backend.commit()
+                window.clear()
+        backend.flush()
+    except BatchRefused as refused:
+        # The database refused an event Python had accepted: the events before it are
+        # written, it and those after it are not (docs/architecture.md#batches).
+        first = next(n for n, (index, _, _) in enumerate(window)
+                     if keys[index] == refused.event_key)
+        for _, outcome, journals in window[first:]:
+            _count(result, outcome, journals, -1)
+        index = window[first][0]
+        result.failure = _failure(scenario, source, index, events[index], keys[index],
+                                  str(refused.error))
     return result
+
+
+def _count(result: RunResult, outcome: str, journals: int, sign: int) -> None:
+    result.journals += sign * journals
+    if outcome == "applied":
+        result.applied += sign
+    elif outcome == "skipped":
+        result.skipped += sign
+    else:
+        result.rejected_as_expected += sign
+
+
+def _failure(scenario: ScenarioFile, source: str, index: int, raw: dict, key: str,
+             why: str) -> str:
+    line = scenario.event_line(index)
+    where = "" if line is None else f"{source}:{line}: " if source else f"line {line}: "
+    kind = raw.get("type", "?")
+    kind = kind if isinstance(kind, str) and kind in HANDLERS else _shown(kind)
+    shown = key if len(key) <= 80 and not text_problem(key) else _shown(key)
+    return f"{where}event {index} (id {shown}, {kind}): {why}"
 
 
 def _parties(scenario: ScenarioFile) -> list[dict]:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -26,11 +27,38 @@ class Base(DeclarativeBase):
     pass
 
 
-class Account(Base):
-    __tablename__ = "account"
+class Ledger(Base):
+    """One set of books in the database (docs/architecture.md#ledgers): its name and the
+    heads of its two hash chains. A writer locks this row, so writers in different
+    ledgers never wait on each other."""
+
+    __tablename__ = "ledger"
+    __table_args__ = (UniqueConstraint("name", name="uq_ledger_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    path: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(60))
+    event_seq: Mapped[int] = mapped_column(Integer)
+    event_hash: Mapped[str] = mapped_column(String(64))
+    journal_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+def _ledger_id() -> Mapped[int]:
+    return mapped_column(ForeignKey("ledger.id"))
+
+
+class Account(Base):
+    """`holder`: the budget holder the account belongs to (holder:{H}:*, isf:{H}:*,
+    pool:*:{H}, fund:*:award:{H}), so a statement finds a person's accounts by index."""
+
+    __tablename__ = "account"
+    __table_args__ = (UniqueConstraint("ledger_id", "path", name="uq_account_path"),
+                      Index("ix_account_holder", "ledger_id", "holder"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ledger_id: Mapped[int] = _ledger_id()
+    path: Mapped[str] = mapped_column(String(200))
+    holder: Mapped[str | None] = mapped_column(String(60))
 
 
 class Balance(Base):
@@ -39,6 +67,7 @@ class Balance(Base):
     __tablename__ = "balance"
     __table_args__ = (CheckConstraint("unit IN ('GBP', 'HRS')", name="ck_balance_unit"),)
 
+    ledger_id: Mapped[int] = _ledger_id()
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), primary_key=True)
     unit: Mapped[str] = mapped_column(String(3), primary_key=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
@@ -56,6 +85,7 @@ class AccountFloor(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ledger_id: Mapped[int] = _ledger_id()
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
     unit: Mapped[str] = mapped_column(String(3))
     floor_minor: Mapped[int] = mapped_column(BigInteger)
@@ -66,13 +96,15 @@ class Journal(Base):
     __tablename__ = "journal"
     __table_args__ = (
         CheckConstraint("status IN ('draft', 'posted')", name="ck_journal_status"),
-        Index("ix_journal_date", "date"),
-        Index("ix_journal_event_key", "event_key"),
-        Index("ix_journal_holder", "holder"),
+        UniqueConstraint("ledger_id", "key", name="uq_journal_key"),
+        Index("ix_journal_date", "ledger_id", "date"),
+        Index("ix_journal_event_key", "ledger_id", "event_key"),
+        Index("ix_journal_holder", "ledger_id", "holder"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(300), unique=True)
+    ledger_id: Mapped[int] = _ledger_id()
+    key: Mapped[str] = mapped_column(String(300))
     type: Mapped[str] = mapped_column(String(60))
     date: Mapped[dt.date] = mapped_column(Date)
     event_key: Mapped[str] = mapped_column(String(300))
@@ -87,19 +119,24 @@ class Journal(Base):
 
 
 class Posting(Base):
+    """`date` is always its journal's date (checked on insert): it lets one account's
+    postings from a date on be read through an index."""
+
     __tablename__ = "posting"
     __table_args__ = (
         CheckConstraint("unit IN ('GBP', 'HRS')", name="ck_posting_unit"),
         CheckConstraint("amount_minor <> 0", name="ck_posting_nonzero"),
-        Index("ix_posting_account", "account_id", "unit"),
+        Index("ix_posting_account", "account_id", "unit", "date"),
         Index("ix_posting_journal", "journal_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ledger_id: Mapped[int] = _ledger_id()
     journal_id: Mapped[int] = mapped_column(ForeignKey("journal.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
     unit: Mapped[str] = mapped_column(String(3))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
+    date: Mapped[dt.date] = mapped_column(Date)
 
 
 class Event(Base):
@@ -110,8 +147,9 @@ class Event(Base):
     can replay it."""
 
     __tablename__ = "event"
-    __table_args__ = (Index("ix_event_seq", "seq", unique=True),)
+    __table_args__ = (Index("ix_event_seq", "ledger_id", "seq", unique=True),)
 
+    ledger_id: Mapped[int] = mapped_column(ForeignKey("ledger.id"), primary_key=True)
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     type: Mapped[str] = mapped_column(String(60))
     date: Mapped[dt.date] = mapped_column(Date)
@@ -119,16 +157,18 @@ class Event(Base):
     outcome: Mapped[str] = mapped_column(String(40))
     source: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
-    seq: Mapped[int] = mapped_column(Integer, server_default="0")
+    seq: Mapped[int] = mapped_column(Integer)
     payload: Mapped[str | None] = mapped_column(Text)
-    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
-    hash: Mapped[str] = mapped_column(String(64), server_default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class PeriodLock(Base):
     __tablename__ = "period_lock"
+    __table_args__ = (Index("ix_period_lock_ledger", "ledger_id", "until"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ledger_id: Mapped[int] = _ledger_id()
     until: Mapped[dt.date] = mapped_column(Date)
     event_key: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
@@ -140,9 +180,10 @@ class PartyRecord(Base):
     date is the record (docs/rules-trust.md#parties)."""
 
     __tablename__ = "party_record"
-    __table_args__ = (Index("ix_party_record_party", "kind", "id"),)
+    __table_args__ = (Index("ix_party_record_party", "ledger_id", "kind", "id"),)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ledger_id: Mapped[int] = _ledger_id()
     kind: Mapped[str] = mapped_column(String(20))
     id: Mapped[str] = mapped_column(String(60))
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
@@ -156,6 +197,7 @@ class InstrumentState(Base):
 
     __tablename__ = "instrument_state"
 
+    ledger_id: Mapped[int] = mapped_column(ForeignKey("ledger.id"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(40), primary_key=True)
     ref: Mapped[str] = mapped_column(String(300), primary_key=True)
     data: Mapped[str] = mapped_column(Text)
@@ -169,6 +211,7 @@ __all__ = [
     "Event",
     "InstrumentState",
     "Journal",
+    "Ledger",
     "PartyRecord",
     "PeriodLock",
     "Posting",

@@ -1,9 +1,20 @@
-"""The database backend: posting journals in bulk, and the reads a handler needs.
+"""The database backend: the reads a handler needs, and the one write path.
 
-One `DbStore` wraps one connection inside a transaction the caller owns. `apply` writes
-one event's change inside a savepoint, so a rejection leaves no trace, and ends it with the
-event's record in the hash chain (store/chain.py). The database's triggers (installed by
-the migrations) re-check every invariant the Python side has already checked.
+One `DbStore` works in one ledger (docs/architecture.md#ledgers) on one connection, inside
+a transaction the caller owns. Every write goes through `_write`, which writes a list of
+events' changes with a few set-based statements: journals, postings, sealing, state,
+party records, floors, the period lock, the event records (the hash chain,
+store/chain.py) and the ledger's head row. The database's triggers (installed by the
+migrations) re-check every invariant the Python side has already checked.
+
+Two ways to use it:
+- `DbStore(conn)`: `apply` writes each event at once, inside a savepoint, so a rejection
+  leaves no trace;
+- `DbStore(conn, batch=True)`: the batched path (docs/architecture.md#batches). `apply`
+  keeps the change in memory and the reads see it (an overlay on what is stored); `flush`
+  writes every kept change in one savepoint. If the database refuses a batch, the batch
+  is written again event by event, so the refusal is put down to its event and every
+  event before it is kept (`BatchRefused`).
 """
 
 from __future__ import annotations
@@ -14,7 +25,19 @@ import json
 import re
 from collections import defaultdict
 
-from sqlalchemy import Connection, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Date,
+    Text,
+    bindparam,
+    column,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ledger.core.amounts import Unit
@@ -24,13 +47,38 @@ from ledger.errors import LedgerError
 from ledger.store import models as m
 from ledger.store.chain import GENESIS_HASH, canonical, journal_link, record_hash
 
+DEFAULT_LEDGER = "main"
 PARTY_RECORD_DATE = dt.date(1900, 1, 1)  # a declaration's record: in force from the start
 _JOURNAL_ARRAYS = {  # column -> PostgreSQL type, for the unnest insert
-    "key": "varchar", "type": "varchar", "date": "date", "event_key": "varchar",
-    "holder": "varchar", "reverses_id": "integer", "payload_hash": "varchar",
-    "memo": "text", "status": "varchar", "prev_hash": "varchar", "hash": "varchar",
+    "ledger_id": "integer", "key": "varchar", "type": "varchar", "date": "date",
+    "event_key": "varchar", "holder": "varchar", "reverses_id": "integer",
+    "payload_hash": "varchar", "memo": "text", "status": "varchar", "prev_hash": "varchar",
+    "hash": "varchar",
 }
-SEAL_CHUNK = 500  # ids per sealing UPDATE: bounded statements on both engines
+SEAL_CHUNK = 500  # ids per sealing UPDATE or IN list: bounded statements on both engines
+FLUSH_EVERY = 2000  # kept changes before a batched store writes them
+# The hot reads, as plain SQL built once (no statement construction per event).
+_SQL_BALANCE = text(
+    "SELECT b.amount_minor FROM balance b JOIN account a ON a.id = b.account_id"
+    " WHERE a.ledger_id = :lid AND a.path = :path AND b.unit = :unit")
+_SQL_MOVES_FROM = text(
+    "SELECT p.date, SUM(p.amount_minor) FROM posting p"
+    " JOIN account a ON a.id = p.account_id JOIN journal j ON j.id = p.journal_id"
+    " WHERE a.ledger_id = :lid AND a.path = :path AND p.unit = :unit AND p.date >= :day"
+    " AND j.status = 'posted' GROUP BY p.date ORDER BY p.date"
+).bindparams(bindparam("day", type_=Date()))
+_SQL_FLOOR = text(
+    "SELECT f.floor_minor FROM account_floor f JOIN account a ON a.id = f.account_id"
+    " WHERE a.ledger_id = :lid AND a.path = :path AND f.unit = :unit"
+    " ORDER BY f.id DESC LIMIT 1")
+_SQL_PARTY = text(
+    "SELECT valid_from, data FROM party_record"
+    " WHERE ledger_id = :lid AND kind = :kind AND id = :id"
+    " ORDER BY valid_from IS NOT NULL, valid_from, seq"
+).columns(column("valid_from", Date()), column("data", Text()))
+_SQL_STATE = text("SELECT data FROM instrument_state"
+                  " WHERE ledger_id = :lid AND kind = :kind AND ref = :ref")
+_SQL_JOURNAL_HASH = text("SELECT payload_hash FROM journal WHERE ledger_id = :lid AND key = :key")
 _DB_ERROR = re.compile(r"ledger:([a-z_]+): ([^\n]*)")
 _CONTRACT_CODE = {"append_only": "invalid"}
 
@@ -38,6 +86,16 @@ _CONTRACT_CODE = {"append_only": "invalid"}
 def party_key(kind: str, party_id: str) -> str:
     """The record key of a party's declaration: declaring it again is a replay."""
     return f"party/{kind}/{party_id}"
+
+
+def account_holder(path: str) -> str | None:
+    """The budget holder an account belongs to: holder:{H}:*, isf:{H}:*, pool:*:{H},
+    fund:*:award:{H} (docs/statements.md), else None."""
+    parts = path.split(":")
+    match parts:
+        case ["holder", h, _] | ["isf", h, _] | ["pool", _, h] | ["fund", _, "award", h]:
+            return h
+    return None
 
 
 def translate_db_error(err: DBAPIError) -> LedgerError:
@@ -52,6 +110,15 @@ def translate_db_error(err: DBAPIError) -> LedgerError:
     if isinstance(err, IntegrityError) and "key" in text:
         return LedgerError("duplicate_conflict", "that key is already recorded")
     raise err
+
+
+class BatchRefused(Exception):
+    """The database refused one event of a batch: every event before it is written."""
+
+    def __init__(self, event_key: str, error: LedgerError) -> None:
+        super().__init__(str(error))
+        self.event_key = event_key
+        self.error = error
 
 
 _UNKNOWN = object()
@@ -71,100 +138,173 @@ def journal_from_json(d: dict) -> Journal:
                    reverses_key=d["reverses_key"], memo=d["memo"])
 
 
-class DbStore:
-    """Lives for one transaction. It caches what rarely changes (account ids, floors,
-    parties, the period lock, the chain's last hash); a rejected change clears them all,
-    since its savepoint rolled back whatever they had learned inside it."""
+def ledger_id_of(conn: Connection, name: str) -> int | None:
+    return conn.execute(select(m.Ledger.id).where(m.Ledger.name == name)).scalar_one_or_none()
 
-    def __init__(self, conn: Connection) -> None:
+
+def ledger_names(conn: Connection) -> list[str]:
+    return list(conn.execute(select(m.Ledger.name).order_by(m.Ledger.name)).scalars())
+
+
+class DbStore:
+    """Lives for one transaction (or, batched, for a run of them: `commit`). It caches
+    what it has read (account ids, floors, parties, states, balances, the period lock, the
+    chain heads); a refused write clears them all, since its savepoint rolled back
+    whatever they had learned inside it."""
+
+    def __init__(self, conn: Connection, ledger: str = DEFAULT_LEDGER,
+                 batch: bool = False) -> None:
         self.conn = conn
+        self.ledger = ledger
+        self.batch = batch
         self.postgres = conn.dialect.name == "postgresql"
+        self._id: int | None = None
         self._locked = False
         self._reset_caches()
 
     def _reset_caches(self) -> None:
+        # The heads and the ledger's id are read again under the lock on the next write.
+        self._locked = False
+        self._id = None
         self._account_ids: dict[str, int] = {}
         self._balance_rows: set[tuple[int, str]] = set()
         self._floors: dict[tuple[str, Unit], int | None] = {}
-        self._parties: dict[tuple[str, str], dict | None] = {}
+        self._parties: dict[tuple[str, str], list[tuple[dt.date | None, str]]] = {}
         self._lock: object = _UNKNOWN
         self._last_hash: str | None = None
         self._last_record: tuple[int, str] | None = None
+        self._states: dict[tuple[str, str], dict | None] = {}
+        self._balances: dict[tuple[str, Unit], int] = {}
+        self._moves: dict[tuple[str, Unit], list] = {}  # [from day, opening, {date: total}]
+        self._event_hashes: dict[str, str | None] = {}
+        self._forget_pending()
+
+    def _forget_pending(self) -> None:
+        self._pending: list[Change] = []
+        self._pend_balance: dict[tuple[str, Unit], int] = defaultdict(int)
+        self._pend_moves: dict[tuple[str, Unit], list[tuple[dt.date, int]]] = defaultdict(list)
+        self._pend_states: dict[tuple[str, str], dict] = {}
+        self._pend_events: dict[str, str] = {}
+        self._pend_journals: dict[str, str] = {}
+        self._pend_parties = False
+
+    # ------------------------------------------------------------ the ledger
+    @property
+    def lid(self) -> int:
+        """This ledger's id; -1 (matching nothing) for a ledger not yet created."""
+        if self._id is None:
+            found = ledger_id_of(self.conn, self.ledger)
+            if found is None:
+                return -1
+            self._id = found
+        return self._id
+
+    def exists(self) -> bool:
+        return self.lid != -1
 
     # ------------------------------------------------------------ Backend reads
     def balance(self, account: str, unit: Unit) -> int:
-        row = self.conn.execute(
-            select(m.Balance.amount_minor)
-            .join(m.Account, m.Account.id == m.Balance.account_id)
-            .where(m.Account.path == account, m.Balance.unit == unit.value)
-        ).first()
-        return row[0] if row else 0
+        return self._stored_balance(account, unit) + self._pend_balance.get((account, unit), 0)
+
+    def _stored_balance(self, account: str, unit: Unit) -> int:
+        if (account, unit) not in self._balances:
+            row = self.conn.execute(_SQL_BALANCE, {"lid": self.lid, "path": account,
+                                                   "unit": unit.value}).first()
+            self._balances[(account, unit)] = int(row[0]) if row else 0
+        return self._balances[(account, unit)]
+
+    def _stored_from(self, account: str, unit: Unit, day: dt.date
+                     ) -> tuple[int, dict[dt.date, int]]:
+        """The stored balance at the end of the day before `day`, and the posted movement
+        of each later date. The postings dated from `day` on are read once, through the
+        (account, unit, date) index, and kept: the cost is the later postings, never the
+        account's whole history (docs/architecture.md#batches)."""
+        cached = self._moves.get((account, unit))
+        if cached is None or day < cached[0]:
+            rows = {d if isinstance(d, dt.date) else dt.date.fromisoformat(d): int(total)
+                    for d, total in self.conn.execute(_SQL_MOVES_FROM, {
+                        "lid": self.lid, "path": account, "unit": unit.value, "day": day})}
+            cached = [day, self._stored_balance(account, unit) - sum(rows.values()), rows]
+            self._moves[(account, unit)] = cached
+        _, opening, moves = cached
+        before = sum(total for d, total in moves.items() if d < day)
+        return opening + before, {d: total for d, total in moves.items() if d >= day}
 
     def balance_as_of(self, account: str, unit: Unit, as_of: dt.date) -> int:
-        total = self.conn.execute(
-            select(func.coalesce(func.sum(m.Posting.amount_minor), 0))
-            .join(m.Journal, m.Journal.id == m.Posting.journal_id)
-            .join(m.Account, m.Account.id == m.Posting.account_id)
-            .where(
-                m.Account.path == account,
-                m.Posting.unit == unit.value,
-                m.Journal.status == "posted",
-                m.Journal.date <= as_of,
-            )
-        ).scalar_one()
-        return int(total)
+        opening, _ = self._stored_from(account, unit, as_of + dt.timedelta(days=1))
+        pending = sum(n for d, n in self._pend_moves.get((account, unit), ()) if d <= as_of)
+        return opening + pending
 
     def balance_moves_from(self, account: str, unit: Unit, day: dt.date
                            ) -> tuple[int, list[tuple[dt.date, int]]]:
-        rows = self.conn.execute(
-            select(m.Journal.date >= day, m.Journal.date, func.sum(m.Posting.amount_minor))
-            .join(m.Journal, m.Journal.id == m.Posting.journal_id)
-            .join(m.Account, m.Account.id == m.Posting.account_id)
-            .where(m.Account.path == account, m.Posting.unit == unit.value,
-                   m.Journal.status == "posted")
-            .group_by(m.Journal.date)
-            .order_by(m.Journal.date)
-        ).all()
-        opening = sum(int(total) for later, _, total in rows if not later)
-        return opening, [(d, int(total)) for later, d, total in rows if later]
+        opening, stored = self._stored_from(account, unit, day)
+        moves: dict[dt.date, int] = defaultdict(int, stored)
+        for d, n in self._pend_moves.get((account, unit), ()):
+            if d < day:
+                opening += n
+            else:
+                moves[d] += n
+        return opening, sorted(moves.items())
+
+    def _posted(self, journals: list[Journal]) -> None:
+        """Keep the cached stored balances and movements true after a write."""
+        for j in journals:
+            for p in j.postings:
+                key = (p.account, p.unit)
+                if key in self._balances:
+                    self._balances[key] += p.amount_minor
+                cached = self._moves.get(key)
+                if cached is not None:
+                    if j.date < cached[0]:
+                        cached[1] += p.amount_minor
+                    else:
+                        cached[2][j.date] = cached[2].get(j.date, 0) + p.amount_minor
 
     def floor(self, account: str, unit: Unit) -> int | None:
         if (account, unit) not in self._floors:
-            row = self.conn.execute(
-                select(m.AccountFloor.floor_minor)
-                .join(m.Account, m.Account.id == m.AccountFloor.account_id)
-                .where(m.Account.path == account, m.AccountFloor.unit == unit.value)
-                .order_by(m.AccountFloor.id.desc()).limit(1)
-            ).first()
+            row = self.conn.execute(_SQL_FLOOR, {"lid": self.lid, "path": account,
+                                                 "unit": unit.value}).first()
             self._floors[(account, unit)] = row[0] if row else None
         return self._floors[(account, unit)]
 
     def state_refs(self, kind: str) -> list[str]:
-        return list(self.conn.execute(
-            select(m.InstrumentState.ref).where(m.InstrumentState.kind == kind)
-            .order_by(m.InstrumentState.ref)).scalars())
+        stored = set(self.conn.execute(
+            select(m.InstrumentState.ref).where(m.InstrumentState.ledger_id == self.lid,
+                                                m.InstrumentState.kind == kind)).scalars())
+        stored.update(ref for k, ref in self._pend_states if k == kind)
+        return sorted(stored)
 
     def get_state(self, kind: str, ref: str) -> dict | None:
-        data = self.conn.execute(
-            select(m.InstrumentState.data).where(
-                m.InstrumentState.kind == kind, m.InstrumentState.ref == ref
-            )
-        ).scalar_one_or_none()
-        return json.loads(data) if data is not None else None
+        # Shared, not copied: a handler's context copies what it reads (Ctx.state).
+        if (kind, ref) in self._pend_states:
+            return self._pend_states[(kind, ref)]
+        if (kind, ref) not in self._states:
+            data = self.conn.execute(_SQL_STATE, {"lid": self.lid, "kind": kind,
+                                                  "ref": ref}).scalar_one_or_none()
+            self._states[(kind, ref)] = json.loads(data) if data is not None else None
+        return self._states[(kind, ref)]
 
     def party(self, kind: str, party_id: str, as_of: dt.date | None = None) -> dict | None:
         """The party's record in force on `as_of` (None: the newest), or None."""
-        if as_of is not None:
-            return self.parties(kind, as_of, party_id).get(party_id)
+        if self._pend_parties:
+            self.flush()
         if (kind, party_id) not in self._parties:
-            self._parties[(kind, party_id)] = self.parties(kind, None, party_id).get(party_id)
-        found = self._parties[(kind, party_id)]
-        return dict(found) if found is not None else None
+            self._parties[(kind, party_id)] = [  # every record, in the order they apply
+                (valid_from, data) for valid_from, data in self.conn.execute(
+                    _SQL_PARTY, {"lid": self.lid, "kind": kind, "id": party_id})]
+        found = None
+        for valid_from, data in self._parties[(kind, party_id)]:
+            if as_of is None or valid_from is None or valid_from <= as_of:
+                found = data  # later records supersede earlier ones
+        return json.loads(found) if found is not None else None
 
     def parties(self, kind: str, as_of: dt.date | None = None,
                 only: str | None = None) -> dict[str, dict]:
         """Every party of a kind (or just `only`), each record as in force on `as_of`."""
-        query = select(m.PartyRecord.id, m.PartyRecord.data).where(m.PartyRecord.kind == kind)
+        if self._pend_parties:
+            self.flush()
+        query = select(m.PartyRecord.id, m.PartyRecord.data).where(
+            m.PartyRecord.ledger_id == self.lid, m.PartyRecord.kind == kind)
         if only is not None:
             query = query.where(m.PartyRecord.id == only)
         if as_of is not None:
@@ -178,15 +318,19 @@ class DbStore:
         return found
 
     def journal_hash(self, key: str) -> str | None:
-        return self.conn.execute(
-            select(m.Journal.payload_hash).where(m.Journal.key == key)
-        ).scalar_one_or_none()
+        if key in self._pend_journals:
+            return self._pend_journals[key]
+        return self.conn.execute(_SQL_JOURNAL_HASH, {"lid": self.lid, "key": key}
+                                 ).scalar_one_or_none()
 
     def journals_for_event(self, event_key: str) -> list[Journal]:
+        self.flush()
         return self.load_journals(m.Journal.event_key == event_key)
 
     def is_reversed(self, journal_key: str) -> bool:
-        original = select(m.Journal.id).where(m.Journal.key == journal_key).scalar_subquery()
+        self.flush()
+        original = select(m.Journal.id).where(m.Journal.ledger_id == self.lid,
+                                              m.Journal.key == journal_key).scalar_subquery()
         return (
             self.conn.execute(select(m.Journal.id).where(m.Journal.reverses_id == original))
             .first()
@@ -195,22 +339,38 @@ class DbStore:
 
     def locked_until(self) -> dt.date | None:
         if self._lock is _UNKNOWN:
-            self._lock = self.conn.execute(select(func.max(m.PeriodLock.until))).scalar_one()
+            self._lock = self.conn.execute(select(func.max(m.PeriodLock.until)).where(
+                m.PeriodLock.ledger_id == self.lid)).scalar_one()
         return self._lock  # type: ignore[return-value]
 
     def event_hash(self, key: str) -> str | None:
-        return self.conn.execute(
-            select(m.Event.payload_hash).where(m.Event.key == key)
-        ).scalar_one_or_none()
+        if key in self._pend_events:
+            return self._pend_events[key]
+        if key not in self._event_hashes:
+            self.prefetch_events([key])
+        return self._event_hashes[key]
+
+    def prefetch_events(self, keys: list[str]) -> None:
+        """Learn which of these event keys are recorded, a chunk of keys per query."""
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._event_hashes]
+        for start in range(0, len(wanted), SEAL_CHUNK):
+            chunk = wanted[start:start + SEAL_CHUNK]
+            found = dict(self.conn.execute(
+                select(m.Event.key, m.Event.payload_hash)
+                .where(m.Event.ledger_id == self.lid, m.Event.key.in_(chunk))).all())
+            for key in chunk:
+                self._event_hashes[key] = found.get(key)
 
     # ------------------------------------------------------------ loading journals
     def load_journals(self, *where) -> list[Journal]:
-        """Posted journals matching `where`, with their postings, in posting order."""
+        """Posted journals of this ledger matching `where`, with their postings, in
+        posting order."""
+        self.flush()
         reversed_j = m.Journal.__table__.alias("reversed_j")
         rows = self.conn.execute(
             select(m.Journal.__table__, reversed_j.c.key.label("reverses_key"))
             .outerjoin(reversed_j, reversed_j.c.id == m.Journal.reverses_id)
-            .where(m.Journal.status == "posted", *where)
+            .where(m.Journal.ledger_id == self.lid, m.Journal.status == "posted", *where)
             .order_by(m.Journal.id)
         ).all()
         if not rows:
@@ -248,7 +408,7 @@ class DbStore:
         touching = (
             select(m.Posting.journal_id)
             .join(m.Account, m.Account.id == m.Posting.account_id)
-            .where(or_(*conditions))
+            .where(m.Account.ledger_id == self.lid, or_(*conditions))
         )
         return self.load_journals(m.Journal.id.in_(touching), m.Journal.date <= until)
 
@@ -258,31 +418,84 @@ class DbStore:
         hash chain); one recorded with exactly this record is left alone; one recorded
         with a different record is `duplicate_conflict` (docs/rules-trust.md#parties)."""
         self._write_lock()  # two runs of one file at once must not race on the same rows
-        new = []
+        self.flush()
+        new, seen = [], set()
         for p in parties:  # every declaration checked before any is written
             payload = canonical(p)
             payload_hash = sha256_text(payload)
             key = party_key(p["kind"], p["id"])
             recorded = self.event_hash(key)
-            if recorded == payload_hash:
+            if recorded == payload_hash or key in seen:
                 continue
             if recorded is not None:
                 raise LedgerError("duplicate_conflict", f"{p['kind']} {p['id']} is already "
                                   "recorded with a different record; change it with a dated "
                                   "party_update event")
+            seen.add(key)
             new.append(Change(
                 EventRecord(key, "party", PARTY_RECORD_DATE, payload_hash, payload=payload),
                 parties=[{**p, "valid_from": None}]))
-        with self.conn.begin_nested():
-            for change in new:
-                self.apply(change)
+        if new:
+            self._write_now(new)
 
     def apply(self, change: Change) -> None:
-        """Write one event's change atomically (a savepoint) or raise LedgerError."""
+        """Write one event's change atomically (at once, or with the batch) or raise."""
         self._write_lock()
+        if not self.batch:
+            self._write_now([change])
+            return
+        if change.lock_until is not None or change.parties or any(
+                j.reverses_key for j in change.journals) or (
+                change.floors and set(change.floors) & set(self._pend_moves)):
+            # Written in order: what came before it goes in first (docs/architecture.md
+            # #batches).
+            self.flush()
+        self._pending.append(change)
+        for j in change.journals:
+            self._pend_journals[j.key] = j.payload_hash()
+            for p in j.postings:
+                self._pend_balance[(p.account, p.unit)] += p.amount_minor
+                self._pend_moves[(p.account, p.unit)].append((j.date, p.amount_minor))
+        for key, data in change.states.items():  # as it will read back once stored
+            self._pend_states[key] = json.loads(json.dumps(data, sort_keys=True, default=str))
+        for key, floor_minor in change.floors.items():
+            self._floors[key] = floor_minor
+        if change.lock_until is not None:
+            self._lock = change.lock_until
+        self._pend_parties = self._pend_parties or bool(change.parties)
+        self._pend_events[change.event.key] = change.event.payload_hash
+        if len(self._pending) >= FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every kept change (the batched path). If the database refuses the batch,
+        each change is written again on its own until the one it refuses: those before it
+        stay written, and BatchRefused names it."""
+        if not self._pending:
+            return
+        changes = self._pending
+        self._forget_pending()
+        try:
+            self._write_now(changes)
+        except LedgerError:
+            for change in changes:
+                try:
+                    self._write_now([change])
+                except LedgerError as err:
+                    raise BatchRefused(change.event.key, err) from None
+            raise
+
+    def commit(self) -> None:
+        """Write what is kept and commit: one durable transaction per batch. Every cache
+        is forgotten, since another writer may write in between."""
+        self.flush()
+        self.conn.commit()
+        self._reset_caches()
+
+    def _write_now(self, changes: list[Change]) -> None:
         try:
             with self.conn.begin_nested():
-                self._apply(change)
+                self._write(changes)
         except DBAPIError as err:
             self._reset_caches()
             raise translate_db_error(err) from None
@@ -290,22 +503,47 @@ class DbStore:
             self._reset_caches()
             raise
 
-    def _apply(self, change: Change) -> None:
-        if change.lock_until is not None:
-            self.conn.execute(
-                insert(m.PeriodLock).values(until=change.lock_until, event_key=change.event.key)
-            )
+    def _write(self, changes: list[Change]) -> None:
+        self._write_lock()
+        lid = self._id
+        locks = [{"ledger_id": lid, "until": c.lock_until, "event_key": c.event.key}
+                 for c in changes if c.lock_until is not None]
+        if locks:
+            self.conn.execute(insert(m.PeriodLock), locks)
             self._lock = _UNKNOWN
-        for (account, unit), floor_minor in change.floors.items():
-            self._set_floor(account, unit, floor_minor, change.event.key)
-        key = change.event.key  # a journal belongs to the record of the event that posts it
-        links = list(self._post([j if j.event_key == key
-                                 else dataclasses.replace(j, event_key=key)
-                                 for j in change.journals]).values())
-        for (kind, ref), data in change.states.items():
-            self._put_state(kind, ref, data)
-        party_rows = self._write_parties(change.event.key, change.parties)
-        self._record(change.event, change.outcome, links, party_rows)
+        floors = [(account, unit, floor_minor, c.event.key)
+                  for c in changes for (account, unit), floor_minor in c.floors.items()]
+        journals = []
+        for c in changes:  # a journal belongs to the record of the event that posts it
+            key = c.event.key
+            journals += [(key, j if j.event_key == key else dataclasses.replace(j, event_key=key))
+                         for j in c.journals]
+        self._ensure_accounts({(p.account, p.unit) for _, j in journals for p in j.postings}
+                              | {(a, u) for a, u, _, _ in floors})
+        for account, unit, floor_minor, event_key in floors:
+            self._set_floor(account, unit, floor_minor, event_key)
+        links = self._post([j for _, j in journals])
+        by_event: dict[str, list[list[str]]] = defaultdict(list)
+        for event_key, j in journals:
+            if j.key in links:
+                by_event[event_key].append(links[j.key])
+        states: dict[tuple[str, str], dict] = {}
+        for c in changes:
+            states.update(c.states)
+        self._put_states(states)
+        for state_key, data in states.items():  # as it reads back from its stored text
+            self._states[state_key] = json.loads(json.dumps(data, sort_keys=True, default=str))
+        records = []
+        for c in changes:
+            party_rows = self._write_parties(c.event.key, c.parties)
+            records.append((c.event, c.outcome, by_event.get(c.event.key, []), party_rows))
+        self._records(records)
+        self._move_head()
+
+    def _move_head(self) -> None:
+        seq, head = self._last_record or (0, GENESIS_HASH)
+        self.conn.execute(update(m.Ledger).where(m.Ledger.id == self._id).values(
+            event_seq=seq, event_hash=head, journal_hash=self._last_hash or GENESIS_HASH))
 
     def _write_parties(self, event_key: str, parties: list[dict]) -> list[list]:
         rows = []
@@ -317,25 +555,16 @@ class DbStore:
             self._parties.pop((record["kind"], record["id"]), None)
         if rows:
             self.conn.execute(insert(m.PartyRecord), [
-                {"kind": kind, "id": pid, "event_key": event_key, "data": data,
-                 "valid_from": dt.date.fromisoformat(vf) if vf else None}
+                {"ledger_id": self._id, "kind": kind, "id": pid, "event_key": event_key,
+                 "data": data, "valid_from": dt.date.fromisoformat(vf) if vf else None}
                 for kind, pid, vf, data in rows])
         return rows
-
-    def _record(self, event: EventRecord, outcome: str, links: list[list[str]],
-                party_rows: list[list]) -> None:
-        self._records([(event, outcome, links, party_rows)])
 
     def _records(self, records: list[tuple[EventRecord, str, list[list[str]], list[list]]]
                  ) -> None:
         """Each event's record: the next link of the chain, covering what it wrote
         (store/chain.py), written in one statement."""
-        if self._last_record is None:
-            last = self.conn.execute(
-                select(m.Event.seq, m.Event.hash).order_by(m.Event.seq.desc()).limit(1)
-            ).first()
-            self._last_record = (last[0], last[1]) if last else (0, GENESIS_HASH)
-        seq, prev = self._last_record
+        seq, prev = self._last_record or (0, GENESIS_HASH)
         rows = []
         for event, outcome, links, party_rows in records:
             seq += 1
@@ -343,10 +572,11 @@ class DbStore:
             this = record_hash(prev, seq, event.key, event.type, event.date.isoformat(),
                                event.payload_hash, event.payload, outcome, source, links,
                                party_rows)
-            rows.append({"key": event.key, "type": event.type, "date": event.date,
-                         "payload_hash": event.payload_hash, "outcome": outcome,
-                         "source": source, "seq": seq, "payload": event.payload,
-                         "prev_hash": prev, "hash": this})
+            rows.append({"ledger_id": self._id, "key": event.key, "type": event.type,
+                         "date": event.date, "payload_hash": event.payload_hash,
+                         "outcome": outcome, "source": source, "seq": seq,
+                         "payload": event.payload, "prev_hash": prev, "hash": this})
+            self._event_hashes[event.key] = event.payload_hash
             prev = this
         if rows:
             self.conn.execute(insert(m.Event), rows)
@@ -358,37 +588,41 @@ class DbStore:
         themselves, so `verify` can rebuild them. Keys already posted with the same
         payload are skipped; with another payload, a conflict."""
         self._write_lock()
+        self.flush()
         by_event: dict[str, list[Journal]] = defaultdict(list)
         for j in journals:
             event_key = j.event_key or j.key
             by_event[event_key].append(j if j.event_key == event_key
                                        else dataclasses.replace(j, event_key=event_key))
-        with self.conn.begin_nested():
-            link_of = self._post([j for batch in by_event.values() for j in batch])
-            records: list[tuple[EventRecord, str, list[list[str]], list[list]]] = []
-            for event_key, everything in by_event.items():
-                batch = [j for j in everything if j.key in link_of]  # replays skipped
-                if not batch:
-                    continue
-                payload = canonical([journal_json(j) for j in batch])
-                record = EventRecord(event_key, "journals", min(j.date for j in batch),
-                                     sha256_text(payload), payload=payload)
-                records.append((record, "applied", [link_of[j.key] for j in batch], []))
-            self._records(records)
+        try:
+            with self.conn.begin_nested():
+                link_of = self._post([j for batch in by_event.values() for j in batch])
+                records: list[tuple[EventRecord, str, list[list[str]], list[list]]] = []
+                for event_key, everything in by_event.items():
+                    batch = [j for j in everything if j.key in link_of]  # replays skipped
+                    if not batch:
+                        continue
+                    payload = canonical([journal_json(j) for j in batch])
+                    record = EventRecord(event_key, "journals", min(j.date for j in batch),
+                                         sha256_text(payload), payload=payload)
+                    records.append((record, "applied", [link_of[j.key] for j in batch], []))
+                self._records(records)
+                self._move_head()
+        except BaseException:
+            self._reset_caches()
+            raise
         return len(link_of)
 
     def _post(self, journals: list[Journal]) -> dict[str, list[str]]:
-        """The bulk path: set-based inserts, then one sealing UPDATE per chunk. Keys
-        already posted with the same payload are skipped. Returns, for each journal posted
-        in order, its key and [link hash, memo text], for the event's record."""
+        """Set-based inserts, then one sealing UPDATE per chunk. Keys already posted with
+        the same payload are skipped. Returns, for each journal posted in order, its key
+        and [link hash, memo text], for the event's record."""
         fresh = self._without_replays(journals)
         if not fresh:
             return {}
         self._ensure_accounts({(p.account, p.unit) for j in fresh for p in j.postings})
         reverses = self._journal_ids([j.reverses_key for j in fresh if j.reverses_key])
-        prev_hash = self._last_hash or self.conn.execute(
-            select(m.Journal.hash).order_by(m.Journal.id.desc()).limit(1)
-        ).scalar_one_or_none() or GENESIS_HASH
+        prev_hash = self._last_hash or GENESIS_HASH
         rows = []
         links: dict[str, list[str]] = {}
         for j in fresh:
@@ -396,8 +630,8 @@ class DbStore:
             this_hash = journal_link(prev_hash, j.key, payload, j.event_key)
             memo = json.dumps(j.memo, sort_keys=True, default=str)
             rows.append({
-                "key": j.key, "type": j.type, "date": j.date, "event_key": j.event_key,
-                "holder": j.holder,
+                "ledger_id": self._id, "key": j.key, "type": j.type, "date": j.date,
+                "event_key": j.event_key, "holder": j.holder,
                 "reverses_id": reverses[j.reverses_key] if j.reverses_key else None,
                 "payload_hash": payload, "memo": memo,
                 "status": "draft", "prev_hash": prev_hash, "hash": this_hash,
@@ -405,7 +639,7 @@ class DbStore:
             links[j.key] = [this_hash, memo]
             prev_hash = this_hash
         postings = [
-            (j.key, self._account_ids[p.account], p.unit.value, p.amount_minor)
+            (j.key, self._account_ids[p.account], p.unit.value, p.amount_minor, j.date)
             for j in fresh for p in j.postings
         ]
         insert_rows = self._insert_postgres if self.postgres else self._insert_generic
@@ -418,6 +652,7 @@ class DbStore:
                 .values(status="posted")
             )
         self._last_hash = prev_hash  # valid while this transaction holds the write lock
+        self._posted(fresh)
         return links
 
     def _insert_generic(self, rows: list[dict], postings: list[tuple]) -> dict[str, int]:
@@ -426,9 +661,9 @@ class DbStore:
         id_of = dict(self.conn.execute(
             insert(m.Journal).returning(m.Journal.key, m.Journal.id), rows).all())
         self.conn.execute(insert(m.Posting), [
-            {"journal_id": id_of[key], "account_id": account_id, "unit": unit,
-             "amount_minor": amount}
-            for key, account_id, unit, amount in postings
+            {"ledger_id": self._id, "journal_id": id_of[key], "account_id": account_id,
+             "unit": unit, "amount_minor": amount, "date": on}
+            for key, account_id, unit, amount, on in postings
         ])
         return id_of
 
@@ -443,11 +678,12 @@ class DbStore:
             {c: [r[c] for r in rows] for c in cols},
         ).all())
         self.conn.execute(
-            text("INSERT INTO posting (journal_id, account_id, unit, amount_minor) "
-                 "SELECT * FROM unnest(CAST(:j AS integer[]), CAST(:a AS integer[]), "
-                 "CAST(:u AS varchar[]), CAST(:m AS bigint[]))"),
-            {"j": [id_of[p[0]] for p in postings], "a": [p[1] for p in postings],
-             "u": [p[2] for p in postings], "m": [p[3] for p in postings]},
+            text("INSERT INTO posting (ledger_id, journal_id, account_id, unit, amount_minor, "
+                 "date) SELECT :l, * FROM unnest(CAST(:j AS integer[]), CAST(:a AS integer[]), "
+                 "CAST(:u AS varchar[]), CAST(:m AS bigint[]), CAST(:d AS date[]))"),
+            {"l": self._id, "j": [id_of[p[0]] for p in postings],
+             "a": [p[1] for p in postings], "u": [p[2] for p in postings],
+             "m": [p[3] for p in postings], "d": [p[4] for p in postings]},
         )
         return id_of
 
@@ -456,11 +692,24 @@ class DbStore:
         self._write_lock()
 
     def _write_lock(self) -> None:
-        """Writers take turns, so the hash chain has one order. SQLite's BEGIN IMMEDIATE
-        already gives that; PostgreSQL takes a transaction-scoped advisory lock."""
-        if self.postgres and not self._locked:
-            self.conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242001)")
-            self._locked = True
+        """Writers in one ledger take turns, so its hash chain has one order: each locks
+        its ledger's row (PostgreSQL: FOR UPDATE), which holds the chain's heads. Writers
+        in different ledgers lock different rows and never wait on each other. SQLite
+        allows one writer at a time anyway (BEGIN IMMEDIATE)."""
+        if self._locked:
+            return
+        values = {"n": self.ledger, "g": GENESIS_HASH}
+        conflict = "ON CONFLICT (name) DO NOTHING"
+        self.conn.execute(text(
+            "INSERT INTO ledger (name, event_seq, event_hash, journal_hash) "
+            f"VALUES (:n, 0, :g, :g) {conflict}"), values)
+        row = self.conn.execute(text(
+            "SELECT id, event_seq, event_hash, journal_hash FROM ledger WHERE name = :n"
+            + (" FOR UPDATE" if self.postgres else "")), values).one()
+        self._id = row.id
+        self._last_record = (row.event_seq, row.event_hash)
+        self._last_hash = row.journal_hash
+        self._locked = True
 
     def _without_replays(self, journals: list[Journal]) -> list[Journal]:
         keys = [j.key for j in journals]
@@ -468,7 +717,8 @@ class DbStore:
         for start in range(0, len(keys), SEAL_CHUNK):
             known.update(dict(self.conn.execute(
                 select(m.Journal.key, m.Journal.payload_hash)
-                .where(m.Journal.key.in_(keys[start:start + SEAL_CHUNK]))
+                .where(m.Journal.ledger_id == self._id,
+                       m.Journal.key.in_(keys[start:start + SEAL_CHUNK]))
             ).all()))
         fresh = []
         for j in journals:
@@ -485,7 +735,8 @@ class DbStore:
         if not keys:
             return {}
         found = dict(self.conn.execute(
-            select(m.Journal.key, m.Journal.id).where(m.Journal.key.in_(keys))
+            select(m.Journal.key, m.Journal.id).where(m.Journal.ledger_id == self._id,
+                                                      m.Journal.key.in_(keys))
         ).all())
         missing = set(keys) - set(found)
         if missing:
@@ -499,26 +750,32 @@ class DbStore:
 
     def _ensure_accounts(self, pairs: set[tuple[str, Unit]]) -> None:
         paths = sorted({path for path, _ in pairs} - set(self._account_ids))
-        if paths:
+        for start in range(0, len(paths), SEAL_CHUNK):
+            chunk = paths[start:start + SEAL_CHUNK]
             self._account_ids.update(dict(self.conn.execute(
-                select(m.Account.path, m.Account.id).where(m.Account.path.in_(paths))
+                select(m.Account.path, m.Account.id).where(m.Account.ledger_id == self._id,
+                                                           m.Account.path.in_(chunk))
             ).all()))
-            new = [p for p in paths if p not in self._account_ids]
+            new = [p for p in chunk if p not in self._account_ids]
             if new:
-                self.conn.execute(insert(m.Account), [{"path": p} for p in new])
+                self.conn.execute(insert(m.Account), [
+                    {"ledger_id": self._id, "path": p, "holder": account_holder(p)}
+                    for p in new])
                 self._account_ids.update(dict(self.conn.execute(
-                    select(m.Account.path, m.Account.id).where(m.Account.path.in_(new))
+                    select(m.Account.path, m.Account.id).where(m.Account.ledger_id == self._id,
+                                                               m.Account.path.in_(new))
                 ).all()))
         wanted = {(self._account_ids[path], unit.value): (path, unit) for path, unit in pairs}
         unseen = [k for k in wanted if k not in self._balance_rows]
         if not unseen:
             return
-        existing = set(self.conn.execute(
-            select(m.Balance.account_id, m.Balance.unit).where(
-                m.Balance.account_id.in_({a for a, _ in unseen})
-            )
-        ).all())
-        rows = [{"account_id": a, "unit": u, "amount_minor": 0}
+        existing: set[tuple[int, str]] = set()
+        ids = sorted({a for a, _ in unseen})
+        for start in range(0, len(ids), SEAL_CHUNK):
+            existing.update(self.conn.execute(
+                select(m.Balance.account_id, m.Balance.unit).where(
+                    m.Balance.account_id.in_(ids[start:start + SEAL_CHUNK]))).all())
+        rows = [{"ledger_id": self._id, "account_id": a, "unit": u, "amount_minor": 0}
                 for a, u in unseen if (a, u) not in existing]
         if rows:
             self.conn.execute(insert(m.Balance), rows)
@@ -529,32 +786,41 @@ class DbStore:
                     floor = default_floor(path, unit)
                     self._floors[(path, unit)] = floor
                     if floor is not None:
-                        floors.append({"account_id": a, "unit": u, "floor_minor": floor,
-                                       "event_key": "default"})
+                        floors.append({"ledger_id": self._id, "account_id": a, "unit": u,
+                                       "floor_minor": floor, "event_key": "default"})
             if floors:
                 self.conn.execute(insert(m.AccountFloor), floors)
         self._balance_rows.update(unseen)
 
     def _set_floor(self, account: str, unit: Unit, floor_minor: int, event_key: str) -> None:
         """A new floor is a new row (floors are never edited in place)."""
-        self._ensure_accounts({(account, unit)})
-        if self.floor(account, unit) == floor_minor:
-            return
-        self.conn.execute(insert(m.AccountFloor).values(
-            account_id=self._account_ids[account], unit=unit.value, floor_minor=floor_minor,
-            event_key=event_key))
+        current = self.conn.execute(
+            select(m.AccountFloor.floor_minor)
+            .where(m.AccountFloor.account_id == self._account_ids[account],
+                   m.AccountFloor.unit == unit.value)
+            .order_by(m.AccountFloor.id.desc()).limit(1)).scalar_one_or_none()
+        if current != floor_minor:
+            self.conn.execute(insert(m.AccountFloor).values(
+                ledger_id=self._id, account_id=self._account_ids[account], unit=unit.value,
+                floor_minor=floor_minor, event_key=event_key))
         self._floors[(account, unit)] = floor_minor
 
-    def _put_state(self, kind: str, ref: str, data: dict) -> None:
-        text = json.dumps(data, sort_keys=True, default=str)
-        done = self.conn.execute(
-            update(m.InstrumentState)
-            .where(m.InstrumentState.kind == kind, m.InstrumentState.ref == ref)
-            .values(data=text)
-        )
-        if done.rowcount == 0:
-            self.conn.execute(insert(m.InstrumentState).values(kind=kind, ref=ref, data=text))
+    def _put_states(self, states: dict[tuple[str, str], dict]) -> None:
+        """Each state's newest value, in one statement (an upsert)."""
+        if not states:
+            return
+        rows = [{"ledger_id": self._id, "kind": kind, "ref": ref,
+                 "data": json.dumps(data, sort_keys=True, default=str)}
+                for (kind, ref), data in states.items()]
+        if self.postgres:
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        statement = upsert(m.InstrumentState)
+        self.conn.execute(statement.on_conflict_do_update(
+            index_elements=["ledger_id", "kind", "ref"],
+            set_={"data": statement.excluded.data}), rows)
 
 
-__all__ = ["DbStore", "journal_from_json", "journal_json", "party_key",
-           "translate_db_error"]
+__all__ = ["DEFAULT_LEDGER", "BatchRefused", "DbStore", "account_holder", "journal_from_json",
+           "journal_json", "ledger_id_of", "ledger_names", "party_key", "translate_db_error"]

@@ -20,7 +20,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 
 from ledger.core.journal import payload_hash_of, sha256_text
 from ledger.store import models as m
@@ -49,52 +49,80 @@ def parse_head(text: str) -> tuple[int, str]:
     return int(count), digest
 
 
-def first_break(conn: Connection, head: ChainHead | None = None) -> str | None:
-    """None when every stored invariant holds, else one sentence naming the first break.
-    `head`, when given, is filled in with the chain's head as far as it was read."""
+def first_break(conn: Connection, head: ChainHead | None = None,
+                ledger: str = "main") -> str | None:
+    """None when every stored invariant of one ledger holds, else one sentence naming the
+    first break. `head`, when given, is filled in with the chain's head as far as it was
+    read."""
     head = head if head is not None else ChainHead()
+    lid = conn.execute(select(m.Ledger.id).where(m.Ledger.name == ledger)).scalar_one_or_none()
+    if lid is None:
+        return None if ledger == "main" else f"there is no ledger named {ledger!r}"
     links: dict[str, list[list[str]]] = defaultdict(list)
-    return (_check_journals(conn, links) or _check_records(conn, links, head)
-            or _check_balances(conn) or _check_floors(conn) or _check_period_lock(conn))
+    return (_check_journals(conn, links, lid) or _check_records(conn, links, head, lid)
+            or _check_head_row(conn, head, lid) or _check_balances(conn, lid)
+            or _check_floors(conn, lid) or _check_period_lock(conn, lid))
+
+
+def _check_head_row(conn: Connection, head: ChainHead, lid: int) -> str | None:
+    """The ledger's row holds the heads the next writer chains on: they must be the
+    chain's real heads."""
+    seq, event_hash, journal_hash = conn.execute(
+        select(m.Ledger.event_seq, m.Ledger.event_hash, m.Ledger.journal_hash)
+        .where(m.Ledger.id == lid)).one()
+    last = conn.execute(select(m.Event.seq, m.Event.hash).where(m.Event.ledger_id == lid)
+                        .order_by(m.Event.seq.desc()).limit(1)).first()
+    last_journal = conn.execute(select(m.Journal.hash).where(m.Journal.ledger_id == lid)
+                                .order_by(m.Journal.id.desc()).limit(1)).scalar_one_or_none()
+    if (seq, event_hash) != ((last[0], last[1]) if last else (0, GENESIS_HASH)):
+        return "the ledger's head row does not match the last record of its chain"
+    if journal_hash != (last_journal or GENESIS_HASH):
+        return "the ledger's head row does not match the last journal of its chain"
+    return None
 
 
 _JOURNALS_SQL = (
     "SELECT j.id, j.key, j.type, j.date, j.event_key, j.holder, r.key, j.payload_hash,"
     " j.status, j.prev_hash, j.hash, j.memo FROM journal j"
-    " LEFT JOIN journal r ON r.id = j.reverses_id ORDER BY j.id"
+    " LEFT JOIN journal r ON r.id = j.reverses_id WHERE j.ledger_id = :lid ORDER BY j.id"
 )
-_POSTINGS_SQL = (
-    "SELECT p.journal_id, a.path, p.unit, p.amount_minor FROM posting p"
-    " JOIN account a ON a.id = p.account_id ORDER BY p.journal_id, p.id"
+_POSTINGS_SQL = (  # a posting in another ledger than its journal's is its own break
+    "SELECT p.journal_id, a.path, p.unit, p.amount_minor, p.date, a.ledger_id FROM posting p"
+    " JOIN account a ON a.id = p.account_id WHERE p.ledger_id = :lid"
+    " ORDER BY p.journal_id, p.id"
 )
 _RECORDS_SQL = (
     "SELECT seq, key, type, date, payload_hash, payload, outcome, source, prev_hash, hash"
-    " FROM event ORDER BY seq"
+    " FROM event WHERE ledger_id = :lid ORDER BY seq"
 )
 
 
-def _stream(conn: Connection, sql: str):
-    # Plain driver tuples, streamed (yield_per set on the statement, never the connection,
-    # where it would stay set and make every later query a server-side cursor).
-    return iter(conn.exec_driver_sql(sql, execution_options={"yield_per": STREAM_ROWS}))
+def _stream(conn: Connection, sql: str, lid: int):
+    # Streamed (yield_per set on the statement, never the connection, where it would
+    # stay set and make every later query a server-side cursor).
+    return iter(conn.execute(text(sql).execution_options(yield_per=STREAM_ROWS),
+                             {"lid": lid}))
 
 
-def _check_journals(conn: Connection, links: dict[str, list[list[str]]]) -> str | None:
-    postings = _stream(conn, _POSTINGS_SQL)
+def _check_journals(conn: Connection, links: dict[str, list[list[str]]], lid: int
+                    ) -> str | None:
+    postings = _stream(conn, _POSTINGS_SQL, lid)
     pending = next(postings, None)
     prev_hash = GENESIS_HASH
     for (journal_id, key, journal_type, date, event_key, holder, reverses_key, stored_payload,
-         status, stored_prev, stored_hash, memo) in _stream(conn, _JOURNALS_SQL):
+         status, stored_prev, stored_hash, memo) in _stream(conn, _JOURNALS_SQL, lid):
         if pending is not None and pending[0] < journal_id:
             return f"postings exist for journal id {pending[0]}, which is not a journal"
         mine: list[list] = []
         sums: dict[str, int] = defaultdict(int)
+        where = f"journal {journal_id} ({key})"
         while pending is not None and pending[0] == journal_id:
-            _, path, unit, amount = pending
+            _, path, unit, amount, posting_date, account_ledger = pending
+            if str(posting_date) != str(date) or account_ledger != lid:
+                return f"{where}: a posting carries another date or ledger than its journal"
             mine.append([path, unit, amount])
             sums[unit] += amount
             pending = next(postings, None)
-        where = f"journal {journal_id} ({key})"
         if status != "posted":
             return f"{where} was never sealed (status {status})"
         if not mine:
@@ -117,17 +145,18 @@ def _check_journals(conn: Connection, links: dict[str, list[list[str]]]) -> str 
 
 
 def _check_records(conn: Connection, links: dict[str, list[list[str]]],
-                   head: ChainHead) -> str | None:
+                   head: ChainHead, lid: int) -> str | None:
     parties: dict[str, list[list]] = defaultdict(list)
     for kind, party_id, valid_from, event_key, data in conn.execute(
             select(m.PartyRecord.kind, m.PartyRecord.id, m.PartyRecord.valid_from,
-                   m.PartyRecord.event_key, m.PartyRecord.data).order_by(m.PartyRecord.seq)):
+                   m.PartyRecord.event_key, m.PartyRecord.data)
+            .where(m.PartyRecord.ledger_id == lid).order_by(m.PartyRecord.seq)):
         parties[event_key].append(
             [kind, party_id, str(valid_from) if valid_from is not None else None, data])
     prev = GENESIS_HASH
     expected_seq = 1
     for (seq, key, type_, date, payload_hash, payload, outcome, source, stored_prev,
-         stored_hash) in _stream(conn, _RECORDS_SQL):
+         stored_hash) in _stream(conn, _RECORDS_SQL, lid):
         where = f"record {seq} ({key})"
         if seq != expected_seq:
             return f"record {expected_seq} is missing from the chain (found {seq} next)"
@@ -154,13 +183,13 @@ def _check_records(conn: Connection, links: dict[str, list[list[str]]],
     return None
 
 
-def _check_balances(conn: Connection) -> str | None:
+def _check_balances(conn: Connection, lid: int) -> str | None:
     posted = dict(
         ((account_id, unit), total)
         for account_id, unit, total in conn.execute(
             select(m.Posting.account_id, m.Posting.unit, func.sum(m.Posting.amount_minor))
             .join(m.Journal, m.Journal.id == m.Posting.journal_id)
-            .where(m.Journal.status == "posted")
+            .where(m.Journal.status == "posted", m.Posting.ledger_id == lid)
             .group_by(m.Posting.account_id, m.Posting.unit)
         )
     )
@@ -168,9 +197,11 @@ def _check_balances(conn: Connection) -> str | None:
         (account_id, unit): amount
         for account_id, unit, amount in conn.execute(
             select(m.Balance.account_id, m.Balance.unit, m.Balance.amount_minor)
+            .where(m.Balance.ledger_id == lid)
         )
     }
-    paths = dict(conn.execute(select(m.Account.id, m.Account.path)).all())
+    paths = dict(conn.execute(select(m.Account.id, m.Account.path)
+                              .where(m.Account.ledger_id == lid)).all())
     for key in sorted(set(posted) | set(stored)):
         want, have = int(posted.get(key, 0)), int(stored.get(key, 0))
         if want != have:
@@ -185,19 +216,22 @@ def _check_balances(conn: Connection) -> str | None:
     return None
 
 
-def _check_floors(conn: Connection) -> str | None:
+def _check_floors(conn: Connection, lid: int) -> str | None:
     """Every floored balance, at the end of every date it has postings, is at or above
     the floor in force on that date (a floor is in force from its record's date)."""
     floors: dict[tuple[int, str], list[tuple[dt.date | None, int]]] = defaultdict(list)
     for account_id, unit, floor_minor, since in conn.execute(
             select(m.AccountFloor.account_id, m.AccountFloor.unit, m.AccountFloor.floor_minor,
                    m.Event.date)
-            .outerjoin(m.Event, m.Event.key == m.AccountFloor.event_key)
+            .outerjoin(m.Event, (m.Event.key == m.AccountFloor.event_key)
+                       & (m.Event.ledger_id == lid))
+            .where(m.AccountFloor.ledger_id == lid)
             .order_by(m.AccountFloor.id)):
         floors[(account_id, unit)].append((since, floor_minor))
     if not floors:
         return None
-    floored = select(m.AccountFloor.account_id, m.AccountFloor.unit).distinct().subquery()
+    floored = (select(m.AccountFloor.account_id, m.AccountFloor.unit)
+               .where(m.AccountFloor.ledger_id == lid).distinct().subquery())
     running: dict[tuple[int, str], int] = defaultdict(int)
     # One pass over every floored account's daily movements, in date order per account.
     for account_id, unit, date, moved in conn.execute(
@@ -220,11 +254,12 @@ def _check_floors(conn: Connection) -> str | None:
     return None
 
 
-def _check_period_lock(conn: Connection) -> str | None:
+def _check_period_lock(conn: Connection, lid: int) -> str | None:
     late = conn.execute(
         select(m.Journal.key)
-        .join(m.PeriodLock, m.PeriodLock.until >= m.Journal.date)
-        .where(m.Journal.created_at > m.PeriodLock.created_at)
+        .join(m.PeriodLock, (m.PeriodLock.until >= m.Journal.date)
+              & (m.PeriodLock.ledger_id == lid))
+        .where(m.Journal.ledger_id == lid, m.Journal.created_at > m.PeriodLock.created_at)
         .limit(1)
     ).scalar_one_or_none()
     if late is not None:

@@ -32,8 +32,18 @@ END
 
 -- function ledger_balance_rekeyed
 BEGIN
-  IF NEW.account_id IS DISTINCT FROM OLD.account_id OR NEW.unit IS DISTINCT FROM OLD.unit THEN
+  IF NEW.account_id IS DISTINCT FROM OLD.account_id OR NEW.unit IS DISTINCT FROM OLD.unit
+     OR NEW.ledger_id IS DISTINCT FROM OLD.ledger_id THEN
     RAISE EXCEPTION 'ledger:append_only: a balance belongs to one account and unit';
+  END IF;
+  RETURN NEW;
+END
+
+-- function ledger_head_moved
+BEGIN
+  IF TG_OP = 'DELETE' OR NEW.id IS DISTINCT FROM OLD.id OR NEW.name IS DISTINCT FROM OLD.name
+     OR NEW.created_at IS DISTINCT FROM OLD.created_at OR NEW.event_seq < OLD.event_seq THEN
+    RAISE EXCEPTION 'ledger:append_only: a ledger keeps its name and its head only moves on';
   END IF;
   RETURN NEW;
 END
@@ -43,10 +53,11 @@ BEGIN
   IF EXISTS (SELECT 1 FROM inserted WHERE status <> 'draft') THEN
     RAISE EXCEPTION 'ledger:unbalanced: a journal must be inserted as draft and sealed';
   END IF;
-  IF EXISTS (SELECT 1 FROM inserted
-             WHERE date <= (SELECT MAX(until) FROM period_lock)) THEN
-    RAISE EXCEPTION 'ledger:period_closed: a journal is dated in a closed period (up to %)',
-      (SELECT MAX(until) FROM period_lock);
+  IF EXISTS (SELECT 1 FROM (SELECT DISTINCT ledger_id FROM inserted) l
+             JOIN LATERAL (SELECT MAX(until) AS until FROM period_lock
+                           WHERE ledger_id = l.ledger_id) p ON true
+             JOIN inserted i ON i.ledger_id = l.ledger_id AND i.date <= p.until) THEN
+    RAISE EXCEPTION 'ledger:period_closed: a journal is dated in a closed period';
   END IF;
   RETURN NULL;
 END
@@ -56,10 +67,8 @@ BEGIN
   -- The only change ever allowed: draft -> posted, every other column as it was.
   IF EXISTS (SELECT 1 FROM old_rows WHERE status <> 'draft')
      OR EXISTS (SELECT 1 FROM sealed WHERE status <> 'posted')
-     OR EXISTS (SELECT id, key, type, date, event_key, holder, reverses_id, payload_hash,
-                       memo, prev_hash, hash, created_at FROM old_rows
-                EXCEPT SELECT id, key, type, date, event_key, holder, reverses_id,
-                       payload_hash, memo, prev_hash, hash, created_at FROM sealed) THEN
+     OR EXISTS (SELECT id, ledger_id, key, type, date, event_key, holder, reverses_id, payload_hash, memo, prev_hash, hash, created_at FROM old_rows
+                EXCEPT SELECT id, ledger_id, key, type, date, event_key, holder, reverses_id, payload_hash, memo, prev_hash, hash, created_at FROM sealed) THEN
     RAISE EXCEPTION 'ledger:append_only: a posted journal cannot be changed';
   END IF;
   IF EXISTS (SELECT 1 FROM sealed s
@@ -68,31 +77,34 @@ BEGIN
              WHERE t.unit IS NULL OR t.total <> 0) THEN
     RAISE EXCEPTION 'ledger:unbalanced: a journal does not sum to zero in each unit';
   END IF;
-  INSERT INTO balance (account_id, unit, amount_minor)
-  SELECT p.account_id, p.unit, SUM(p.amount_minor)
-  FROM sealed s CROSS JOIN LATERAL (SELECT account_id, unit, amount_minor FROM posting
-                                    WHERE journal_id = s.id) p
-  GROUP BY p.account_id, p.unit
+  INSERT INTO balance (ledger_id, account_id, unit, amount_minor)
+  SELECT p.ledger_id, p.account_id, p.unit, SUM(p.amount_minor)
+  FROM sealed s CROSS JOIN LATERAL (SELECT ledger_id, account_id, unit, amount_minor
+                                    FROM posting WHERE journal_id = s.id) p
+  GROUP BY p.ledger_id, p.account_id, p.unit
   ON CONFLICT (account_id, unit)
   DO UPDATE SET amount_minor = balance.amount_minor + excluded.amount_minor;
-  IF EXISTS (SELECT 1 FROM (SELECT DISTINCT event_key FROM sealed) ev
-             WHERE NOT EXISTS (SELECT 1 FROM journal WHERE event_key = ev.event_key
-                               AND status = 'draft')
+  IF EXISTS (SELECT 1 FROM (SELECT DISTINCT ledger_id, event_key FROM sealed) ev
+             WHERE NOT EXISTS (SELECT 1 FROM journal WHERE ledger_id = ev.ledger_id
+                               AND event_key = ev.event_key AND status = 'draft')
                AND 
-    EXISTS (SELECT 1 FROM (SELECT p.account_id, p.unit, MIN(j.date) AS first_date
+    EXISTS (SELECT 1 FROM (SELECT p.account_id, p.unit, MIN(p.date) AS first_date
                            FROM journal j JOIN posting p ON p.journal_id = j.id
-                           WHERE j.event_key = ev.event_key AND p.amount_minor < 0
+                           WHERE j.ledger_id = ev.ledger_id AND j.event_key = ev.event_key
+                             AND p.amount_minor < 0
                            GROUP BY p.account_id, p.unit) t
             JOIN account_floor f ON f.id = (SELECT MAX(id) FROM account_floor
                                             WHERE account_id = t.account_id
                                               AND unit = t.unit)
+            JOIN balance b ON b.account_id = t.account_id AND b.unit = t.unit
             JOIN posting later ON later.account_id = t.account_id AND later.unit = t.unit
-            JOIN journal lj ON lj.id = later.journal_id
-            WHERE lj.date >= t.first_date AND lj.status = 'posted'
-              AND (SELECT SUM(q.amount_minor) FROM posting q
-                   JOIN journal qj ON qj.id = q.journal_id
-                   WHERE q.account_id = t.account_id AND q.unit = t.unit
-                     AND qj.status = 'posted' AND qj.date <= lj.date) < f.floor_minor)) THEN
+                              AND later.date >= t.first_date
+            JOIN journal lj ON lj.id = later.journal_id AND lj.status = 'posted'
+            WHERE b.amount_minor - (SELECT COALESCE(SUM(q.amount_minor), 0) FROM posting q
+                                    JOIN journal qj ON qj.id = q.journal_id
+                                    WHERE q.account_id = t.account_id AND q.unit = t.unit
+                                      AND q.date > later.date AND qj.status = 'posted')
+                  < f.floor_minor)) THEN
     RAISE EXCEPTION 'ledger:insufficient_funds: a balance would go below its floor';
   END IF;
   RETURN NULL;
@@ -104,6 +116,15 @@ BEGIN
              LEFT JOIN LATERAL (SELECT status FROM journal WHERE id = p.journal_id) j ON true
              WHERE j.status IS DISTINCT FROM 'draft') THEN
     RAISE EXCEPTION 'ledger:append_only: postings can only be added to a draft journal';
+  END IF;
+  IF EXISTS (SELECT 1 FROM inserted p
+             LEFT JOIN LATERAL (SELECT date, ledger_id FROM journal WHERE id = p.journal_id) j
+               ON true
+             LEFT JOIN LATERAL (SELECT ledger_id FROM account WHERE id = p.account_id) a
+               ON true
+             WHERE j.date IS DISTINCT FROM p.date OR j.ledger_id IS DISTINCT FROM p.ledger_id
+                OR a.ledger_id IS DISTINCT FROM p.ledger_id) THEN
+    RAISE EXCEPTION 'ledger:invalid: a posting carries its journal''s date and ledger';
   END IF;
   RETURN NULL;
 END
@@ -122,6 +143,12 @@ CREATE TRIGGER journal_no_truncate BEFORE TRUNCATE ON journal FOR EACH STATEMENT
 
 -- journal_seal
 CREATE TRIGGER journal_seal AFTER UPDATE ON journal REFERENCING OLD TABLE AS old_rows NEW TABLE AS sealed FOR EACH STATEMENT EXECUTE FUNCTION ledger_journals_sealed()
+
+-- ledger_head_guard
+CREATE TRIGGER ledger_head_guard BEFORE DELETE OR UPDATE ON ledger FOR EACH ROW EXECUTE FUNCTION ledger_head_moved()
+
+-- ledger_no_truncate
+CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON ledger FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()
 
 -- party_record_append_only
 CREATE TRIGGER party_record_append_only BEFORE DELETE OR UPDATE ON party_record FOR EACH ROW EXECUTE FUNCTION ledger_append_only()

@@ -1,0 +1,135 @@
+"""Ledgers in one database (docs/architecture.md#ledgers): each has its own accounts, keys,
+parties, period lock and hash chain, and a writer in one never waits on a writer in
+another."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+from sqlalchemy import text
+
+from ledger.core.amounts import Unit
+from ledger.core.journal import Journal, Posting
+from ledger.scenarios.rebuild import rebuild_break
+from ledger.store.repo import DbStore
+from ledger.store.schema import make_engine, upgrade
+from ledger.store.verify import ChainHead, first_break
+from tests.dbutil import empty_database, require_postgres
+
+
+def _journal(key: str, pence: int, on: dt.date = dt.date(2026, 4, 1)) -> Journal:
+    return Journal(key, "transfer", on, (Posting("council:C1:funding", Unit.GBP, -pence),
+                                         Posting("holder:H1:dp", Unit.GBP, pence)))
+
+
+def test_the_same_keys_in_two_ledgers_are_two_separate_sets_of_books(engine):
+    with engine.connect() as conn:
+        assert DbStore(conn, "council-a").post([_journal("pay-1", 10_000)]) == 1
+        assert DbStore(conn, "council-b").post([_journal("pay-1", 25_000)]) == 1
+        # A replay in its own ledger is skipped; a different payload is a conflict there.
+        assert DbStore(conn, "council-a").post([_journal("pay-1", 10_000)]) == 0
+        conn.commit()
+    with engine.connect() as conn:
+        a, b = DbStore(conn, "council-a"), DbStore(conn, "council-b")
+        assert a.balance("holder:H1:dp", Unit.GBP) == 10_000
+        assert b.balance("holder:H1:dp", Unit.GBP) == 25_000
+        assert DbStore(conn, "main").balance("holder:H1:dp", Unit.GBP) == 0
+        for name in ("council-a", "council-b"):
+            head = ChainHead()
+            assert first_break(conn, head, name) is None
+            assert rebuild_break(conn, name) is None
+            assert head.journals == 1
+        heads = [conn.execute(text("SELECT event_hash FROM ledger WHERE name = :n"),
+                              {"n": n}).scalar_one() for n in ("council-a", "council-b")]
+        assert heads[0] != heads[1]
+
+
+def test_a_period_lock_in_one_ledger_does_not_close_another(engine):
+    from ledger.domain.base import Change, EventRecord
+
+    with engine.connect() as conn:
+        a = DbStore(conn, "council-a")
+        a.apply(Change(EventRecord("close-march", "close_period", dt.date(2026, 4, 30), "x"),
+                       lock_until=dt.date(2026, 4, 30)))
+        assert a.locked_until() == dt.date(2026, 4, 30)
+        b = DbStore(conn, "council-b")
+        assert b.locked_until() is None
+        assert b.post([_journal("pay-april", 500)]) == 1  # April is open in council-b
+        conn.commit()
+
+
+def test_verify_names_the_ledger_whose_head_row_was_rewound(engine):
+    with engine.connect() as conn:
+        DbStore(conn, "council-a").post([_journal("pay-1", 100)])
+        DbStore(conn, "council-a").post([_journal("pay-2", 100)])
+        conn.commit()
+    with engine.connect() as conn:
+        # Rewinding the head would let the next writer fork the chain: verify says so.
+        conn.execute(text("UPDATE ledger SET event_hash = :h WHERE name = 'council-a'"),
+                     {"h": "0" * 64})
+        assert "head row" in (first_break(conn, ChainHead(), "council-a") or "")
+        assert first_break(conn, ChainHead(), "main") is None
+
+
+def test_a_transaction_held_open_in_one_ledger_never_delays_a_commit_in_another(tmp_path):
+    require_postgres()
+    with empty_database("postgres", tmp_path) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        with engine.connect() as setup:
+            for name in ("council-a", "council-b"):
+                DbStore(setup, name).post([_journal(f"{name}-opening", 1_000)])
+            setup.commit()
+        with engine.connect() as held:
+            DbStore(held, "council-a").post([_journal("a-held", 50)])  # row lock held
+            with engine.connect() as other:
+                other.execute(text("SET lock_timeout = '3s'"))
+                started = time.monotonic()
+                DbStore(other, "council-b").post([_journal("b-while-a-is-open", 70)])
+                other.commit()
+                assert time.monotonic() - started < 2.0
+            # The check can fail: a second writer in the held ledger does wait, and with
+            # a lock timeout it gives up rather than forking the chain.
+            with engine.connect() as same:
+                same.execute(text("SET lock_timeout = '300ms'"))
+                with pytest.raises(Exception, match="lock timeout"):
+                    DbStore(same, "council-a").post([_journal("a-second-writer", 10)])
+                same.rollback()
+            held.commit()
+        with engine.connect() as conn:
+            for name in ("council-a", "council-b"):
+                assert first_break(conn, ChainHead(), name) is None
+        engine.dispose()
+
+
+def test_writers_in_four_ledgers_at_once_all_land_and_each_chain_verifies(tmp_path):
+    require_postgres()
+    with empty_database("postgres", tmp_path) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        errors: list[BaseException] = []
+
+        def write(name: str) -> None:
+            try:
+                for n in range(20):
+                    with engine.connect() as conn:
+                        DbStore(conn, name).post([_journal(f"{name}-{n}", 100 + n)])
+                        conn.commit()
+            except BaseException as err:  # reported below
+                errors.append(err)
+
+        threads = [threading.Thread(target=write, args=(f"l{n}",)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        with engine.connect() as conn:
+            for n in range(4):
+                head = ChainHead()
+                assert first_break(conn, head, f"l{n}") is None
+                assert head.journals == 20
+        engine.dispose()
