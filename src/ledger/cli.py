@@ -107,31 +107,41 @@ def scenario() -> None:
 @db_option
 def scenario_run(files: tuple[Path, ...], db_url: str | None, ledger: str) -> None:
     """Replay each FILE into the ledger; one summary line per file."""
+    from contextlib import ExitStack
+
     from ledger.progress import BulkProgress
     from ledger.scenarios.runner import BATCH_EVENTS, run_scenario
-    from ledger.scenarios.schema import load_scenario
+    from ledger.scenarios.schema import ScenarioStream
     from ledger.store.repo import DbStore
 
-    # Every file is read and checked before anything is written (exit 2, nothing written).
-    scenarios = [(path, load_scenario(path)) for path in files]
-    engine = _engine(db_url)
-    for path, loaded in scenarios:
-        # The batched path: one durable transaction per BATCH_EVENTS events
-        # (docs/architecture.md#batches).
-        with BulkProgress(len(loaded.events), f"replaying {path.name}") as bar, \
-                engine.connect() as conn:
-            store = DbStore(conn, ledger, batch=True)
-            result = run_scenario(store, loaded, source=str(path), progress=bar.advance,
-                                  commit_every=BATCH_EVENTS)
-            store.commit()
-        click.echo(
-            f"{path}: {result.applied} applied, {result.skipped} already recorded, "
-            f"{result.rejected_as_expected} rejected as expected, "
-            f"{result.journals} journal{'' if result.journals == 1 else 's'} posted"
-        )
-        if result.failure:
-            _say(result.failure)
-            sys.exit(1)
+    with ExitStack() as opened:
+        # Every event of every file is read and checked before anything is written (exit
+        # 2, nothing written); then each file is read again, a batch at a time, and
+        # replayed on the batched path: one durable transaction per BATCH_EVENTS events
+        # (docs/architecture.md#batches, #limits).
+        streams = [(path, opened.enter_context(ScenarioStream(path))) for path in files]
+        counts = [stream.check() for _, stream in streams]
+        engine = _engine(db_url)
+        for (path, stream), count in zip(streams, counts, strict=True):
+            with BulkProgress(count, f"replaying {path.name}") as bar, \
+                    engine.connect() as conn:
+                store = DbStore(conn, ledger, batch=True)
+                result = run_scenario(store, stream, source=str(path), progress=bar.advance,
+                                      commit_every=BATCH_EVENTS)
+                store.commit()
+            _report_run(path, result)
+
+
+def _report_run(path: Path, result) -> None:
+    """One summary line per file; a run that stopped says where and exits 1."""
+    click.echo(
+        f"{path}: {result.applied} applied, {result.skipped} already recorded, "
+        f"{result.rejected_as_expected} rejected as expected, "
+        f"{result.journals} journal{'' if result.journals == 1 else 's'} posted"
+    )
+    if result.failure:
+        _say(result.failure)
+        sys.exit(1)
 
 
 def _account_prefix(_ctx, param, value: str | None) -> str | None:

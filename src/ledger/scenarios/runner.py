@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import islice
 
 from pydantic import ValidationError
 
@@ -20,7 +21,7 @@ from ledger.core.journal import MAX_KEY_CHARS, sha256_text
 from ledger.core.text import text_problem
 from ledger.domain.base import HANDLERS, Backend, Change, Ctx, EventRecord, day
 from ledger.errors import CODES, ExpectationFailed, LedgerError
-from ledger.scenarios.schema import ScenarioFile
+from ledger.scenarios.schema import ScenarioFile, ScenarioStream
 from ledger.store.repo import BatchRefused
 
 
@@ -173,13 +174,14 @@ def apply_event(backend: Backend, raw: dict, key: str, index: int | None = None,
 BATCH_EVENTS = 2000  # events per durable transaction on the batched path
 
 
-def run_scenario(backend: Backend, scenario: ScenarioFile, source: str = "",
+def run_scenario(backend: Backend, scenario: ScenarioFile | ScenarioStream, source: str = "",
                  progress: Callable[[], None] | None = None,
                  commit_every: int | None = None) -> RunResult:
     """Replay every event; stops at the first unexpected rejection (events before it stay
     applied). The caller owns the transaction; with `commit_every`, the backend commits
     after every that many events (one durable transaction per batch,
-    docs/architecture.md#batches). `progress` is called after each event."""
+    docs/architecture.md#batches). Events are read a batch at a time, so a streamed file
+    is never held whole. `progress` is called after each event."""
     result = RunResult()
     try:
         # A party declared again with a different record stops the run before any event
@@ -188,39 +190,38 @@ def run_scenario(backend: Backend, scenario: ScenarioFile, source: str = "",
     except LedgerError as err:
         result.failure = f"{source}: parties: {err}" if source else f"parties: {err}"
         return result
-    events = scenario.events
-    keys = [str(raw.get("id") or f"{scenario.name}#{index}") for index, raw in enumerate(events)]
+    events = scenario.numbered_events()
     step = commit_every or BATCH_EVENTS
-    window: list[tuple[int, str, int]] = []  # (index, outcome, journals) not yet committed
+    # (index, line, event, key, outcome, journals) of each event not yet committed
+    window: list[tuple[int, int | None, dict, str, str, int]] = []
     try:
-        for index, raw in enumerate(events):
-            if index % step == 0:
-                backend.prefetch_events([k for k in keys[index:index + step]
-                                         if not text_problem(k, MAX_KEY_CHARS)])
-            try:
-                outcome, journals = apply_event(backend, raw, keys[index], index, source)
-            except EventFailed as err:
-                backend.flush()  # the events before it stay applied
-                result.failure = _failure(scenario, source, index, raw, keys[index], str(err))
-                return result
-            _count(result, outcome, journals, +1)
-            window.append((index, outcome, journals))
-            if progress is not None:
-                progress()
-            if commit_every and (index + 1) % commit_every == 0:
-                backend.commit()
-                window.clear()
+        while batch := list(islice(events, step)):
+            keys = [str(raw.get("id") or f"{scenario.name}#{index}")
+                    for index, _, raw in batch]
+            backend.prefetch_events([k for k in keys if not text_problem(k, MAX_KEY_CHARS)])
+            for (index, line, raw), key in zip(batch, keys, strict=True):
+                try:
+                    outcome, journals = apply_event(backend, raw, key, index, source)
+                except EventFailed as err:
+                    backend.flush()  # the events before it stay applied
+                    result.failure = _failure(source, index, line, raw, key, str(err))
+                    return result
+                _count(result, outcome, journals, +1)
+                window.append((index, line, raw, key, outcome, journals))
+                if progress is not None:
+                    progress()
+                if commit_every and (index + 1) % commit_every == 0:
+                    backend.commit()
+                    window.clear()
         backend.flush()
     except BatchRefused as refused:
         # The database refused an event Python had accepted: the events before it are
         # written, it and those after it are not (docs/architecture.md#batches).
-        first = next(n for n, (index, _, _) in enumerate(window)
-                     if keys[index] == refused.event_key)
-        for _, outcome, journals in window[first:]:
+        first = next(n for n, entry in enumerate(window) if entry[3] == refused.event_key)
+        for *_, outcome, journals in window[first:]:
             _count(result, outcome, journals, -1)
-        index = window[first][0]
-        result.failure = _failure(scenario, source, index, events[index], keys[index],
-                                  str(refused.error))
+        index, line, raw, key, _, _ = window[first]
+        result.failure = _failure(source, index, line, raw, key, str(refused.error))
     return result
 
 
@@ -234,9 +235,8 @@ def _count(result: RunResult, outcome: str, journals: int, sign: int) -> None:
         result.rejected_as_expected += sign
 
 
-def _failure(scenario: ScenarioFile, source: str, index: int, raw: dict, key: str,
+def _failure(source: str, index: int, line: int | None, raw: dict, key: str,
              why: str) -> str:
-    line = scenario.event_line(index)
     where = "" if line is None else f"{source}:{line}: " if source else f"line {line}: "
     kind = raw.get("type", "?")
     kind = kind if isinstance(kind, str) and kind in HANDLERS else _shown(kind)
@@ -244,7 +244,7 @@ def _failure(scenario: ScenarioFile, source: str, index: int, raw: dict, key: st
     return f"{where}event {index} (id {shown}, {kind}): {why}"
 
 
-def _parties(scenario: ScenarioFile) -> list[dict]:
+def _parties(scenario: ScenarioFile | ScenarioStream) -> list[dict]:
     """Every declared party as its whole record, defaults included, so that declaring it
     again with anything different is caught (docs/rules-trust.md#parties)."""
     out = []
