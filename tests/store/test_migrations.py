@@ -162,3 +162,13 @@ def test_a_0001_database_with_data_migrates_and_verifies(db_url):
     # point here is that it reaches the journals and does not stop at the new chain.
     assert problem is not None and "payload hash" in problem
     engine.dispose()
+
+
+def test_the_schema_head_commands_compare_with_is_alembics_head():
+    """Commands skip Alembic when the database is at SCHEMA_HEAD: it must be the newest
+    revision, or a database would never be upgraded to it."""
+    from alembic.script import ScriptDirectory
+
+    from ledger.store.schema import SCHEMA_HEAD
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == SCHEMA_HEAD

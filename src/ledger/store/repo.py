@@ -699,13 +699,14 @@ class DbStore:
         if self._locked:
             return
         values = {"n": self.ledger, "g": GENESIS_HASH}
-        conflict = "ON CONFLICT (name) DO NOTHING"
-        self.conn.execute(text(
-            "INSERT INTO ledger (name, event_seq, event_hash, journal_hash) "
-            f"VALUES (:n, 0, :g, :g) {conflict}"), values)
-        row = self.conn.execute(text(
-            "SELECT id, event_seq, event_hash, journal_hash FROM ledger WHERE name = :n"
-            + (" FOR UPDATE" if self.postgres else "")), values).one()
+        lock = text("SELECT id, event_seq, event_hash, journal_hash FROM ledger WHERE name = :n"
+                    + (" FOR UPDATE" if self.postgres else ""))
+        row = self.conn.execute(lock, values).first()
+        if row is None:  # the ledger's first write makes it (two at once: one waits)
+            self.conn.execute(text(
+                "INSERT INTO ledger (name, event_seq, event_hash, journal_hash) "
+                "VALUES (:n, 0, :g, :g) ON CONFLICT (name) DO NOTHING"), values)
+            row = self.conn.execute(lock, values).one()
         self._id = row.id
         self._last_record = (row.event_seq, row.event_hash)
         self._last_hash = row.journal_hash
