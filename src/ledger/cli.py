@@ -343,7 +343,7 @@ def verify(expect_head: str | None, db_url: str | None, only: str | None) -> Non
             raise UsageError("--expect-head needs --ledger NAME when the database holds "
                              f"several ledgers ({', '.join(names)})")
         for name in names:
-            head = ChainHead()
+            head = ChainHead(watch=expected or (-1, ""))  # remember only what is asked
             heads.append((name, head))
             problem = first_break(conn, head, name)
             if problem is None:

@@ -23,6 +23,9 @@ from ledger.scenarios.runner import EventFailed, apply_event
 from ledger.store import models as m
 from ledger.store.repo import DbStore, journal_from_json
 
+STREAM_CHUNK = 5000  # stored journals read at a time when comparing
+_JOURNAL_HASHES = text("SELECT key, event_key, payload_hash, memo FROM journal"
+                       " WHERE ledger_id = :lid AND status = 'posted' ORDER BY id")
 _RECORDS_SQL = ("SELECT seq, key, type, date, payload_hash, payload, outcome FROM event"
                 " WHERE ledger_id = :lid ORDER BY seq")
 
@@ -47,11 +50,72 @@ def _lid(conn: Connection, ledger: str) -> int:
     return -1 if found is None else found
 
 
-def replay(conn: Connection, ledger: str = "main"
+class _Posted:
+    """What the lean replay keeps of a journal once compared: its payload hash."""
+
+    __slots__ = ("hash",)
+
+    def __init__(self, payload_hash: str) -> None:
+        self.hash = payload_hash
+
+    def payload_hash(self) -> str:
+        return self.hash
+
+
+class LeanReplay(MemoryBackend):
+    """The in-memory backend as `verify` replays into it. Each journal an event posts is
+    compared at once with the next stored journal (streamed in chain order: every writer
+    here writes a record's journals together, in order), and then only its payload hash
+    is kept, so memory does not grow with the ledger's journals. A reversal reads the
+    journals it reverses from the store: they are the ones already compared."""
+
+    def __init__(self, store: DbStore) -> None:
+        super().__init__()
+        self.store = store
+        self.problem: str | None = None
+        self._stored = iter(store.conn.execute(
+            _JOURNAL_HASHES.execution_options(yield_per=STREAM_CHUNK), {"lid": store.lid}))
+
+    def apply(self, change: Change) -> None:
+        before = len(self.journals)
+        super().apply(change)
+        for j in self.journals[before:]:
+            self._compare(j)
+            self.by_key[j.key] = _Posted(j.payload_hash())  # type: ignore[assignment]
+        del self.journals[before:]
+
+    def _compare(self, j: Journal) -> None:
+        if self.problem is not None:
+            return
+        row = next(self._stored, None)
+        if row is None:
+            self.problem = f"journal {j.key} is missing: a recorded event posts it"
+            return
+        key, event_key, payload_hash, memo = row
+        if key != j.key:
+            self.problem = (f"journal {key} is stored where the recorded events post "
+                            f"{j.key}")
+        elif (event_key, payload_hash) != (j.event_key, j.payload_hash()) or (
+                json.loads(memo) != _normal(j.memo)):
+            self.problem = f"journal {key} differs from what its event posts"
+
+    def finish(self) -> str | None:
+        """The first difference, or a stored journal no recorded event posts."""
+        if self.problem is None:
+            extra = next(self._stored, None)
+            if extra is not None:
+                self.problem = f"journal {extra[0]} is stored but no recorded event posts it"
+        return self.problem
+
+    def journals_for_event(self, event_key: str) -> list[Journal]:
+        return self.store.load_journals(m.Journal.event_key == event_key)
+
+
+def replay(conn: Connection, ledger: str = "main", lean: bool = False
            ) -> tuple[MemoryBackend | None, str | None]:
     """Replay every record of one ledger into a fresh in-memory ledger. Returns it, or a
-    break."""
-    memory = MemoryBackend()
+    break. `lean`: compare the journals as they are posted instead of keeping them."""
+    memory = LeanReplay(DbStore(conn, ledger)) if lean else MemoryBackend()
     for seq, key, type_, date, payload_hash, payload, outcome in conn.execute(
             text(_RECORDS_SQL).execution_options(yield_per=5000),
             {"lid": _lid(conn, ledger)}):
@@ -82,15 +146,12 @@ def compare(conn: Connection, memory: MemoryBackend, ledger: str = "main") -> st
     """What is stored against what the replay rebuilt; None when they are the same."""
     store = DbStore(conn, ledger)
     lid = _lid(conn, ledger)
-    stored = {j.key: j for j in store.load_journals()}
-    rebuilt = {j.key: j for j in memory.journals}
-    for key in sorted(set(stored) | set(rebuilt)):
-        if key not in rebuilt:
-            return f"journal {key} is stored but no recorded event posts it"
-        if key not in stored:
-            return f"journal {key} is missing: a recorded event posts it"
-        if _journal_row(stored[key]) != _journal_row(rebuilt[key]):
-            return f"journal {key} differs from what its event posts"
+    if isinstance(memory, LeanReplay):
+        problem = memory.finish()
+    else:
+        problem = _compare_journals_in_order(store, memory)
+    if problem is not None:
+        return problem
     states = {(kind, ref): json.loads(data) for kind, ref, data in conn.execute(
         select(m.InstrumentState.kind, m.InstrumentState.ref, m.InstrumentState.data)
         .where(m.InstrumentState.ledger_id == lid))}
@@ -121,6 +182,41 @@ def compare(conn: Connection, memory: MemoryBackend, ledger: str = "main") -> st
     return None
 
 
+def _compare_journals_in_order(store: DbStore, memory: MemoryBackend) -> str | None:
+    """The stored journals, streamed in chain order, against the rebuilt ones in the
+    order they were posted (the same order whenever each record's journals are together,
+    as every writer here writes them). Each pair is compared by key, event, memo and
+    payload hash, which covers type, date, holder, reversal link and every posting;
+    `verify` has already proved each stored payload hash matches its postings. Otherwise,
+    or at the first difference, every journal is compared by key, which names the first
+    break exactly."""
+    rebuilt = iter(memory.journals)
+    rows = store.conn.execute(
+        _JOURNAL_HASHES.execution_options(yield_per=STREAM_CHUNK), {"lid": store.lid})
+    for key, event_key, payload_hash, memo in rows:
+        mine = next(rebuilt, None)
+        if mine is None or (mine.key, mine.event_key, mine.payload_hash()) != (
+                key, event_key, payload_hash) or json.loads(memo) != _normal(mine.memo):
+            rows.close()
+            return _compare_journals_by_key(store, memory)
+    if next(rebuilt, None) is not None:
+        return _compare_journals_by_key(store, memory)
+    return None
+
+
+def _compare_journals_by_key(store: DbStore, memory: MemoryBackend) -> str | None:
+    stored = {j.key: j for j in store.load_journals()}
+    rebuilt = {j.key: j for j in memory.journals}
+    for key in sorted(set(stored) | set(rebuilt)):
+        if key not in rebuilt:
+            return f"journal {key} is stored but no recorded event posts it"
+        if key not in stored:
+            return f"journal {key} is missing: a recorded event posts it"
+        if _journal_row(stored[key]) != _journal_row(rebuilt[key]):
+            return f"journal {key} differs from what its event posts"
+    return None
+
+
 def _stored_floors(conn: Connection, lid: int) -> dict[tuple[str, str], int]:
     newest: dict[tuple[str, str], int] = {}
     for path, unit, floor in conn.execute(
@@ -135,10 +231,10 @@ def _stored_floors(conn: Connection, lid: int) -> dict[tuple[str, str], int]:
 def rebuild_break(conn: Connection, ledger: str = "main") -> str | None:
     """None when the stored state is what the records rebuild, else the first break.
     Raises NotReplayable for a ledger with records from before revision 0002."""
-    memory, problem = replay(conn, ledger)
+    memory, problem = replay(conn, ledger, lean=True)
     if problem is not None or memory is None:
         return problem
     return compare(conn, memory, ledger)
 
 
-__all__ = ["NotReplayable", "compare", "rebuild_break", "replay"]
+__all__ = ["LeanReplay", "NotReplayable", "compare", "rebuild_break", "replay"]

@@ -365,14 +365,21 @@ class DbStore:
     def load_journals(self, *where) -> list[Journal]:
         """Posted journals of this ledger matching `where`, with their postings, in
         posting order."""
+        return [j for _, j in self.journals_with_ids(*where)]
+
+    def journals_with_ids(self, *where, limit: int | None = None
+                          ) -> list[tuple[int, Journal]]:
+        """(id, journal) of the first `limit` posted journals matching `where`, in
+        posting order."""
         self.flush()
         reversed_j = m.Journal.__table__.alias("reversed_j")
-        rows = self.conn.execute(
+        query = (
             select(m.Journal.__table__, reversed_j.c.key.label("reverses_key"))
             .outerjoin(reversed_j, reversed_j.c.id == m.Journal.reverses_id)
             .where(m.Journal.ledger_id == self.lid, m.Journal.status == "posted", *where)
             .order_by(m.Journal.id)
-        ).all()
+        )
+        rows = self.conn.execute(query if limit is None else query.limit(limit)).all()
         if not rows:
             return []
         ids = [row.id for row in rows]
@@ -388,7 +395,7 @@ class DbStore:
             ):
                 postings[journal_id].append(Posting(path, Unit(unit), amount))
         return [
-            Journal(
+            (row.id, Journal(
                 key=row.key,
                 type=row.type,
                 date=row.date,
@@ -397,7 +404,7 @@ class DbStore:
                 holder=row.holder,
                 reverses_key=row.reverses_key,
                 memo=json.loads(row.memo),
-            )
+            ))
             for row in rows
         ]
 

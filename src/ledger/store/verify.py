@@ -33,8 +33,14 @@ STREAM_ROWS = 5000
 class ChainHead:
     journals: int = 0
     hash: str = GENESIS_HASH
-    # every (journals so far, record hash) the chain passed through, for --expect-head
+    # every (journals so far, record hash) the chain passed through, for --expect-head;
+    # with `watch`, only that one (so memory does not grow with the chain)
     passed: set[tuple[int, str]] = field(default_factory=lambda: {(0, GENESIS_HASH)})
+    watch: tuple[int, str] | None = None
+
+    def reached(self) -> None:
+        if self.watch is None or self.watch == (self.journals, self.hash):
+            self.passed.add((self.journals, self.hash))
 
     def text(self) -> str:
         return f"{self.journals}:{self.hash}"
@@ -58,10 +64,81 @@ def first_break(conn: Connection, head: ChainHead | None = None,
     lid = conn.execute(select(m.Ledger.id).where(m.Ledger.name == ledger)).scalar_one_or_none()
     if lid is None:
         return None if ledger == "main" else f"there is no ledger named {ledger!r}"
-    links: dict[str, list[list[str]]] = defaultdict(list)
-    return (_check_journals(conn, links, lid) or _check_records(conn, links, head, lid)
-            or _check_head_row(conn, head, lid) or _check_balances(conn, lid)
+    problem = _check_chain_streaming(conn, head, lid)
+    if problem is not None:
+        # The streaming pass assumes each record's journals come together, in chain order
+        # (as every writer of this program writes them). Whatever it found, the exact
+        # pass below, which holds every journal's link until its record comes, decides
+        # and names the first break.
+        exact = ChainHead(watch=head.watch)
+        links: dict[str, list[list[str]]] = defaultdict(list)
+        problem = _check_journals(conn, links, lid) or _check_records(conn, links, exact, lid)
+        head.journals, head.hash, head.passed = exact.journals, exact.hash, exact.passed
+    return (problem or _check_head_row(conn, head, lid) or _check_balances(conn, lid)
             or _check_floors(conn, lid) or _check_period_lock(conn, lid))
+
+
+class _Break(Exception):
+    pass
+
+
+def _journal_links(conn: Connection, lid: int):
+    """(event key, [link hash, memo]) of each journal in chain order, each checked as in
+    `_check_journals`; a problem is raised as _Break."""
+    for item in _check_journals_iter(conn, lid):
+        if isinstance(item, str):
+            raise _Break(item)
+        yield item
+
+
+def _check_chain_streaming(conn: Connection, head: ChainHead, lid: int) -> str | None:
+    """Journals and records in one merged pass: memory does not grow with the ledger."""
+    journals = _journal_links(conn, lid)
+    try:
+        upcoming = next(journals, None)
+        parties = _party_rows(conn, lid)
+        prev = GENESIS_HASH
+        expected_seq = 1
+        for (seq, key, type_, date, payload_hash, payload, outcome, source, stored_prev,
+             stored_hash) in _stream(conn, _RECORDS_SQL, lid):
+            where = f"record {seq} ({key})"
+            if seq != expected_seq:
+                return f"record {expected_seq} is missing from the chain (found {seq} next)"
+            if payload is not None and sha256_text(payload) != payload_hash:
+                return f"{where}: the event as stored does not match its payload hash"
+            if stored_prev != prev:
+                return f"{where}: hash chain broken (previous hash does not match)"
+            mine = []
+            while upcoming is not None and upcoming[0] == key:
+                mine.append(upcoming[1])
+                upcoming = next(journals, None)
+            this = record_hash(prev, seq, key, type_, str(date), payload_hash, payload,
+                               outcome, source, mine, parties.pop(key, []))
+            if this != stored_hash:
+                return f"{where}: hash chain broken (its hash does not match its content)"
+            head.journals += len(mine)
+            head.hash = this
+            head.reached()
+            prev = this
+            expected_seq += 1
+        if upcoming is not None:
+            return f"journals of {upcoming[0]!r} belong to no record in the chain"
+        if parties:
+            return f"party records of {sorted(parties)[0]!r} belong to no record in the chain"
+    except _Break as err:
+        return str(err)
+    return None
+
+
+def _party_rows(conn: Connection, lid: int) -> dict[str, list[list]]:
+    parties: dict[str, list[list]] = defaultdict(list)
+    for kind, party_id, valid_from, event_key, data in conn.execute(
+            select(m.PartyRecord.kind, m.PartyRecord.id, m.PartyRecord.valid_from,
+                   m.PartyRecord.event_key, m.PartyRecord.data)
+            .where(m.PartyRecord.ledger_id == lid).order_by(m.PartyRecord.seq)):
+        parties[event_key].append(
+            [kind, party_id, str(valid_from) if valid_from is not None else None, data])
+    return parties
 
 
 def _check_head_row(conn: Connection, head: ChainHead, lid: int) -> str | None:
@@ -106,53 +183,65 @@ def _stream(conn: Connection, sql: str, lid: int):
 
 def _check_journals(conn: Connection, links: dict[str, list[list[str]]], lid: int
                     ) -> str | None:
+    for item in _check_journals_iter(conn, lid):
+        if isinstance(item, str):
+            return item
+        links[item[0]].append(item[1])
+    return None
+
+
+def _check_journals_iter(conn: Connection, lid: int):
+    """Each journal in chain order, checked: yields (event key, [link hash, memo]), or a
+    problem (a str) and stops."""
     postings = _stream(conn, _POSTINGS_SQL, lid)
     pending = next(postings, None)
     prev_hash = GENESIS_HASH
     for (journal_id, key, journal_type, date, event_key, holder, reverses_key, stored_payload,
          status, stored_prev, stored_hash, memo) in _stream(conn, _JOURNALS_SQL, lid):
         if pending is not None and pending[0] < journal_id:
-            return f"postings exist for journal id {pending[0]}, which is not a journal"
+            yield f"postings exist for journal id {pending[0]}, which is not a journal"
+            return
         mine: list[list] = []
         sums: dict[str, int] = defaultdict(int)
         where = f"journal {journal_id} ({key})"
         while pending is not None and pending[0] == journal_id:
             _, path, unit, amount, posting_date, account_ledger = pending
             if str(posting_date) != str(date) or account_ledger != lid:
-                return f"{where}: a posting carries another date or ledger than its journal"
+                yield f"{where}: a posting carries another date or ledger than its journal"
+                return
             mine.append([path, unit, amount])
             sums[unit] += amount
             pending = next(postings, None)
+        problem = None
         if status != "posted":
-            return f"{where} was never sealed (status {status})"
-        if not mine:
-            return f"{where} has no postings"
-        for unit, total in sorted(sums.items()):
-            if total != 0:
-                return f"{where} does not sum to zero in {unit}: {total}"
-        payload = payload_hash_of(journal_type, str(date), holder, reverses_key, mine)
-        if payload != stored_payload:
-            return f"{where}: its postings do not match its payload hash"
-        if stored_prev != prev_hash:
-            return f"{where}: hash chain broken (previous hash does not match)"
-        if journal_link(prev_hash, key, payload, event_key) != stored_hash:
-            return f"{where}: hash chain broken (its hash does not match its content)"
-        links[event_key].append([stored_hash, memo])
+            problem = f"{where} was never sealed (status {status})"
+        elif not mine:
+            problem = f"{where} has no postings"
+        else:
+            for unit, total in sorted(sums.items()):
+                if total != 0:
+                    problem = f"{where} does not sum to zero in {unit}: {total}"
+                    break
+        if problem is None:
+            payload = payload_hash_of(journal_type, str(date), holder, reverses_key, mine)
+            if payload != stored_payload:
+                problem = f"{where}: its postings do not match its payload hash"
+            elif stored_prev != prev_hash:
+                problem = f"{where}: hash chain broken (previous hash does not match)"
+            elif journal_link(prev_hash, key, payload, event_key) != stored_hash:
+                problem = f"{where}: hash chain broken (its hash does not match its content)"
+        if problem is not None:
+            yield problem
+            return
+        yield event_key, [stored_hash, memo]
         prev_hash = stored_hash
     if pending is not None:
-        return f"postings exist for journal id {pending[0]}, which is not a journal"
-    return None
+        yield f"postings exist for journal id {pending[0]}, which is not a journal"
 
 
 def _check_records(conn: Connection, links: dict[str, list[list[str]]],
                    head: ChainHead, lid: int) -> str | None:
-    parties: dict[str, list[list]] = defaultdict(list)
-    for kind, party_id, valid_from, event_key, data in conn.execute(
-            select(m.PartyRecord.kind, m.PartyRecord.id, m.PartyRecord.valid_from,
-                   m.PartyRecord.event_key, m.PartyRecord.data)
-            .where(m.PartyRecord.ledger_id == lid).order_by(m.PartyRecord.seq)):
-        parties[event_key].append(
-            [kind, party_id, str(valid_from) if valid_from is not None else None, data])
+    parties = _party_rows(conn, lid)
     prev = GENESIS_HASH
     expected_seq = 1
     for (seq, key, type_, date, payload_hash, payload, outcome, source, stored_prev,
@@ -171,7 +260,7 @@ def _check_records(conn: Connection, links: dict[str, list[list[str]]],
             return f"{where}: hash chain broken (its hash does not match its content)"
         head.journals += len(mine)
         head.hash = this
-        head.passed.add((head.journals, this))
+        head.reached()
         prev = this
         expected_seq += 1
     if links:
