@@ -1,6 +1,6 @@
 """Deterministic, seeded benchmark data: a small English county's social-care money.
 
-Two generators, both pure functions of their arguments (same seed, same output):
+Three generators, all pure functions of their arguments (same seed, same output):
 
 * `journals(n, seed)`: balanced journals ready for `DbStore.post`, in date order over one
   year. The mix is what a council's payment runs and provider returns look like:
@@ -11,6 +11,8 @@ Two generators, both pure functions of their arguments (same seed, same output):
   ISF and DP events that replays without a single rejection: ISFs opened, advanced
   monthly, delivered against and reconciled in order; DP payments, contributions and
   spends within the balance.
+* `council_year(people, seed, months=12)`: the same population and month-by-month events,
+  for exactly `months` whole months (a council's year for bench/compare.py), never cut.
 """
 
 from __future__ import annotations
@@ -136,12 +138,9 @@ def _pounds(pence: int) -> str:
     return f"{pence // 100}.{pence % 100:02d}"
 
 
-def scenario(n: int, seed: int = 1, holders: int | None = None) -> dict:
-    """A scenario of about `n` ISF and DP events (exactly `n`, cut at the end) that replays
-    without a rejection. Months are appended until there are enough events."""
-    pop = population(holders or max(10, n // 50), seed)
-    rng = random.Random(f"scenario:{seed}")
-    events: list[dict] = []
+def _openings(pop: Population, rng: random.Random) -> list[dict]:
+    """An `isf_open` on the first day for every ISF holder."""
+    events = []
     for h in pop.holders:
         if not h.dp:
             events.append({
@@ -151,71 +150,105 @@ def scenario(n: int, seed: int = 1, holders: int | None = None) -> dict:
                 **({"fee": {"kind": "percent", "value": "5", "basis": "on_top"}}
                    if rng.random() < 0.3 else {}),
             })
-    dp_balance: dict[str, int] = defaultdict(int)
-    month = 0
-    while len(events) < n:
-        first = dt.date(START.year + (START.month - 1 + month) // 12,
-                        (START.month - 1 + month) % 12 + 1, 1)
-        label = f"{first.year:04d}-{first.month:02d}"
-        dated: list[tuple[dt.date, int, dict]] = []
-        for h in pop.holders:
-            days = sorted(rng.sample(range(2, 28), 3))
-            if h.dp:
-                dated.append((first, len(dated), {"date": first, "type": "dp_payment",
-                                                  "holder": h.id,
-                                                  "amount": _pounds(h.monthly_pence)}))
-                dp_balance[h.id] += h.monthly_pence
-                if rng.random() < 0.4:
-                    amount = rng.randrange(1_000, 20_000, 100)
-                    dated.append((first, len(dated), {"date": first, "type": "contribution",
-                                                      "holder": h.id, "amount": _pounds(amount)}))
-                    dp_balance[h.id] += amount
-                for day in days[: rng.randint(1, 3)]:
-                    amount = min(rng.randrange(2_000, 90_000, 5), dp_balance[h.id])
-                    if amount <= 0:
-                        continue
-                    on = first.replace(day=day)
-                    dated.append((on, len(dated), {
-                        "date": on, "type": "dp_spend", "holder": h.id,
-                        "payee": rng.choice(PAYEES), "amount": _pounds(amount),
-                        "category": rng.choice(["wages", "agency", "activities"])}))
-                    dp_balance[h.id] -= amount
-            else:
-                common = {"holder": h.id, "provider": h.provider}
-                dated.append((first, len(dated), {"date": first, "type": "isf_advance",
-                                                  "month": label, **common}))
-                # Deliveries use at most the month's hours, in quarter hours.
-                left = h.hours_per_month * 4
-                for day in days[: rng.randint(1, 3)]:
-                    quarters = rng.randint(1, max(1, left // 2))
-                    if quarters > left:
-                        break
-                    left -= quarters
-                    on = first.replace(day=day)
-                    dated.append((on, len(dated), {"date": on, "type": "isf_delivery",
-                                                   "hours": str(quarters / 4), **common}))
-                if rng.random() < 0.15:
-                    on = first.replace(day=days[-1])
-                    dated.append((on, len(dated), {
-                        "date": on, "type": "isf_purchase", "payee": rng.choice(PAYEES),
-                        "amount": _pounds(rng.randrange(500, 5_000, 50)), **common}))
-                last = first.replace(day=28)
-                dated.append((last, len(dated), {"date": last, "type": "isf_reconcile",
-                                                 "month": label, **common}))
-        events += [e for _, _, e in sorted(dated, key=lambda t: (t[0], t[1]))]
-        month += 1
+    return events
+
+
+def _month(pop: Population, rng: random.Random, month: int,
+           dp_balance: dict[str, int]) -> list[dict]:
+    """Month `month` (0 = the first) of every holder's events, in date order."""
+    first = dt.date(START.year + (START.month - 1 + month) // 12,
+                    (START.month - 1 + month) % 12 + 1, 1)
+    label = f"{first.year:04d}-{first.month:02d}"
+    dated: list[tuple[dt.date, int, dict]] = []
+    for h in pop.holders:
+        days = sorted(rng.sample(range(2, 28), 3))
+        if h.dp:
+            dated.append((first, len(dated), {"date": first, "type": "dp_payment",
+                                              "holder": h.id,
+                                              "amount": _pounds(h.monthly_pence)}))
+            dp_balance[h.id] += h.monthly_pence
+            if rng.random() < 0.4:
+                amount = rng.randrange(1_000, 20_000, 100)
+                dated.append((first, len(dated), {"date": first, "type": "contribution",
+                                                  "holder": h.id, "amount": _pounds(amount)}))
+                dp_balance[h.id] += amount
+            for day in days[: rng.randint(1, 3)]:
+                amount = min(rng.randrange(2_000, 90_000, 5), dp_balance[h.id])
+                if amount <= 0:
+                    continue
+                on = first.replace(day=day)
+                dated.append((on, len(dated), {
+                    "date": on, "type": "dp_spend", "holder": h.id,
+                    "payee": rng.choice(PAYEES), "amount": _pounds(amount),
+                    "category": rng.choice(["wages", "agency", "activities"])}))
+                dp_balance[h.id] -= amount
+        else:
+            common = {"holder": h.id, "provider": h.provider}
+            dated.append((first, len(dated), {"date": first, "type": "isf_advance",
+                                              "month": label, **common}))
+            # Deliveries use at most the month's hours, in quarter hours.
+            left = h.hours_per_month * 4
+            for day in days[: rng.randint(1, 3)]:
+                quarters = rng.randint(1, max(1, left // 2))
+                if quarters > left:
+                    break
+                left -= quarters
+                on = first.replace(day=day)
+                dated.append((on, len(dated), {"date": on, "type": "isf_delivery",
+                                               "hours": str(quarters / 4), **common}))
+            if rng.random() < 0.15:
+                on = first.replace(day=days[-1])
+                dated.append((on, len(dated), {
+                    "date": on, "type": "isf_purchase", "payee": rng.choice(PAYEES),
+                    "amount": _pounds(rng.randrange(500, 5_000, 50)), **common}))
+            last = first.replace(day=28)
+            dated.append((last, len(dated), {"date": last, "type": "isf_reconcile",
+                                             "month": label, **common}))
+    return [e for _, _, e in sorted(dated, key=lambda t: (t[0], t[1]))]
+
+
+def _scenario_file(pop: Population, seed: int, events: list[dict], description: str) -> dict:
     return {
         "format": 1,
         "name": f"bench-{seed}",
-        "description": "generated by bench/generate.py",
+        "description": description,
         "parties": {
             "councils": [{"id": c, "name": name} for c, name in pop.councils],
             "providers": [{"id": p, "name": f"Provider {p}"} for p in pop.providers],
             "holders": [{"id": h.id, "name": f"Person {h.id}", "council": h.council}
                         for h in pop.holders],
         },
-        "events": events[:n],
+        "events": events,
     }
 
 
-__all__ = ["Holder", "Population", "journals", "population", "scenario"]
+def scenario(n: int, seed: int = 1, holders: int | None = None) -> dict:
+    """A scenario of about `n` ISF and DP events (exactly `n`, cut at the end) that replays
+    without a rejection. Months are appended until there are enough events."""
+    pop = population(holders or max(10, n // 50), seed)
+    rng = random.Random(f"scenario:{seed}")
+    events = _openings(pop, rng)
+    dp_balance: dict[str, int] = defaultdict(int)
+    month = 0
+    while len(events) < n:
+        events += _month(pop, rng, month, dp_balance)
+        month += 1
+    return _scenario_file(pop, seed, events[:n], "generated by bench/generate.py")
+
+
+def council_year(people: int, seed: int = 1, months: int = 12) -> dict:
+    """A council's workload: exactly `months` whole months (12 by default: one financial
+    year from START) of every event for `people` budget holders, never cut short. The same
+    population and the same month-by-month events as `scenario`, so it replays without a
+    rejection too."""
+    pop = population(people, seed)
+    rng = random.Random(f"scenario:{seed}")
+    events = _openings(pop, rng)
+    dp_balance: dict[str, int] = defaultdict(int)
+    for month in range(months):
+        events += _month(pop, rng, month, dp_balance)
+    return _scenario_file(pop, seed, events,
+                          f"generated by bench/generate.py: {people} people, {months} months")
+
+
+__all__ = ["Holder", "Population", "council_year", "journals", "population", "scenario"]
