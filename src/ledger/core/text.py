@@ -35,3 +35,4 @@ def text_problem(value: str, max_chars: int = MAX_TEXT_CHARS) -> str | None:
         if unicodedata.category(char) in _REFUSED_CATEGORIES:
             return f"contains the control character U+{ord(char):04X}"
     return None
+

@@ -9,7 +9,6 @@ in-memory reference model used by tests) only after the core checks pass.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import re
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, mod
 
 from ledger.core.amounts import Unit, format_amount, parse_minutes, parse_pence
 from ledger.core.journal import Journal, Posting, check_journal, check_party_id, default_floor
+from ledger.core.plain import copy_plain
 from ledger.errors import LedgerError
 
 # ---------------------------------------------------------------- event field types
@@ -356,9 +356,9 @@ class Ctx:
 
     def state(self, kind: str, ref: str) -> dict | None:
         if (kind, ref) in self.change.states:
-            return copy.deepcopy(self.change.states[(kind, ref)])
+            return copy_plain(self.change.states[(kind, ref)])
         found = self.backend.get_state(kind, ref)
-        return copy.deepcopy(found) if found is not None else None
+        return copy_plain(found) if found is not None else None
 
     def party(self, kind: str, party_id: str) -> dict:
         """A declared party ('council', 'provider', 'holder') as it stands now (its newest
@@ -379,7 +379,7 @@ class Ctx:
 
     # -- writes
     def put_state(self, kind: str, ref: str, data: dict) -> None:
-        self.change.states[(kind, ref)] = copy.deepcopy(data)
+        self.change.states[(kind, ref)] = copy_plain(data)
 
     def set_floor(self, account: str, unit: Unit, floor_minor: int) -> None:
         self.change.floors[(account, unit)] = floor_minor

@@ -3,12 +3,12 @@ database against, and a quick way to test instruments without a database."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from collections import defaultdict
 
 from ledger.core.amounts import Unit
 from ledger.core.journal import Journal
+from ledger.core.plain import copy_plain
 from ledger.domain.base import Change
 from ledger.errors import LedgerError
 
@@ -56,7 +56,7 @@ class MemoryBackend:
 
     def get_state(self, kind: str, ref: str) -> dict | None:
         found = self.states.get((kind, ref))
-        return copy.deepcopy(found) if found is not None else None
+        return copy_plain(found) if found is not None else None
 
     def party(self, kind: str, party_id: str, as_of: dt.date | None = None) -> dict | None:
         """The record in force on `as_of` (None: the newest); docs/rules-trust.md#parties."""
@@ -154,7 +154,7 @@ class MemoryBackend:
                 self._moves[(p.account, p.unit)].append((j.date, p.amount_minor))
         self.floors.update(change.floors)
         for k, v in change.states.items():
-            self.states[k] = copy.deepcopy(v)
+            self.states[k] = copy_plain(v)
         for update in change.parties:
             record = {k: v for k, v in update.items() if k != "valid_from"}
             versions = self.party_versions.setdefault((update["kind"], update["id"]), [])

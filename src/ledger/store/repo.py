@@ -42,6 +42,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ledger.core.amounts import Unit
 from ledger.core.journal import Journal, Posting, default_floor, sha256_text
+from ledger.core.plain import copy_plain
 from ledger.domain.base import Change, EventRecord
 from ledger.errors import LedgerError
 from ledger.store import models as m
@@ -169,7 +170,7 @@ class DbStore:
         self._account_ids: dict[str, int] = {}
         self._balance_rows: set[tuple[int, str]] = set()
         self._floors: dict[tuple[str, Unit], int | None] = {}
-        self._parties: dict[tuple[str, str], list[tuple[dt.date | None, str]]] = {}
+        self._parties: dict[tuple[str, str], list[tuple[dt.date | None, dict]]] = {}
         self._lock: object = _UNKNOWN
         self._last_hash: str | None = None
         self._last_record: tuple[int, str] | None = None
@@ -290,13 +291,13 @@ class DbStore:
             self.flush()
         if (kind, party_id) not in self._parties:
             self._parties[(kind, party_id)] = [  # every record, in the order they apply
-                (valid_from, data) for valid_from, data in self.conn.execute(
+                (valid_from, json.loads(data)) for valid_from, data in self.conn.execute(
                     _SQL_PARTY, {"lid": self.lid, "kind": kind, "id": party_id})]
         found = None
         for valid_from, data in self._parties[(kind, party_id)]:
             if as_of is None or valid_from is None or valid_from <= as_of:
                 found = data  # later records supersede earlier ones
-        return json.loads(found) if found is not None else None
+        return copy_plain(found) if found is not None else None
 
     def parties(self, kind: str, as_of: dt.date | None = None,
                 only: str | None = None) -> dict[str, dict]:
