@@ -567,9 +567,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also replay --pg-people into PostgreSQL, at "
                              "$LEDGER_BENCH_POSTGRES_URL or " + DEFAULT_PG + " (auto: with "
                              "the default --people, when reachable)")
-    parser.add_argument("--pg-people", default="25,50",
-                        help="workload sizes replayed into PostgreSQL (default 25,50: "
-                             "the replay there is superlinear today, so bigger is slow)")
+    parser.add_argument("--pg-people", default="150,2000",
+                        help="workload sizes replayed into PostgreSQL (default 150,2000)")
     parser.add_argument("--profile", choices=["auto", "yes", "no"], default="auto",
                         help="cProfile the replay of the smallest size (auto: when the "
                              "replay misses its target)")

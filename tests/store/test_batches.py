@@ -70,3 +70,26 @@ def test_a_batched_run_and_an_event_at_a_time_run_store_the_same_chain(tmp_path)
                                            "FROM ledger WHERE name = 'main'")).one())
         engine.dispose()
     assert heads[0] == heads[1]
+
+
+def test_a_batched_writer_sees_what_another_writer_committed_between_its_batches(engine):
+    """Caches survive a batch's commit only while nobody else has written to the ledger."""
+    from ledger.core.journal import Journal, Posting
+
+    with engine.connect() as mine, engine.connect() as other:
+        store = DbStore(mine, batch=True)
+        store.post([Journal("in", "dp_payment", dt.date(2026, 4, 1),
+                            (Posting("council:C1:funding", Unit.GBP, -10_000),
+                             Posting("holder:H1:dp", Unit.GBP, 10_000)))])
+        assert store.balance("holder:H1:dp", Unit.GBP) == 10_000
+        store.commit()
+        DbStore(other).post([Journal("out", "dp_spend", dt.date(2026, 4, 2),
+                                     (Posting("holder:H1:dp", Unit.GBP, -9_000),
+                                      Posting("external:PA", Unit.GBP, 9_000)))])
+        other.commit()
+        store.lock_for_write()  # the next batch: the head moved, so nothing cached is kept
+        assert store.balance("holder:H1:dp", Unit.GBP) == 1_000
+        opening, moves = store.balance_moves_from("holder:H1:dp", Unit.GBP, dt.date(2026, 4, 1))
+        assert (opening, moves) == (0, [(dt.date(2026, 4, 1), 10_000),
+                                        (dt.date(2026, 4, 2), -9_000)])
+        store.commit()

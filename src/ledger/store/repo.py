@@ -494,11 +494,12 @@ class DbStore:
             raise
 
     def commit(self) -> None:
-        """Write what is kept and commit: one durable transaction per batch. Every cache
-        is forgotten, since another writer may write in between."""
+        """Write what is kept and commit: one durable transaction per batch. The caches
+        are kept: the next write locks the ledger again, and forgets them all if another
+        writer moved the ledger's head in between (`_write_lock`)."""
         self.flush()
         self.conn.commit()
-        self._reset_caches()
+        self._locked = False
 
     def _write_now(self, changes: list[Change]) -> None:
         try:
@@ -715,8 +716,11 @@ class DbStore:
                 "INSERT INTO ledger (name, event_seq, event_hash, journal_hash) "
                 "VALUES (:n, 0, :g, :g) ON CONFLICT (name) DO NOTHING"), values)
             row = self.conn.execute(lock, values).one()
+        head = (row.event_seq, row.event_hash)
+        if self._last_record is not None and head != self._last_record:
+            self._reset_caches()  # another writer wrote since our last commit
         self._id = row.id
-        self._last_record = (row.event_seq, row.event_hash)
+        self._last_record = head
         self._last_hash = row.journal_hash
         self._locked = True
 
