@@ -114,15 +114,17 @@ def replay(path: Path, db_url: str) -> int:
     """`ledger scenario run PATH --db URL` through the Python API, without the file-size
     limit of the CLI's reader. Prints the CLI's summary line; returns its exit status."""
     from ledger.scenarios import schema
-    from ledger.scenarios.runner import run_scenario
+    from ledger.scenarios.runner import BATCH_EVENTS, run_scenario
     from ledger.store.repo import DbStore
     from ledger.store.schema import open_database
 
     schema.MAX_FILE_BYTES = max(schema.MAX_FILE_BYTES, path.stat().st_size + 1)
     loaded = schema.load_scenario(path)
     engine = open_database(db_url)
-    with engine.begin() as conn:
-        result = run_scenario(DbStore(conn), loaded, source=str(path))
+    with engine.connect() as conn:  # the batched path, as `ledger scenario run` uses it
+        store = DbStore(conn, batch=True)
+        result = run_scenario(store, loaded, source=str(path), commit_every=BATCH_EVENTS)
+        store.commit()
     print(f"{path}: {result.applied} applied, {result.skipped} already recorded, "
           f"{result.rejected_as_expected} rejected as expected, {result.journals} journals "
           "posted (Python API)")

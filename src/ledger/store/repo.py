@@ -58,6 +58,9 @@ _JOURNAL_ARRAYS = {  # column -> PostgreSQL type, for the unnest insert
 }
 SEAL_CHUNK = 500  # ids per sealing UPDATE or IN list: bounded statements on both engines
 FLUSH_EVERY = 2000  # kept changes before a batched store writes them
+ANALYZE_AFTER = 1000  # journals a PostgreSQL writer posts before it may refresh statistics
+_ANALYZED = ("journal", "posting", "account", "balance", "account_floor", "event",
+             "instrument_state", "party_record", "ledger")
 # The hot reads, as plain SQL built once (no statement construction per event).
 _SQL_BALANCE = text(
     "SELECT b.amount_minor FROM balance b JOIN account a ON a.id = b.account_id"
@@ -161,6 +164,7 @@ class DbStore:
         self.postgres = conn.dialect.name == "postgresql"
         self._id: int | None = None
         self._locked = False
+        self._posted_since_analyze = 0
         self._reset_caches()
 
     def _reset_caches(self) -> None:
@@ -662,6 +666,8 @@ class DbStore:
             )
         self._last_hash = prev_hash  # valid while this transaction holds the write lock
         self._posted(fresh)
+        self._posted_since_analyze += len(fresh)
+        self._refresh_statistics()
         return links
 
     def _insert_generic(self, rows: list[dict], postings: list[tuple]) -> dict[str, int]:
@@ -697,6 +703,21 @@ class DbStore:
         return id_of
 
     # ------------------------------------------------------------ helpers
+    def _refresh_statistics(self) -> None:
+        """PostgreSQL plans the guards' queries from its statistics. A big first load into
+        new tables, before autovacuum has analysed them (or on a server that runs without
+        it), would leave the planner guessing: it once chose an index on (ledger, holder)
+        for a lookup by (ledger, event key) and read every journal for every event. So a
+        writer that has posted many journals since its last look analyses the tables when
+        they grew by a fifth or more since PostgreSQL last counted them."""
+        if not self.postgres or self._posted_since_analyze < ANALYZE_AFTER:
+            return
+        counted = self.conn.execute(text(
+            "SELECT reltuples FROM pg_class WHERE oid = CAST('journal' AS regclass)")).scalar()
+        if counted is None or counted < 0 or self._posted_since_analyze > 0.2 * counted:
+            self.conn.execute(text(f"ANALYZE {', '.join(_ANALYZED)}"))
+        self._posted_since_analyze = 0
+
     def lock_for_write(self) -> None:
         self._write_lock()
 

@@ -1,0 +1,37 @@
+"""Every benchmark of docs/performance.md, and its tables rewritten, in one command.
+
+    .venv/bin/python bench/all.py            # about 15 minutes on a 2-core machine
+
+Runs, one after another (never at once: they would measure each other):
+  bench/compare.py               the council workload against bean-check, hledger, start-up
+                                 and a plain GROUP BY, on SQLite and PostgreSQL;
+  bench/run.py --engine both     bulk posting, single commits, verify, trial balance and
+                                 replay against plain-driver baselines;
+  bench/ledgers.py               writers in 1, 2 and 4 ledgers of one PostgreSQL database;
+each writing its own marked section of docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+STEPS = [["compare.py"], ["run.py", "--engine", "both", "--write-doc"],
+         ["ledgers.py", "--write-doc"]]
+
+
+def main() -> int:
+    for step in STEPS:
+        print(f"== bench/{' '.join(step)}", flush=True)
+        done = subprocess.run([sys.executable, str(HERE / step[0]), *step[1:]], check=False)
+        if done.returncode != 0:
+            print(f"bench/{step[0]} failed ({done.returncode})", file=sys.stderr)
+            return done.returncode
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
