@@ -209,17 +209,25 @@ def test_hours_over_the_cap_expire_oldest_lot_first():
     assert lots(b) == [("2026-05", 1200)]
 
 
-def test_cap_counts_the_whole_bank_even_a_lot_advanced_before_reconciling():
-    # docs/rules-dp-isf.md: the cap counts the whole bank; the excess expires, oldest lots
-    # first. May's 40 hours arrive on 1 May and April is reconciled on 3 May: the bank is
-    # 10 (April) + 40 (May) = 50 hours, so 30 expire: April's 10, then 20 of May's.
+def test_the_cap_never_touches_a_later_months_lot_advanced_before_reconciling():
+    # docs/rules-dp-isf.md#carry-over-cap: only lots of the month reconciled and earlier
+    # count. May's 40 hours arrive on 1 May and April is reconciled on 3 May: April's lot
+    # has 10 hours left, under the cap of 20, so nothing expires and May's 40 stay.
     b = run([opened(carry={"expire_after_months": 1, "max_hours": 20}), advance("2026-04"),
              deliver(30), advance("2026-05"), reconcile("2026-04", "2026-05-03")])
+    assert journals(b, "isf_hours_expiry") == []
+    assert hrs(b, ISF) == "50"
+    assert lots(b) == [("2026-04", 600), ("2026-05", 2400)]
+
+
+def test_the_cap_still_takes_an_earlier_excess_when_the_next_month_is_advanced():
+    # April keeps 30 of its 40 hours against a cap of 20: 10 expire from April's lot, and
+    # May's lot, advanced before the reconciliation, is left whole.
+    b = run([opened(carry={"expire_after_months": 1, "max_hours": 20}), advance("2026-04"),
+             deliver(10), advance("2026-05"), reconcile("2026-04", "2026-05-03")])
     assert journals(b, "isf_hours_expiry")[0].memo["lots"] == [
-        {"month": "2026-04", "minutes": 600, "reason": "cap"},
-        {"month": "2026-05", "minutes": 1200, "reason": "cap"}]
-    assert hrs(b, ISF) == "20"
-    assert lots(b) == [("2026-05", 1200)]
+        {"month": "2026-04", "minutes": 600, "reason": "cap"}]
+    assert lots(b) == [("2026-04", 1200), ("2026-05", 2400)]
 
 
 def test_underspend_return_is_expired_hours_times_rate_capped_at_money_held():

@@ -574,9 +574,13 @@ class Model:
                 per_lot.append((lot[0], lot[1]))
                 lot[1] = 0
         if isf["max_hours"] is not None:
-            bank = sum(lot[1] for lot in isf["lots"]) - isf["borrowed"]
+            # Only lots of this month and earlier count; a later month's lot (advanced
+            # before this reconciliation) is never touched (changed 2026-11-29).
+            counted = sorted((lot for lot in isf["lots"] if lot[0] <= month),
+                             key=lambda lot: lot[0])
+            bank = sum(lot[1] for lot in counted) - isf["borrowed"]
             excess = bank - isf["max_hours"]
-            for lot in isf["lots"]:
+            for lot in counted:
                 if excess <= 0:
                     break
                 take = min(lot[1], excess)

@@ -343,9 +343,10 @@ def check_reconcile_order(state: dict, month: str) -> None:
 
 
 def expire_hours(state: dict, month: str) -> list[dict]:
-    """(1) lots old enough expire; (2) if the bank then exceeds the cap, the excess
-    expires, oldest lots first (docs/rules-dp-isf.md: the whole bank counts, including a
-    later month's lot if it was advanced before this reconciliation)."""
+    """(1) lots old enough expire; (2) if the hours left in lots of this month and earlier
+    (less any borrowed) exceed the cap, the excess expires, oldest lots first. A later
+    month's lot, advanced before this reconciliation, is never touched by it
+    (docs/rules-dp-isf.md#carry-over-cap)."""
     expired = []
     kept = []
     for lot in state["lots"]:
@@ -355,9 +356,11 @@ def expire_hours(state: dict, month: str) -> list[dict]:
             kept.append(lot)
     state["lots"] = kept
     cap = state["max_minutes"]
-    excess = bank_minutes(state) - cap if cap is not None else 0
+    counted = [lot for lot in kept if month_index(lot["month"]) <= month_index(month)]
+    excess = (sum(lot["minutes"] for lot in counted) - state["borrowed_minutes"] - cap
+              if cap is not None else 0)
     if excess > 0:
-        taken, short = take_oldest_first(kept, excess)
+        taken, short = take_oldest_first(counted, excess)  # the same lot objects as `kept`
         assert short == 0
         expired += [{**lot, "reason": "cap"} for lot in taken]
         state["lots"] = [lot for lot in kept if lot["minutes"] > 0]

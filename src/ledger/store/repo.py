@@ -715,6 +715,12 @@ class DbStore:
         counted = self.conn.execute(text(
             "SELECT reltuples FROM pg_class WHERE oid = CAST('journal' AS regclass)")).scalar()
         if counted is None or counted < 0 or self._posted_since_analyze > 0.2 * counted:
+            # ANALYZE holds its table lock to the end of this transaction, and a second
+            # ANALYZE would wait for it: a writer in another ledger must never wait on this
+            # one, so only one writer at a time analyses, and the others do not wait.
+            if not self.conn.execute(text("SELECT pg_try_advisory_xact_lock(4242002)")
+                                     ).scalar():
+                return
             self.conn.execute(text(f"ANALYZE {', '.join(_ANALYZED)}"))
         self._posted_since_analyze = 0
 
