@@ -110,6 +110,18 @@ class IsfClose(IsfEvent):
     type: Literal["isf_close"]
 
 
+class IsfVary(IsfEvent):
+    """New terms from a month on (docs/rules-dp-isf.md#isf-vary); posts nothing."""
+
+    type: Literal["isf_vary"]
+    from_: Month = Field(alias="from")
+    hours_per_month: Minutes | None = None
+    rate: RatePence | None = None
+    carry: Carry | None = None
+    fee: Fee | None = None
+    underspend: Literal["return", "retain"] | None = None
+
+
 # ---------------------------------------------------------------- state and lots
 
 
@@ -174,6 +186,27 @@ def settle_borrowing(state: dict) -> int:
 
 def bank_minutes(state: dict) -> int:
     return sum(lot["minutes"] for lot in state["lots"]) - state["borrowed_minutes"]
+
+
+TERMS = ("hours_per_month_minutes", "rate_pence_per_hour", "expire_after_months",
+         "max_minutes", "max_borrow_minutes", "fee", "underspend")
+
+
+def terms_for(state: dict, month: str) -> dict:
+    """The ISF's state with the terms in force for `month`: those it opened with, then
+    each `isf_vary` from its month on (docs/rules-dp-isf.md#isf-vary)."""
+    varied = [v for v in state.get("variations", [])
+              if month_index(v["from"]) <= month_index(month)]
+    if not varied:
+        return state
+    view = dict(state)
+    for variation in varied:
+        view.update(variation["terms"])
+    return view
+
+
+def month_of(day) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
 
 
 def money_for_month_exact(state: dict) -> Fraction:
@@ -265,10 +298,11 @@ def isf_advance(ctx: Ctx, event: IsfAdvance) -> None:
     if last is not None and month_index(month) <= month_index(last):
         raise LedgerError("invalid", f"{month} is already reconciled (up to {last})")
     account, council = isf_account(state), state["council"]
-    minutes = state["hours_per_month_minutes"]
-    budget_pence = round_half_away(money_for_month_exact(state))
-    fee = fee_pence(state)
-    on_top_pence = fee if state["fee"] and state["fee"]["basis"] == "on_top" else 0
+    terms = terms_for(state, month)  # an advance uses the terms in force for its month
+    minutes = terms["hours_per_month_minutes"]
+    budget_pence = round_half_away(money_for_month_exact(terms))
+    fee = fee_pence(terms)
+    on_top_pence = fee if terms["fee"] and terms["fee"]["basis"] == "on_top" else 0
     restore_lot(state["lots"], month, minutes)
     repaid = settle_borrowing(state)
     postings = transfer(f"council:{council}:hours", account, Unit.HRS, minutes)
@@ -276,15 +310,15 @@ def isf_advance(ctx: Ctx, event: IsfAdvance) -> None:
                       budget_pence + on_top_pence)
     journal = ctx.post("isf_advance", postings, holder=state["holder"], memo={
         **agreement_memo(state),
-        "month": month, "minutes": minutes, "rate_pence_per_hour": state["rate_pence_per_hour"],
+        "month": month, "minutes": minutes, "rate_pence_per_hour": terms["rate_pence_per_hour"],
         "budget_pence": budget_pence, "fee_on_top_pence": on_top_pence,
         "repaid_borrowed_minutes": repaid})
     if fee:
         ctx.post("isf_fee", transfer(account, f"provider:{state['provider']}:fees", Unit.GBP, fee),
                  suffix="fee", holder=state["holder"],
-                 memo={**agreement_memo(state), "month": month, **state["fee"],
+                 memo={**agreement_memo(state), "month": month, **terms["fee"],
                        "fee_pence": fee,
-                       "of_pence": budget_pence if state["fee"]["kind"] == "percent" else None})
+                       "of_pence": budget_pence if terms["fee"]["kind"] == "percent" else None})
     state["advanced"][month] = journal.key
     save(ctx, state)
 
@@ -293,17 +327,19 @@ def isf_advance(ctx: Ctx, event: IsfAdvance) -> None:
 def isf_delivery(ctx: Ctx, event: IsfDelivery) -> None:
     state = open_isf(ctx, event)
     account, minutes = isf_account(state), event.hours
+    terms = terms_for(state, month_of(event.date))  # valued at the rate of its month
     # The bank on the delivery's date and every later date (docs/rules-trust.md#floors).
     lowest, on = ctx.lowest_balance(account, Unit.HRS, event.date)
     after = min(lowest, bank_minutes(state)) - minutes
-    if after < -state["max_borrow_minutes"]:
+    if after < -terms["max_borrow_minutes"]:
         raise LedgerError("insufficient_funds", (
             f"{account} has {format_minutes(lowest)} hours on {on}; delivering "
             f"{format_minutes(minutes)} would leave {format_minutes(after)}, beyond the "
-            f"{format_minutes(state['max_borrow_minutes'])} hours it may borrow"))
+            f"{format_minutes(terms['max_borrow_minutes'])} hours it may borrow"))
     lots, borrowed = take_oldest_first(state["lots"], minutes)
     state["borrowed_minutes"] += borrowed
-    rate = state["rate_pence_per_hour"]
+    state["last_delivery"] = max(state.get("last_delivery") or "", event.date.isoformat())
+    rate = terms["rate_pence_per_hour"]
     amount_pence = pence_for_minutes(minutes, rate)
     provider = state["provider"]
     postings = transfer(account, f"provider:{provider}:delivered", Unit.HRS, minutes)
@@ -349,13 +385,14 @@ def expire_hours(state: dict, month: str) -> list[dict]:
     (docs/rules-dp-isf.md#carry-over-cap)."""
     expired = []
     kept = []
+    terms = terms_for(state, month)  # the carry-over terms in force for the month
     for lot in state["lots"]:
-        if month_index(lot["month"]) + state["expire_after_months"] <= month_index(month):
+        if month_index(lot["month"]) + terms["expire_after_months"] <= month_index(month):
             expired.append({"month": lot["month"], "minutes": lot["minutes"], "reason": "age"})
         else:
             kept.append(lot)
     state["lots"] = kept
-    cap = state["max_minutes"]
+    cap = terms["max_minutes"]
     counted = [lot for lot in kept if month_index(lot["month"]) <= month_index(month)]
     excess = (sum(lot["minutes"] for lot in counted) - state["borrowed_minutes"] - cap
               if cap is not None else 0)
@@ -372,6 +409,7 @@ def isf_reconcile(ctx: Ctx, event: IsfReconcile) -> None:
     state = open_isf(ctx, event)
     check_reconcile_order(state, event.month)
     account, council = isf_account(state), state["council"]
+    terms = terms_for(state, event.month)
     expired = expire_hours(state, event.month)
     expired_minutes = sum(lot["minutes"] for lot in expired)
     returned_pence = 0
@@ -381,8 +419,8 @@ def isf_reconcile(ctx: Ctx, event: IsfReconcile) -> None:
                  suffix="expiry", holder=state["holder"],
                  memo={**agreement_memo(state), "month": event.month,
                        "minutes": expired_minutes, "lots": expired})
-        if state["underspend"] == "return":
-            worth_pence = pence_for_minutes(expired_minutes, state["rate_pence_per_hour"])
+        if terms["underspend"] == "return":
+            worth_pence = pence_for_minutes(expired_minutes, terms["rate_pence_per_hour"])
             returned_pence = min(worth_pence, max(own_money(ctx, state), 0))
     if returned_pence:
         ctx.post("isf_underspend_return",
@@ -390,9 +428,9 @@ def isf_reconcile(ctx: Ctx, event: IsfReconcile) -> None:
                  suffix="return", holder=state["holder"],
                  memo={**agreement_memo(state), "month": event.month,
                        "expired_minutes": expired_minutes,
-                       "rate_pence_per_hour": state["rate_pence_per_hour"],
+                       "rate_pence_per_hour": terms["rate_pence_per_hour"],
                        "worth_pence": pence_for_minutes(expired_minutes,
-                                                        state["rate_pence_per_hour"]),
+                                                        terms["rate_pence_per_hour"]),
                        "returned_pence": returned_pence})
     state["last_reconciled"] = event.month
     save(ctx, state)
@@ -400,6 +438,57 @@ def isf_reconcile(ctx: Ctx, event: IsfReconcile) -> None:
         "date": event.date.isoformat(), "event": ctx.event_key,
         "expired_minutes": expired_minutes, "returned_pence": returned_pence,
         "bank_minutes": bank_minutes(state), "money_pence": own_money(ctx, state)})
+
+
+@handles(IsfVary)
+def isf_vary(ctx: Ctx, event: IsfVary) -> None:
+    """New terms from month `from` on; the bank, its lots and the money are kept
+    (docs/rules-dp-isf.md#isf-vary)."""
+    state = open_isf(ctx, event)
+    start = event.from_
+    given = {name for name in ("hours_per_month", "rate", "carry", "fee", "underspend")
+             if getattr(event, name) is not None}
+    if not given:
+        raise LedgerError("invalid", "isf_vary needs at least one of hours_per_month, rate, "
+                          "carry, fee, underspend")
+    advanced = sorted((m for m in state["advanced"] if month_index(m) >= month_index(start)),
+                      key=month_index)
+    if advanced:
+        raise LedgerError("invalid", f"{advanced[0]} is already advanced to this ISF: new "
+                          f"terms may start only from a month not yet advanced")
+    first_day = f"{start}-01"
+    if (state.get("last_delivery") or "") >= first_day:
+        raise LedgerError("invalid", f"support dated {state['last_delivery']} is already "
+                          f"valued at the old rate: new terms may start only after it")
+    terms: dict[str, Any] = {}
+    if event.hours_per_month is not None:
+        terms["hours_per_month_minutes"] = event.hours_per_month
+    if event.rate is not None:
+        terms["rate_pence_per_hour"] = event.rate
+    if event.carry is not None:
+        terms.update(expire_after_months=event.carry.expire_after_months,
+                     max_minutes=event.carry.max_hours,
+                     max_borrow_minutes=event.carry.max_borrow_hours)
+    if event.fee is not None:
+        terms["fee"] = event.fee.model_dump()
+    if event.underspend is not None:
+        terms["underspend"] = event.underspend
+    # In month order; two from the same month apply in the order they were made.
+    state["variations"] = sorted(
+        [*state.get("variations", []), {"from": start, "date": event.date.isoformat(),
+                                        "event": ctx.event_key, "terms": terms}],
+        key=lambda v: month_index(v["from"]))
+    new = terms_for(state, start)
+    if new["fee"] and new["fee"]["basis"] == "inside":
+        if 0 < fee_pence(new) >= round_half_away(money_for_month_exact(new)):
+            raise LedgerError("invalid", "an inside fee must be less than the month's budget")
+    save(ctx, state)
+    # The floor allows the most borrowing any month's terms allow; each delivery is held
+    # to its own month's limit above.
+    most = max(terms_for(state, m)["max_borrow_minutes"]
+               for m in [start, *(v["from"] for v in state["variations"])])
+    most = max(most, state["max_borrow_minutes"])
+    ctx.set_floor(isf_account(state), Unit.HRS, -most)
 
 
 @handles(IsfClose)

@@ -39,6 +39,24 @@ def _amount(minor: int, unit: str) -> str:
     return money(minor) if unit == Unit.GBP.value else hours(minor)
 
 
+def _change_sentence(change: dict) -> str:
+    """A change of an ISF's terms, said plainly (docs/rules-dp-isf.md#isf-vary)."""
+    year, month = (int(x) for x in change["from_month"].split("-"))
+    parts = []
+    if "hours_per_month_minutes" in change:
+        parts.append(f"{hours(change['hours_per_month_minutes'])} of support a month")
+    if "rate_pence_per_hour" in change:
+        parts.append(f"{money(change['rate_pence_per_hour'])} an hour")
+    if "max_minutes" in change or "expire_after_months" in change:
+        parts.append("new rules for carrying hours over")
+    if "fee" in change:
+        parts.append("a new provider fee")
+    if "underspend" in change:
+        parts.append("new rules for money left unspent")
+    when = long_date(f"{year:04d}-{month:02d}-01")
+    return f"From {when} your support changes: {', '.join(parts)}."
+
+
 def render_holder_statement_text(statement: dict, providers: dict[str, str]) -> str:
     name = statement.get("name") or statement["holder"]
     lines = [
@@ -80,6 +98,10 @@ def render_holder_statement_text(statement: dict, providers: dict[str, str]) -> 
                     f"  An earlier agreement (before {long_date(earlier['agreement_from'])}) "
                     f"is still overspent by {money(earlier['outstanding_overspend_minor'])}. "
                     "It is kept apart: the current agreement's money does not pay it.")
+        if row["account"].startswith("isf:") and unit == Unit.HRS.value:
+            for change in statement.get("isf_changes", []):
+                if change["account"] == row["account"]:
+                    lines.append("  " + _change_sentence(change))
         if row["account"].startswith("isf:") and unit == Unit.HRS.value \
                 and row["closing_minor"] < 0:
             lines.append(f"  You have used {hours(-row['closing_minor'])} more than you had; "

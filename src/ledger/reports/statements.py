@@ -134,6 +134,7 @@ def holder_statement(store: DbStore, holder: str, date_from: dt.date,
         "budgets": report,
         "commissioned": commissioned_for(journals, holder, date_from, date_to),
         "isf_earlier_agreements": earlier_agreements(store, accounts, date_to),
+        "isf_changes": isf_changes(store, accounts, date_to),
     }
 
 
@@ -157,6 +158,33 @@ def earlier_agreements(store: DbStore, accounts: list[dict], date_to: dt.date) -
             "outstanding_overspend_minor": max(-earlier, 0),
             "own_closing_minor": row["closing_minor"] - earlier,
         })
+    return rows
+
+
+def isf_changes(store: DbStore, accounts: list[dict], date_to: dt.date) -> list[dict]:
+    """Each change of terms (`isf_vary`) of the person's ISFs made by the statement's last
+    day, with the month it starts and the terms it sets (docs/rules-dp-isf.md#isf-vary)."""
+    rows = []
+    for row in accounts:
+        if not row["account"].startswith("isf:") or row["unit"] != Unit.HRS.value:
+            continue
+        _, holder, provider = row["account"].split(":")
+        state = store.get_state("isf", f"{holder}:{provider}") or {}
+        for variation in state.get("variations", []):
+            if variation["date"] > date_to.isoformat():
+                continue
+            terms = variation["terms"]
+            change: dict = {"account": row["account"], "from_month": variation["from"],
+                            "agreed_on": variation["date"]}
+            if "hours_per_month_minutes" in terms:
+                change["hours_per_month_minutes"] = terms["hours_per_month_minutes"]
+            if "rate_pence_per_hour" in terms:
+                change["rate_pence_per_hour"] = terms["rate_pence_per_hour"]
+            for name in ("expire_after_months", "max_minutes", "max_borrow_minutes", "fee",
+                         "underspend"):
+                if name in terms:
+                    change[name] = terms[name]
+            rows.append(change)
     return rows
 
 
