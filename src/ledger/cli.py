@@ -180,6 +180,153 @@ def _report_run(path: Path, result, dry: bool = False) -> None:
         sys.exit(1)
 
 
+@cli.group()
+def isf() -> None:
+    """A provider's month end for its Individual Service Funds (docs/month-end.md)."""
+
+
+def _month_option(fn):
+    return click.option("--month", required=True, metavar="YYYY-MM",
+                        help="The month (YYYY-MM).")(fn)
+
+
+def _provider_option(fn):
+    return click.option("--provider", required=True, metavar="P",
+                        help="The provider's id.")(fn)
+
+
+def _checked_month(month: str) -> str:
+    from ledger.reports.isf_month import month_bounds
+
+    try:
+        month_bounds(month)
+    except ValueError:
+        raise UsageError(f"--month {month[:40]!r} is not a month (YYYY-MM)") from None
+    return month
+
+
+def _month_end(db_url: str | None, ledger: str, provider: str, month: str,
+               events_for) -> tuple[int, int]:
+    """Post, in one transaction, the events `events_for(store)` gives, each under its own
+    key (so running again posts nothing). Any refusal: nothing posted, exit 1."""
+    from ledger.scenarios.runner import EventFailed, apply_event
+    from ledger.store.repo import BatchRefused, DbStore
+
+    engine = _engine(db_url)
+    posted = skipped = 0
+    with engine.connect() as conn:
+        store = DbStore(conn, ledger, batch=True)
+        if store.party("provider", provider) is None:
+            raise UsageError(f"provider {provider!r} is not in ledger {ledger!r}")
+        planned = events_for(store)
+        store.prefetch_events([key for key, _ in planned])
+        for key, event in planned:
+            try:
+                outcome, _ = apply_event(store, event, key)
+            except EventFailed as err:
+                conn.rollback()
+                _say(f"{event['holder']}: {event['type']} {month}: {err}; nothing was posted")
+                sys.exit(1)
+            posted += outcome == "applied"
+            skipped += outcome == "skipped"
+        try:
+            store.commit()
+        except BatchRefused as err:
+            conn.rollback()
+            _say(f"{err.event_key}: {err.error}; nothing was posted")
+            sys.exit(1)
+    return posted, skipped
+
+
+@isf.command("advance")
+@_provider_option
+@_month_option
+@db_option
+def isf_advance(provider: str, month: str, db_url: str | None, ledger: str) -> None:
+    """An isf_advance for MONTH of every ISF of PROVIDER open on its first day and not
+    yet advanced for it."""
+    from ledger.reports.isf_month import month_bounds, open_on, provider_isfs
+
+    month = _checked_month(month)
+    first, _ = month_bounds(month)
+
+    def events(store):
+        return [(f"isf-month-end/{provider}/{s['holder']}/{month}/advance",
+                 {"date": first.isoformat(), "type": "isf_advance", "holder": s["holder"],
+                  "provider": provider, "month": month})
+                for s in provider_isfs(store, provider)
+                if open_on(s, first) and month not in s["advanced"]]
+
+    posted, skipped = _month_end(db_url, ledger, provider, month, events)
+    click.echo(f"{provider} {month}: {posted} advance{'' if posted == 1 else 's'} posted"
+               + (f", {skipped} already recorded" if skipped else ""))
+
+
+@isf.command("reconcile")
+@_provider_option
+@_month_option
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]),
+              default="table")
+@click.option("--tolerance", default="10", metavar="PERCENT",
+              help="Flag a person whose hours delivered differ from the month's hours by "
+                   "more than this percent (default 10).")
+@db_option
+def isf_reconcile(provider: str, month: str, fmt: str, tolerance: str, db_url: str | None,
+                  ledger: str) -> None:
+    """An isf_reconcile for MONTH of every ISF of PROVIDER not yet reconciled for it
+    (dated the month's last day), then the month's report. Running it again posts nothing
+    and prints the same report."""
+    from fractions import Fraction
+
+    from ledger.domain.base import month_index
+    from ledger.reports.isf_month import month_bounds, provider_isfs, report
+    from ledger.store.repo import DbStore
+
+    month = _checked_month(month)
+    try:
+        percent = Fraction(tolerance)
+        if percent < 0 or percent > 1000:
+            raise ValueError
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"--tolerance {tolerance[:20]!r} is not a percent from 0 to "
+                         "1000") from None
+    first, last = month_bounds(month)
+
+    def events(store):
+        out = []
+        for s in provider_isfs(store, provider):
+            done = s["last_reconciled"]
+            if s["closed"] is not None or s["opened"] > last.isoformat() or (
+                    done is not None and month_index(done) >= month_index(month)):
+                continue
+            out.append((f"isf-month-end/{provider}/{s['holder']}/{month}/reconcile",
+                        {"date": last.isoformat(), "type": "isf_reconcile",
+                         "holder": s["holder"], "provider": provider, "month": month}))
+        return out
+
+    _month_end(db_url, ledger, provider, month, events)
+    with _engine(db_url, read_only=True).connect() as conn:
+        result = report(DbStore(conn, ledger), provider, month, percent)
+    _print_month_report(result, fmt)
+
+
+def _print_month_report(result: dict, fmt: str) -> None:
+    from ledger.reports.isf_month import ROW_KEYS
+
+    rows = [*result["isfs"], result["totals"]]
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2))
+    elif fmt == "csv":
+        out = csv.writer(sys.stdout, lineterminator="\r\n")
+        out.writerow(ROW_KEYS)
+        for row in rows:
+            out.writerow([row[key] for key in ROW_KEYS])
+    else:
+        from ledger.reports.render import month_end_table
+
+        month_end_table(result)
+
+
 def _account_prefix(_ctx, param, value: str | None) -> str | None:
     """An account path or the start of one: at most as long as an account, no control
     characters (docs/rules-trust.md#reading), so it never reaches the database otherwise."""

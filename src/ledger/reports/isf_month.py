@@ -1,0 +1,142 @@
+"""A provider's month end (docs/month-end.md): advance or reconcile every ISF of the
+provider for a month, then the month's report, one row per ISF and a total.
+
+Opening is the balance of `isf:{H}:{P}` before the month's first day, closing its balance
+at the month's last day, in each unit. Movements dated in the month are sorted by journal
+type; anything else (a reversal, a pool contribution, a closure) is `other`, signed, so
+in every row:
+
+    hours: opening + allocated - delivered - expired + other = closing
+    money: opening + in - delivered - fees - purchases - returned + other = closing
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+
+from ledger.core.amounts import Unit
+from ledger.domain.base import day
+from ledger.store import models as m
+from ledger.store.repo import DbStore
+
+ROW_KEYS = (
+    "holder", "hours_opening_minutes", "hours_allocated_minutes", "hours_delivered_minutes",
+    "hours_expired_minutes", "hours_other_minutes", "hours_closing_minutes",
+    "money_opening_minor", "money_in_minor", "money_delivered_minor", "money_fees_minor",
+    "money_purchases_minor", "money_returned_minor", "money_other_minor",
+    "money_closing_minor", "flag",
+)
+# Journal type -> (hours key, money key) it is counted under, as the size of the movement.
+_KINDS = {
+    "isf_advance": ("hours_allocated_minutes", "money_in_minor"),
+    "isf_delivery": ("hours_delivered_minutes", "money_delivered_minor"),
+    "isf_hours_expiry": ("hours_expired_minutes", None),
+    "isf_fee": (None, "money_fees_minor"),
+    "isf_purchase": (None, "money_purchases_minor"),
+    "isf_underspend_return": (None, "money_returned_minor"),
+}
+_INFLOWS = {"hours_allocated_minutes", "money_in_minor"}
+
+
+def month_bounds(month: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of YYYY-MM (years as any date: docs/rules-trust.md)."""
+    first = day(f"{month}-01")
+    following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return first, following - dt.timedelta(days=1)
+
+
+def provider_isfs(store: DbStore, provider: str) -> list[dict]:
+    """Every ISF state of the provider, newest agreement of each, sorted by holder."""
+    found = []
+    for ref in store.state_refs("isf"):
+        holder, _, of = ref.partition(":")
+        if of == provider:
+            state = store.get_state("isf", ref)
+            if state is not None:
+                found.append(state)
+    return sorted(found, key=lambda s: s["holder"])
+
+
+def open_on(state: dict, first: dt.date) -> bool:
+    """Open on the month's first day: opened by then and not closed by then."""
+    return state["opened"] <= first.isoformat() and (
+        state["closed"] is None or state["closed"] > first.isoformat())
+
+
+def report(store: DbStore, provider: str, month: str, tolerance_percent: Fraction,
+           holders: list[str] | None = None) -> dict:
+    """The month's report for the provider's ISFs (all that have postings up to the
+    month's end, or just `holders`)."""
+    first, last = month_bounds(month)
+    states = provider_isfs(store, provider)
+    if holders is not None:
+        states = [s for s in states if s["holder"] in holders]
+    rows = []
+    for state in states:
+        if state["opened"] > last.isoformat():
+            continue
+        rows.append(_row(store, state, first, last, tolerance_percent))
+    totals = {key: sum(r[key] for r in rows) for key in ROW_KEYS if key not in ("holder", "flag")}
+    return {"provider": provider, "month": month,
+            "tolerance_percent": str(tolerance_percent),
+            "isfs": rows, "totals": {"holder": "TOTAL", **totals, "flag": ""}}
+
+
+def _row(store: DbStore, state: dict, first: dt.date, last: dt.date,
+         tolerance_percent: Fraction) -> dict:
+    account = f"isf:{state['holder']}:{state['provider']}"
+    row: dict = {key: 0 for key in ROW_KEYS}
+    row["holder"] = state["holder"]
+    for journal in store.load_journals(m.Journal.id.in_(_touching(store, account)),
+                                       m.Journal.date <= last):
+        for posting in journal.postings:
+            if posting.account != account:
+                continue
+            unit = "hours" if posting.unit == Unit.HRS else "money"
+            amount = posting.amount_minor
+            if journal.date < first:
+                row[f"{unit}_opening_{'minutes' if unit == 'hours' else 'minor'}"] += amount
+                continue
+            kind = _KINDS.get(journal.type)
+            key = kind[0 if unit == "hours" else 1] if kind else None
+            sign = 1 if key in _INFLOWS else -1
+            if key is None or amount * sign < 0:  # not what this type usually does
+                row["hours_other_minutes" if unit == "hours" else "money_other_minor"] += amount
+            else:
+                row[key] += abs(amount)
+    row["hours_closing_minutes"] = (
+        row["hours_opening_minutes"] + row["hours_allocated_minutes"]
+        - row["hours_delivered_minutes"] - row["hours_expired_minutes"]
+        + row["hours_other_minutes"])
+    row["money_closing_minor"] = (
+        row["money_opening_minor"] + row["money_in_minor"] - row["money_delivered_minor"]
+        - row["money_fees_minor"] - row["money_purchases_minor"]
+        - row["money_returned_minor"] + row["money_other_minor"])
+    row["flag"] = _flag(row, tolerance_percent)
+    return row
+
+
+def _flag(row: dict, tolerance_percent: Fraction) -> str:
+    """`over` or `under` when the hours delivered in the month differ from the hours
+    allocated to it by more than the tolerance (docs/month-end.md#flags)."""
+    allocated, delivered = row["hours_allocated_minutes"], row["hours_delivered_minutes"]
+    if allocated == 0:
+        return "over" if delivered > 0 else ""
+    margin = Fraction(allocated) * tolerance_percent / 100
+    if delivered > allocated + margin:
+        return "over"
+    if delivered < allocated - margin:
+        return "under"
+    return ""
+
+
+def _touching(store: DbStore, account: str):
+    from sqlalchemy import select
+
+    return (select(m.Posting.journal_id)
+            .join(m.Account, m.Account.id == m.Posting.account_id)
+            .where(m.Account.ledger_id == store.lid, m.Account.path == account))
+
+
+__all__ = ["ROW_KEYS", "month_bounds", "open_on", "provider_isfs", "report"]

@@ -1,0 +1,135 @@
+"""`ledger isf advance` and `ledger isf reconcile` (docs/month-end.md): every ISF of a
+provider at once, re-running posts nothing, and the report adds up to the ledger."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import textwrap
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from ledger.cli import cli
+
+PARTIES = """\
+format: 1
+name: NAME
+parties:
+  councils: [{id: WBC, name: Wokingham}]
+  providers: [{id: SH, name: Support Horizons}, {id: OT, name: Other}]
+  holders:
+    - {id: H1, name: Ann, council: WBC}
+    - {id: H2, name: Bob, council: WBC}
+    - {id: H3, name: Cat, council: WBC}
+events:
+"""
+OPEN = """\
+  - {date: 2026-04-01, type: isf_open, holder: H1, provider: SH, hours_per_month: 40,
+     rate: "19.50", carry: {expire_after_months: 1, max_hours: 10}}
+  - {date: 2026-04-01, type: isf_open, holder: H2, provider: SH, hours_per_month: 20,
+     rate: "20.00", fee: {kind: percent, value: "5", basis: on_top}, underspend: retain}
+  - {date: 2026-04-15, type: isf_open, holder: H3, provider: SH, hours_per_month: 10,
+     rate: "20.00"}
+  - {date: 2026-04-01, type: isf_open, holder: H1, provider: OT, hours_per_month: 5,
+     rate: "18.00"}
+"""
+APRIL = """\
+  - {date: 2026-04-10, type: isf_delivery, holder: H1, provider: SH, hours: "20:30"}
+  - {date: 2026-04-12, type: isf_delivery, holder: H2, provider: SH, hours: "19:40"}
+  - {date: 2026-04-13, type: isf_purchase, holder: H2, provider: SH, payee: GYM,
+     amount: "30.00"}
+"""
+
+
+def invoke(*args: str, db: str):
+    return CliRunner().invoke(cli, [*args, "--db", db],
+                              env={"LEDGER_DATABASE_URL": None, "LEDGER_NAME": None})
+
+
+def _run(tmp_path: Path, name: str, events: str, db: str) -> None:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(PARTIES.replace("NAME", name) + textwrap.dedent(events), encoding="utf-8")
+    done = invoke("scenario", "run", str(path), db=db)
+    assert done.exit_code == 0, done.output
+
+
+def _balance(db: str, account: str, unit: str, as_of: str) -> int:
+    done = invoke("balance", "--format", "csv", "--as-of", as_of, "--account", account, db=db)
+    rows = [r for r in csv.DictReader(io.StringIO(done.output))
+            if r["account"] == account and r["unit"] == unit]
+    return int(rows[0]["minor_units"]) if rows else 0
+
+
+def test_advance_reaches_every_open_isf_of_the_provider_once(db_url, tmp_path):
+    _run(tmp_path, "open", OPEN, db_url)
+    done = invoke("isf", "advance", "--provider", "SH", "--month", "2026-04", db=db_url)
+    assert done.exit_code == 0 and "2 advances posted" in done.output, done.output
+    # H3 opened on the 15th: not open on the month's first day. OT is another provider.
+    assert _balance(db_url, "isf:H3:SH", "HRS", "2026-04-30") == 0
+    assert _balance(db_url, "isf:H1:OT", "HRS", "2026-04-30") == 0
+    again = invoke("isf", "advance", "--provider", "SH", "--month", "2026-04", db=db_url)
+    assert "0 advances posted" in again.output
+    may = invoke("isf", "advance", "--provider", "SH", "--month", "2026-05", db=db_url)
+    assert "3 advances posted" in may.output
+
+
+def test_reconcile_reports_each_isf_and_the_rows_add_up_to_the_ledger(db_url, tmp_path):
+    _run(tmp_path, "open", OPEN, db_url)
+    invoke("isf", "advance", "--provider", "SH", "--month", "2026-04", db=db_url)
+    _run(tmp_path, "april", APRIL, db_url)
+    done = invoke("isf", "reconcile", "--provider", "SH", "--month", "2026-04",
+                  "--format", "json", db=db_url)
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.output)
+    assert [r["holder"] for r in report["isfs"]] == ["H1", "H2", "H3"]
+    for row in report["isfs"]:
+        account = f"isf:{row['holder']}:SH"
+        assert row["hours_opening_minutes"] + row["hours_allocated_minutes"] - row[
+            "hours_delivered_minutes"] - row["hours_expired_minutes"] + row[
+            "hours_other_minutes"] == row["hours_closing_minutes"]
+        assert row["money_opening_minor"] + row["money_in_minor"] - row[
+            "money_delivered_minor"] - row["money_fees_minor"] - row[
+            "money_purchases_minor"] - row["money_returned_minor"] + row[
+            "money_other_minor"] == row["money_closing_minor"]
+        assert row["hours_closing_minutes"] == _balance(db_url, account, "HRS", "2026-04-30")
+        assert row["money_closing_minor"] == _balance(db_url, account, "GBP", "2026-04-30")
+    h1, h2 = report["isfs"][0], report["isfs"][1]
+    # H1: 40 h, 20 h 30 min delivered, 19 h 30 min left, cap 10: 9 h 30 min expire, and
+    # their worth goes back (£19.50 x 9.5 = £185.25).
+    assert (h1["hours_delivered_minutes"], h1["hours_expired_minutes"],
+            h1["money_returned_minor"]) == (1230, 570, 18525)
+    # H2: £400 + 5% on top; 19 h 40 min at £20 = £393.33; £30 at the gym; the 20 minutes
+    # left expire at the month's end (no carry-over) and no money goes back (retain).
+    assert (h2["money_in_minor"], h2["money_fees_minor"], h2["money_delivered_minor"],
+            h2["money_purchases_minor"], h2["hours_expired_minutes"],
+            h2["money_returned_minor"]) == (42000, 2000, 39333, 3000, 20, 0)
+    assert h2["flag"] == "" and h1["flag"] == "under"  # 20.5 of 40 h: more than 10% under
+    totals = report["totals"]
+    assert totals["holder"] == "TOTAL"
+    assert totals["money_closing_minor"] == sum(r["money_closing_minor"]
+                                                for r in report["isfs"])
+    # Running it again posts nothing and prints the same report.
+    again = invoke("isf", "reconcile", "--provider", "SH", "--month", "2026-04",
+                   "--format", "json", db=db_url)
+    assert json.loads(again.output) == report
+    csv_out = invoke("isf", "reconcile", "--provider", "SH", "--month", "2026-04",
+                     "--format", "csv", db=db_url).output
+    rows = list(csv.DictReader(io.StringIO(csv_out)))
+    assert [r["holder"] for r in rows] == ["H1", "H2", "H3", "TOTAL"]
+    assert int(rows[0]["hours_expired_minutes"]) == 570
+    table = invoke("isf", "reconcile", "--provider", "SH", "--month", "2026-04", db=db_url)
+    assert table.exit_code == 0 and "TOTAL" in table.output
+
+
+def test_a_refusal_for_one_isf_posts_nothing_for_any(tmp_path):
+    db = f"sqlite:///{tmp_path}/l.db"
+    _run(tmp_path, "open", OPEN, db)
+    invoke("isf", "advance", "--provider", "SH", "--month", "2026-04", db=db)
+    invoke("isf", "advance", "--provider", "SH", "--month", "2026-05", db=db)
+    before = invoke("stats", "--format", "json", db=db).output
+    # May before April: months are reconciled in order, so every ISF is refused.
+    done = invoke("isf", "reconcile", "--provider", "SH", "--month", "2026-05", db=db)
+    assert done.exit_code == 1
+    assert invoke("stats", "--format", "json", db=db).output == before
