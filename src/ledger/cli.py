@@ -310,6 +310,77 @@ def isf_reconcile(provider: str, month: str, fmt: str, tolerance: str, db_url: s
     _print_month_report(result, fmt)
 
 
+@isf.command("import-timesheet")
+@click.argument("file", type=click.Path(path_type=Path))
+@_provider_option
+@click.option("--rules", "rules_file", type=click.Path(path_type=Path), default=None,
+              help="A column-mapping rules file for another export's layout.")
+@click.option("--dry-run", is_flag=True, help="Check the file and print what would be "
+              "posted; post nothing.")
+@db_option
+def isf_import_timesheet(file: Path, provider: str, rules_file: Path | None, dry_run: bool,
+                         db_url: str | None, ledger: str) -> None:
+    """Each row of a timesheet CSV as an isf_delivery for isf:HOLDER:PROVIDER
+    (docs/month-end.md#timesheets). The whole file is checked first: any problem, and
+    nothing is posted (exit 2, every problem as FILE:LINE: reason)."""
+    from ledger.imports.timesheet import read_rules, read_timesheet
+    from ledger.scenarios.runner import EventFailed, apply_event
+    from ledger.store.repo import BatchRefused, DbStore
+
+    rules = read_rules(rules_file) if rules_file is not None else None
+    rows, problems = read_timesheet(file, provider, rules)
+    engine = _engine(db_url)
+    posted: list = []
+    skipped = 0
+    with engine.connect() as conn:
+        store = DbStore(conn, ledger, batch=True)
+        if store.party("provider", provider) is None:
+            raise UsageError(f"provider {provider!r} is not in ledger {ledger!r}")
+        store.prefetch_events([row.key for row in rows])
+        for row in rows:
+            state = store.get_state("isf", f"{row.event['holder']}:{provider}")
+            if state is None or state["opened"] > row.event["date"] or (
+                    state["closed"] is not None and state["closed"] <= row.event["date"]):
+                if store.party("holder", row.event["holder"]) is None:
+                    problems.append((row.line, f"unknown holder {row.event['holder']!r}"))
+                else:
+                    problems.append((row.line, f"{row.event['holder']} has no open ISF with "
+                                               f"{provider} on {row.event['date']}"))
+                continue
+            try:
+                outcome, _ = apply_event(store, row.event, row.key, source=str(file))
+            except EventFailed as err:
+                problems.append((row.line, str(err)))
+                continue
+            if outcome == "applied":
+                posted.append(row)
+            else:
+                skipped += 1
+        if not problems and not dry_run:
+            try:
+                store.commit()
+            except BatchRefused as err:
+                line = next(r.line for r in rows if r.key == err.event_key)
+                problems.append((line, str(err.error)))
+        if problems or dry_run:
+            conn.rollback()
+    if problems:
+        for line, why in sorted(problems):
+            click.echo(f"{file}:{line}: {why}", err=True)
+        click.echo(f"{file}: {len(problems)} problem{'' if len(problems) == 1 else 's'}; "
+                   "nothing was posted", err=True)
+        sys.exit(2)
+    if dry_run:
+        for row in posted:
+            e = row.event
+            click.echo(f"{file}:{row.line}: would post {e['hours']} for {e['holder']} on "
+                       f"{e['date']}")
+        click.echo(f"{file}: dry run: {len(posted)} would be posted, {skipped} already "
+                   "recorded; nothing was written")
+    else:
+        click.echo(f"{file}: {len(posted)} deliveries posted, {skipped} already recorded")
+
+
 def _print_month_report(result: dict, fmt: str) -> None:
     from ledger.reports.isf_month import ROW_KEYS
 

@@ -93,6 +93,11 @@ class IsfAdvance(IsfEvent):
 class IsfDelivery(IsfEvent):
     type: Literal["isf_delivery"]
     hours: Minutes
+    # From a timesheet (docs/month-end.md#timesheets): kept in the journal's memo; the
+    # notes are shown on the person's statement.
+    worker: str | None = None
+    reference: str | None = None
+    notes: str | None = None
 
 
 class IsfPurchase(IsfEvent):
@@ -347,7 +352,9 @@ def isf_delivery(ctx: Ctx, event: IsfDelivery) -> None:
     ctx.post("isf_delivery", postings, holder=state["holder"], memo={
         **agreement_memo(state),
         "minutes": minutes, "rate_pence_per_hour": rate, "amount_pence": amount_pence,
-        "lots": lots, "borrowed_minutes": borrowed})
+        "lots": lots, "borrowed_minutes": borrowed,
+        **{k: v for k in ("worker", "reference", "notes")
+           if (v := getattr(event, k)) is not None}})
     save(ctx, state)
 
 

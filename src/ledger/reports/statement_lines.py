@@ -65,6 +65,9 @@ def describe(journal: Journal, account: str, unit: Unit, names: dict[str, str]) 
     template = (HOURS_DESCRIPTIONS.get(journal.type) if unit is Unit.HRS else None) or \
         DESCRIPTIONS.get(journal.type, journal.type.replace("_", " ").capitalize())
     text = template.format(other=other)
+    notes = journal.memo.get("notes") if journal.type == "isf_delivery" else None
+    if notes:
+        text += f" ({notes})"  # from the provider's timesheet
     due = journal.memo.get("due") if journal.type == "dp_payment" else None
     if due:
         # Due in a closed period, paid on the first day after it
