@@ -88,7 +88,7 @@ def _row(store: DbStore, state: dict, first: dt.date, last: dt.date,
     account = f"isf:{state['holder']}:{state['provider']}"
     row: dict = {key: 0 for key in ROW_KEYS}
     row["holder"] = state["holder"]
-    for journal in store.load_journals(m.Journal.id.in_(_touching(store, account)),
+    for journal in store.load_journals(m.Journal.id.in_(touching(store, account)),
                                        m.Journal.date <= last):
         for posting in journal.postings:
             if posting.account != account:
@@ -131,7 +131,8 @@ def _flag(row: dict, tolerance_percent: Fraction) -> str:
     return ""
 
 
-def _touching(store: DbStore, account: str):
+def touching(store: DbStore, account: str):
+    """The ids of the journals with a posting to `account` (a subquery)."""
     from sqlalchemy import select
 
     return (select(m.Posting.journal_id)
