@@ -8,6 +8,7 @@ Runs, one after another (never at once: they would measure each other):
   bench/run.py --engine both     bulk posting, single commits, verify, trial balance and
                                  replay against plain-driver baselines;
   bench/ledgers.py               writers in 1, 2 and 4 ledgers of one PostgreSQL database;
+  bench/month_end.py             a provider's month end with 5,000 ISFs;
 each writing its own marked section of docs/performance.md.
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 STEPS = [["compare.py"], ["run.py", "--engine", "both", "--write-doc"],
-         ["ledgers.py", "--write-doc"]]
+         ["ledgers.py", "--write-doc"], ["month_end.py", "--write-doc"]]
 
 
 def main() -> int:

@@ -66,45 +66,70 @@ def open_on(state: dict, first: dt.date) -> bool:
 
 def report(store: DbStore, provider: str, month: str, tolerance_percent: Fraction,
            holders: list[str] | None = None) -> dict:
-    """The month's report for the provider's ISFs (all that have postings up to the
-    month's end, or just `holders`)."""
+    """The month's report for the provider's ISFs (all opened by the month's end, or just
+    `holders`), from one grouped query over their postings."""
     first, last = month_bounds(month)
-    states = provider_isfs(store, provider)
-    if holders is not None:
-        states = [s for s in states if s["holder"] in holders]
-    rows = []
-    for state in states:
-        if state["opened"] > last.isoformat():
+    states = [s for s in provider_isfs(store, provider)
+              if s["opened"] <= last.isoformat()
+              and (holders is None or s["holder"] in holders)]
+    rows = {s["holder"]: _empty(s["holder"]) for s in states}
+    for holder, kind, unit, before, amount in _movements(store, provider, first, last):
+        row = rows.get(holder)
+        if row is None:
             continue
-        rows.append(_row(store, state, first, last, tolerance_percent))
-    totals = {key: sum(r[key] for r in rows) for key in ROW_KEYS if key not in ("holder", "flag")}
+        hours = unit == Unit.HRS.value
+        if before:
+            row["hours_opening_minutes" if hours else "money_opening_minor"] += amount
+            continue
+        keys = _KINDS.get(kind)
+        key = keys[0 if hours else 1] if keys else None
+        sign = 1 if key in _INFLOWS else -1
+        if key is None or amount * sign < 0:  # not what this type usually does
+            row["hours_other_minutes" if hours else "money_other_minor"] += amount
+        else:
+            row[key] += abs(amount)
+    for row in rows.values():
+        _close(row, tolerance_percent)
+    ordered = [rows[h] for h in sorted(rows)]
+    totals = {key: sum(r[key] for r in ordered) for key in ROW_KEYS
+              if key not in ("holder", "flag")}
     return {"provider": provider, "month": month,
             "tolerance_percent": str(tolerance_percent),
-            "isfs": rows, "totals": {"holder": "TOTAL", **totals, "flag": ""}}
+            "isfs": ordered, "totals": {"holder": "TOTAL", **totals, "flag": ""}}
 
 
-def _row(store: DbStore, state: dict, first: dt.date, last: dt.date,
-         tolerance_percent: Fraction) -> dict:
-    account = f"isf:{state['holder']}:{state['provider']}"
+def _empty(holder: str) -> dict:
     row: dict = {key: 0 for key in ROW_KEYS}
-    row["holder"] = state["holder"]
-    for journal in store.load_journals(m.Journal.id.in_(touching(store, account)),
-                                       m.Journal.date <= last):
-        for posting in journal.postings:
-            if posting.account != account:
-                continue
-            unit = "hours" if posting.unit == Unit.HRS else "money"
-            amount = posting.amount_minor
-            if journal.date < first:
-                row[f"{unit}_opening_{'minutes' if unit == 'hours' else 'minor'}"] += amount
-                continue
-            kind = _KINDS.get(journal.type)
-            key = kind[0 if unit == "hours" else 1] if kind else None
-            sign = 1 if key in _INFLOWS else -1
-            if key is None or amount * sign < 0:  # not what this type usually does
-                row["hours_other_minutes" if unit == "hours" else "money_other_minor"] += amount
-            else:
-                row[key] += abs(amount)
+    row["holder"] = holder
+    return row
+
+
+def _movements(store: DbStore, provider: str, first: dt.date, last: dt.date):
+    """(holder, journal type, unit, dated before the month, signed sum) for every ISF
+    account of the provider: postings of one sign together, so each group is counted
+    exactly as its postings would be one by one."""
+    from sqlalchemy import case, func, select
+
+    # One expression object for SELECT and GROUP BY: PostgreSQL must see the same
+    # parameter in both.
+    before = case((m.Posting.date < first, 1), else_=0)
+    positive = case((m.Posting.amount_minor > 0, 1), else_=0)
+    query = (
+        select(m.Account.holder, m.Journal.type, m.Posting.unit, before,
+               func.sum(m.Posting.amount_minor))
+        .join(m.Posting, m.Posting.account_id == m.Account.id)
+        .join(m.Journal, m.Journal.id == m.Posting.journal_id)
+        .where(m.Account.ledger_id == store.lid,
+               m.Account.path.startswith("isf:", autoescape=True),
+               m.Account.path.endswith(f":{provider}", autoescape=True),
+               m.Journal.status == "posted", m.Posting.date <= last)
+        .group_by(m.Account.holder, m.Journal.type, m.Posting.unit, before, positive)
+    )
+    for holder, kind, unit, was_before, amount in store.conn.execute(query):
+        yield holder, kind, unit, bool(was_before), int(amount)
+
+
+def _close(row: dict, tolerance_percent: Fraction) -> None:
     row["hours_closing_minutes"] = (
         row["hours_opening_minutes"] + row["hours_allocated_minutes"]
         - row["hours_delivered_minutes"] - row["hours_expired_minutes"]
@@ -114,7 +139,6 @@ def _row(store: DbStore, state: dict, first: dt.date, last: dt.date,
         - row["money_fees_minor"] - row["money_purchases_minor"]
         - row["money_returned_minor"] + row["money_other_minor"])
     row["flag"] = _flag(row, tolerance_percent)
-    return row
 
 
 def _flag(row: dict, tolerance_percent: Fraction) -> str:
