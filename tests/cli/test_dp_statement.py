@@ -42,8 +42,7 @@ def invoke(*args: str, db: str):
                               env={"LEDGER_DATABASE_URL": None, "LEDGER_NAME": None})
 
 
-def _setup(tmp_path: Path) -> tuple[str, Path]:
-    db = f"sqlite:///{tmp_path}/l.db"
+def _setup(tmp_path: Path, db: str) -> tuple[str, Path]:
     path = tmp_path / "setup.yaml"
     path.write_text(SETUP, encoding="utf-8")
     assert invoke("scenario", "run", str(path), db=db).exit_code == 0
@@ -78,8 +77,8 @@ GOOD = """\
     """
 
 
-def test_spends_are_posted_by_the_rules_and_payments_in_are_matched_not_posted(tmp_path):
-    db, rules = _setup(tmp_path)
+def test_spends_are_posted_by_the_rules_and_payments_in_are_matched_not_posted(tmp_path, db_url):
+    db, rules = _setup(tmp_path, db_url)
     done = _import(_statement(tmp_path, GOOD), db, rules)
     assert done.returncode == 0, done.stderr
     assert "2 spends posted, 0 already recorded, 2 payments in matched" in done.stdout
@@ -92,16 +91,16 @@ def test_spends_are_posted_by_the_rules_and_payments_in_are_matched_not_posted(t
     assert json.loads(statement)["accounts"][0]["out_minor"] == 42345
 
 
-def test_a_statement_newest_first_reads_the_same(tmp_path):
-    db, rules = _setup(tmp_path)
+def test_a_statement_newest_first_reads_the_same(tmp_path, db_url):
+    db, rules = _setup(tmp_path, db_url)
     header, *rows = textwrap.dedent(GOOD).strip().splitlines()
     newest_first = _statement(tmp_path, "\n".join([header, *reversed(rows)]) + "\n")
     assert _import(newest_first, db, rules).returncode == 0
     assert _balance(db) == "626.55"
 
 
-def test_what_it_cannot_place_is_listed_and_nothing_is_posted(tmp_path):
-    db, rules = _setup(tmp_path)
+def test_what_it_cannot_place_is_listed_and_nothing_is_posted(tmp_path, db_url):
+    db, rules = _setup(tmp_path, db_url)
     done = _import(_statement(tmp_path, """\
         Date,Details,Money In,Money Out,Balance
         03/04/2026,Wokingham BC DP,1000.00,,
@@ -117,8 +116,8 @@ def test_what_it_cannot_place_is_listed_and_nothing_is_posted(tmp_path):
     assert _balance(db) == "1050.00"
 
 
-def test_the_first_balance_that_differs_from_the_ledger_is_named(tmp_path):
-    db, rules = _setup(tmp_path)
+def test_the_first_balance_that_differs_from_the_ledger_is_named(tmp_path, db_url):
+    db, rules = _setup(tmp_path, db_url)
     done = _import(_statement(tmp_path, """\
         Date,Details,Money In,Money Out,Balance
         03/04/2026,Wokingham BC DP,1000.00,,1000.00
@@ -133,8 +132,8 @@ def test_the_first_balance_that_differs_from_the_ledger_is_named(tmp_path):
     assert _balance(db) == "1050.00"
 
 
-def test_a_spend_beyond_what_the_account_holds_is_refused_with_its_line(tmp_path):
-    db, rules = _setup(tmp_path)
+def test_a_spend_beyond_what_the_account_holds_is_refused_with_its_line(tmp_path, db_url):
+    db, rules = _setup(tmp_path, db_url)
     done = _import(_statement(tmp_path, """\
         Date,Details,Money In,Money Out
         10/04/2026,JANE SMITH APRIL,,2000.00
@@ -142,8 +141,8 @@ def test_a_spend_beyond_what_the_account_holds_is_refused_with_its_line(tmp_path
     assert done.returncode == 2 and ":2: insufficient_funds" in done.stderr
 
 
-def test_a_dry_run_posts_nothing(tmp_path):
-    db, rules = _setup(tmp_path)
+def test_a_dry_run_posts_nothing(tmp_path, db_url):
+    db, rules = _setup(tmp_path, db_url)
     done = _import(_statement(tmp_path, GOOD), db, rules, "--dry-run")
     assert done.returncode == 0
     assert ":4: would post a spend of £400.00 to PA-JANE on 2026-04-10" in done.stdout

@@ -49,7 +49,8 @@ def test_a_dry_run_against_a_database_that_does_not_exist_creates_nothing(tmp_pa
     assert not db.exists()
 
 
-def test_a_dry_run_that_meets_a_rejection_names_it_exits_1_and_writes_nothing(tmp_path):
+def test_a_dry_run_that_meets_a_rejection_names_it_exits_1_and_writes_nothing(tmp_path,
+                                                                              db_url):
     path = tmp_path / "over.yaml"
     path.write_text(textwrap.dedent("""\
         format: 1
@@ -61,10 +62,9 @@ def test_a_dry_run_that_meets_a_rejection_names_it_exits_1_and_writes_nothing(tm
           - {date: 2026-04-01, type: dp_payment, holder: H1, amount: "100.00"}
           - {date: 2026-04-02, type: dp_spend, holder: H1, payee: PA, amount: "500.00"}
         """), encoding="utf-8")
-    db = tmp_path / "l.db"
-    assert invoke("init", db=f"sqlite:///{db}").exit_code == 0
-    done = subprocess.run([*MAIN, "scenario", "run", str(path), "--dry-run", "--db",
-                           f"sqlite:///{db}"], capture_output=True, text=True)
+    assert invoke("init", db=db_url).exit_code == 0
+    done = subprocess.run([*MAIN, "scenario", "run", str(path), "--dry-run", "--db", db_url],
+                          capture_output=True, text=True)
     assert done.returncode == 1
     assert f"{path}:8: event 1" in done.stderr and "insufficient_funds" in done.stderr
-    assert '"journals": 0' in invoke("stats", "--format", "json", db=f"sqlite:///{db}").output
+    assert '"journals": 0' in invoke("stats", "--format", "json", db=db_url).output

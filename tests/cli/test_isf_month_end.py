@@ -123,8 +123,8 @@ def test_reconcile_reports_each_isf_and_the_rows_add_up_to_the_ledger(db_url, tm
     assert table.exit_code == 0 and "TOTAL" in table.output
 
 
-def test_a_refusal_for_one_isf_posts_nothing_for_any(tmp_path):
-    db = f"sqlite:///{tmp_path}/l.db"
+def test_a_refusal_for_one_isf_posts_nothing_for_any(tmp_path, db_url):
+    db = db_url
     _run(tmp_path, "open", OPEN, db)
     invoke("isf", "advance", "--provider", "SH", "--month", "2026-04", db=db)
     invoke("isf", "advance", "--provider", "SH", "--month", "2026-05", db=db)

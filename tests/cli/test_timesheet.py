@@ -40,8 +40,7 @@ def invoke(*args: str, db: str):
                               env={"LEDGER_DATABASE_URL": None, "LEDGER_NAME": None})
 
 
-def _ledger(tmp_path: Path) -> str:
-    db = f"sqlite:///{tmp_path}/l.db"
+def _ledger(tmp_path: Path, db: str) -> str:
     path = tmp_path / "setup.yaml"
     path.write_text(SETUP, encoding="utf-8")
     assert invoke("scenario", "run", str(path), db=db).exit_code == 0
@@ -64,8 +63,8 @@ def _import(path: Path, db: str, *more: str):
                            *more, "--db", db], capture_output=True, text=True)
 
 
-def test_visits_in_hours_or_start_and_end_are_posted_once(tmp_path):
-    db = _ledger(tmp_path)
+def test_visits_in_hours_or_start_and_end_are_posted_once(tmp_path, db_url):
+    db = _ledger(tmp_path, db_url)
     sheet = _csv(tmp_path, "april.csv", """\
          Holder , DATE ,Hours,Worker,Notes
         H1,2026-04-03,1:20,Pat,shopping
@@ -92,8 +91,8 @@ def test_visits_in_hours_or_start_and_end_are_posted_once(tmp_path):
     assert "(shopping)" in statement
 
 
-def test_a_visit_that_ends_after_midnight_counts_the_hours_to_the_next_day(tmp_path):
-    db = _ledger(tmp_path)
+def test_a_visit_that_ends_after_midnight_counts_the_hours_to_the_next_day(tmp_path, db_url):
+    db = _ledger(tmp_path, db_url)
     sheet = _csv(tmp_path, "night.csv", """\
         holder,date,start,end
         H1,2026-04-10,22:00,06:30
@@ -103,8 +102,8 @@ def test_a_visit_that_ends_after_midnight_counts_the_hours_to_the_next_day(tmp_p
     assert _hours(db, "H1") == "31.17"  # 40 - 8:30 - 0:20 = 31:10
 
 
-def test_every_problem_is_named_with_its_line_and_nothing_is_posted(tmp_path):
-    db = _ledger(tmp_path)
+def test_every_problem_is_named_with_its_line_and_nothing_is_posted(tmp_path, db_url):
+    db = _ledger(tmp_path, db_url)
     sheet = _csv(tmp_path, "bad.csv", """\
         holder,date,hours,reference
         H1,2026-04-03,1:00,R1
@@ -132,8 +131,8 @@ def test_every_problem_is_named_with_its_line_and_nothing_is_posted(tmp_path):
     assert _hours(db, "H1") == "40"  # row 2 was fine, but nothing was posted
 
 
-def test_a_reference_reused_with_different_content_is_refused(tmp_path):
-    db = _ledger(tmp_path)
+def test_a_reference_reused_with_different_content_is_refused(tmp_path, db_url):
+    db = _ledger(tmp_path, db_url)
     first = _csv(tmp_path, "a.csv", "holder,date,hours,reference\nH1,2026-04-03,1:00,R1\n")
     assert _import(first, db).returncode == 0
     second = _csv(tmp_path, "b.csv", "holder,date,hours,reference\nH1,2026-04-03,2:00,R1\n")
@@ -141,8 +140,8 @@ def test_a_reference_reused_with_different_content_is_refused(tmp_path):
     assert done.returncode == 2 and ":2: duplicate_conflict" in done.stderr
 
 
-def test_a_dry_run_prints_what_would_be_posted_and_posts_nothing(tmp_path):
-    db = _ledger(tmp_path)
+def test_a_dry_run_prints_what_would_be_posted_and_posts_nothing(tmp_path, db_url):
+    db = _ledger(tmp_path, db_url)
     sheet = _csv(tmp_path, "s.csv", "holder,date,hours\nH1,2026-04-03,1:15\n")
     done = _import(sheet, db, "--dry-run")
     assert done.returncode == 0
@@ -151,8 +150,8 @@ def test_a_dry_run_prints_what_would_be_posted_and_posts_nothing(tmp_path):
     assert _hours(db, "H1") == "40"
 
 
-def test_a_rota_export_is_read_through_a_rules_file(tmp_path):
-    db = _ledger(tmp_path)
+def test_a_rota_export_is_read_through_a_rules_file(tmp_path, db_url):
+    db = _ledger(tmp_path, db_url)
     rules = tmp_path / "rota.rules"
     rules.write_text(textwrap.dedent("""\
         # RotaCloud-style export: semicolons, its own names
@@ -176,8 +175,8 @@ def test_a_rota_export_is_read_through_a_rules_file(tmp_path):
     ("column colour = Red\n", "NAME one of"),
     ("frobnicate\n", "unknown rule"),
 ])
-def test_a_rules_file_it_cannot_read_is_one_line_naming_its_line(tmp_path, rules_text, why):
-    db = _ledger(tmp_path)
+def test_a_rules_file_it_cannot_read_is_one_line_naming_its_line(tmp_path, db_url, rules_text, why):
+    db = _ledger(tmp_path, db_url)
     rules = tmp_path / "r.rules"
     rules.write_text("# fine\n" + rules_text, encoding="utf-8")
     sheet = _csv(tmp_path, "s.csv", "holder,date,hours\nH1,2026-04-03,1:15\n")
