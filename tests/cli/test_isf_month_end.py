@@ -133,3 +133,23 @@ def test_a_refusal_for_one_isf_posts_nothing_for_any(tmp_path, db_url):
     done = invoke("isf", "reconcile", "--provider", "SH", "--month", "2026-05", db=db)
     assert done.exit_code == 1
     assert invoke("stats", "--format", "json", db=db).output == before
+
+
+def test_the_shipped_month_end_gives_the_figures_worked_by_hand(db_url):
+    """scenarios/provider-month-end.yaml and its CSV files: April as its comments work it."""
+    root = Path(__file__).resolve().parents[2] / "scenarios"
+    assert invoke("scenario", "run", str(root / "provider-month-end.yaml"), db=db_url
+                  ).exit_code == 0
+    invoke("isf", "advance", "--provider", "SH", "--month", "2026-04", db=db_url)
+    done = invoke("isf", "import-timesheet",
+                  str(root / "provider-month-end" / "april-timesheet.csv"),
+                  "--provider", "SH", db=db_url)
+    assert "12 deliveries posted" in done.output, done.output
+    report = json.loads(invoke("isf", "reconcile", "--provider", "SH", "--month", "2026-04",
+                               "--format", "json", db=db_url).output)
+    ann, bob, cat = report["isfs"]
+    assert (ann["hours_delivered_minutes"], ann["hours_expired_minutes"],
+            ann["money_returned_minor"], ann["hours_closing_minutes"]) == (720, 1080, 35100, 600)
+    assert (bob["money_in_minor"], bob["money_fees_minor"], bob["money_closing_minor"]) == (
+        42000, 2000, 0)
+    assert (cat["hours_closing_minutes"], cat["money_closing_minor"]) == (-120, -4200)
