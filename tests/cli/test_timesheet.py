@@ -182,3 +182,24 @@ def test_a_rules_file_it_cannot_read_is_one_line_naming_its_line(tmp_path, db_ur
     sheet = _csv(tmp_path, "s.csv", "holder,date,hours\nH1,2026-04-03,1:15\n")
     done = _import(sheet, db, "--rules", str(rules))
     assert done.returncode == 2 and f"{rules}:2:" in done.stderr and why in done.stderr
+
+
+def test_a_visit_in_a_closed_period_or_at_an_unreadable_time_is_refused(tmp_path, db_url):
+    db = _ledger(tmp_path, db_url)
+    close = tmp_path / "close.yaml"
+    close.write_text(SETUP.replace("name: setup", "name: close").split("events:")[0]
+                     + "events:\n  - {date: 2026-04-30, type: close_period, until: "
+                       "2026-04-15}\n", encoding="utf-8")
+    assert invoke("scenario", "run", str(close), db=db).exit_code == 0
+    sheet = _csv(tmp_path, "late.csv", """\
+        holder,date,start,end
+        H1,2026-04-10,09:00,10:00
+        H1,2026-04-20,25:00,10:00
+        H1,2026-04-21,09:00,10:00
+        """)
+    done = _import(sheet, db)
+    assert done.returncode == 2
+    assert ":2: period_closed" in done.stderr
+    assert ":3: '25:00' is not a time of day HH:MM" in done.stderr
+    assert done.stderr.strip().endswith("2 problems; nothing was posted")
+    assert _hours(db, "H1") == "40"
