@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -661,6 +662,54 @@ def export_beancount(output: Path | None, db_url: str | None, ledger: str) -> No
         except OSError as err:
             partial.unlink(missing_ok=True)
             raise UsageError(f"-o {output}: cannot write: {err.strerror or err}") from None
+
+
+def _council_export(kind: str):
+    """`ledger export gl|payments --council C --from DATE --to DATE` (docs/exports.md)."""
+
+    @export.command(kind)
+    @click.option("--council", required=True, metavar="C", help="The council's id.")
+    @click.option("--from", "date_from", required=True, callback=_date,
+                  help="First day (YYYY-MM-DD).")
+    @click.option("--to", "date_to", required=True, callback=_date,
+                  help="Last day, inclusive.")
+    @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+                  default=None, help="Write to FILE (whole or not at all).")
+    @click.option("--excel", is_flag=True,
+                  help="A byte order mark and CRLF line ends, for spreadsheets.")
+    @db_option
+    def command(council: str, date_from: dt.date, date_to: dt.date, output: Path | None,
+                excel: bool, db_url: str | None, ledger: str) -> None:
+        from ledger.reports.council_exports import write_gl, write_payments
+
+        if date_to < date_from:
+            raise UsageError(f"--to {date_to} is before --from {date_from}")
+        write: Callable[..., int] = write_gl if kind == "gl" else write_payments
+        with _engine(db_url, read_only=True).connect() as conn:
+            lid = _existing_ledger(conn, ledger)
+            if output is None:
+                out = sys.stdout
+                write(conn, lid, council, date_from, date_to, out, excel)
+                return
+            partial = output.with_name(f".{output.name}.partial")
+            try:
+                with partial.open("w", encoding="utf-8", newline="") as out:
+                    write(conn, lid, council, date_from, date_to, out, excel)
+                partial.replace(output)
+            except OSError as err:
+                partial.unlink(missing_ok=True)
+                raise UsageError(f"-o {output}: cannot write: {err.strerror or err}") from None
+
+    command.__doc__ = {
+        "gl": "Every posting of each journal in the period that touches the council's "
+              "accounts, for its general ledger.",
+        "payments": "Each payment out of and recovery into the council's funding in the "
+                    "period, and their total."}[kind]
+    return command
+
+
+export_gl = _council_export("gl")
+export_payments = _council_export("payments")
 
 
 @cli.command()
