@@ -712,6 +712,88 @@ export_gl = _council_export("gl")
 export_payments = _council_export("payments")
 
 
+def _to_output(output: Path | None, write) -> None:
+    """`write(out)` to standard output, or to FILE whole or not at all."""
+    if output is None:
+        write(sys.stdout)
+        return
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as out:
+            write(out)
+        partial.replace(output)
+    except OSError as err:
+        partial.unlink(missing_ok=True)
+        raise UsageError(f"-o {output}: cannot write: {err.strerror or err}") from None
+
+
+_output_option = click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+                              default=None, help="Write to FILE (whole or not at all).")
+_excel_option = click.option("--excel", is_flag=True,
+                             help="A byte order mark and CRLF line ends, for spreadsheets.")
+
+
+@export.command("dp-monitoring")
+@click.option("--council", required=True, metavar="C", help="The council's id.")
+@click.option("--as-of", "as_of", required=True, callback=_date, help="The day (YYYY-MM-DD).")
+@click.option("--weeks", default="8", metavar="N",
+              help="Weeks of support a person may hold before a review recovers the rest "
+                   "(default 8).")
+@click.option("--contingency", default="0", metavar="POUNDS",
+              help="A contingency each person may also keep (default 0).")
+@_output_option
+@_excel_option
+@db_option
+def export_dp_monitoring(council: str, as_of: dt.date, weeks: str, contingency: str,
+                         output: Path | None, excel: bool, db_url: str | None,
+                         ledger: str) -> None:
+    """Every direct-payment account of the council's people on a day: balance, weeks of
+    support held, and the surplus a review would recover, with its working. Posts
+    nothing."""
+    from fractions import Fraction
+
+    from ledger.core.amounts import parse_pence
+    from ledger.reports.council_exports import write_dp_monitoring
+    from ledger.store.repo import DbStore
+
+    try:
+        held_weeks = Fraction(weeks)
+        if held_weeks < 0 or held_weeks > 520 or held_weeks.denominator > 100:
+            raise ValueError
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"--weeks {weeks[:20]!r} is not a number of weeks from 0 to 520") \
+            from None
+    try:
+        contingency_pence = parse_pence(contingency)
+    except LedgerError as err:
+        raise UsageError(f"--contingency: {err}") from None
+    with _engine(db_url, read_only=True).connect() as conn:
+        _existing_ledger(conn, ledger)
+        store = DbStore(conn, ledger)
+        _to_output(output, lambda out: write_dp_monitoring(
+            store, council, as_of, held_weeks, contingency_pence, out, excel))
+
+
+@export.command("isf-returns")
+@click.option("--council", required=True, metavar="C", help="The council's id.")
+@click.option("--month", required=True, metavar="YYYY-MM", help="The month.")
+@_output_option
+@_excel_option
+@db_option
+def export_isf_returns(council: str, month: str, output: Path | None, excel: bool,
+                       db_url: str | None, ledger: str) -> None:
+    """Per ISF of the council's people, every provider: the month's hours and money
+    allocated, delivered, expired and returned, opening and closing."""
+    from ledger.reports.council_exports import write_isf_returns
+    from ledger.store.repo import DbStore
+
+    month = _checked_month(month)
+    with _engine(db_url, read_only=True).connect() as conn:
+        _existing_ledger(conn, ledger)
+        store = DbStore(conn, ledger)
+        _to_output(output, lambda out: write_isf_returns(store, council, month, out, excel))
+
+
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @db_option

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections.abc import Iterator
+from fractions import Fraction
 from typing import TextIO
 
 from sqlalchemy import Connection, Date, bindparam, text
@@ -131,4 +132,95 @@ def _journals(rows: Iterator[tuple]) -> Iterator[tuple]:
         yield (*current, postings)
 
 
-__all__ = ["GL_COLUMNS", "PAYMENT_COLUMNS", "safe", "write_gl", "write_payments"]
+
+
+# ---------------------------------------------------------------- dp-monitoring
+
+DP_MONITORING_COLUMNS = (
+    "holder", "account", "balance", "balance_minor", "weekly_amount_minor",
+    "weeks_held", "contingency_minor", "allowed_weeks", "allowed_minor", "surplus_minor")
+_WEEKS_PER = {"weekly": Fraction(1), "four_weekly": Fraction(4), "monthly": Fraction(52, 12)}
+
+
+def weekly_pence(schedules: list[dict], as_of: dt.date) -> Fraction:
+    """What the person's schedules in force on `as_of` pay a week (exact)."""
+    total = Fraction(0)
+    for s in schedules:
+        if s["start"] <= as_of.isoformat() and (s["end"] is None
+                                                or s["end"] >= as_of.isoformat()):
+            total += Fraction(s["amount_pence"]) / _WEEKS_PER[s["every"]]
+    return total
+
+
+def _two_places(value: Fraction) -> str:
+    """A number to 2 decimal places, rounded once, halves away from zero."""
+    from ledger.core.amounts import round_half_away
+
+    hundredths = round_half_away(value * 100)
+    sign = "-" if hundredths < 0 else ""
+    return f"{sign}{abs(hundredths) // 100}.{abs(hundredths) % 100:02d}"
+
+
+def write_dp_monitoring(store, council: str, as_of: dt.date, weeks: Fraction,
+                        contingency_pence: int, out: TextIO, excel: bool = False) -> int:
+    """Every direct-payment account of the council's people: its balance on `as_of`, the
+    weeks of support it holds at the weekly amount its schedules pay, and the surplus a
+    review would recover (balance - contingency - weekly amount x weeks, rounded once;
+    never below 0), with its working. Posts nothing."""
+    from ledger.core.amounts import round_half_away
+
+    schedules: dict[str, list[dict]] = {}
+    for ref in store.state_refs("dp_schedule"):
+        state = store.get_state("dp_schedule", ref)
+        if state is not None and state["council"] == council:
+            schedules.setdefault(state["holder"], []).append(state)
+    holders = sorted(pid for pid, p in store.parties("holder", as_of).items()
+                     if p.get("council") == council)
+    write = _writer(out, excel)
+    write.writerow(DP_MONITORING_COLUMNS)
+    rows = 0
+    for holder in holders:
+        account = f"holder:{holder}:dp"
+        if account not in store.accounts_like(account):
+            continue  # no direct payment
+        balance = store.balance_as_of(account, Unit.GBP, as_of)
+        weekly = weekly_pence(schedules.get(holder, []), as_of)
+        held = _two_places(Fraction(balance) / weekly) if weekly else ""
+        weekly_minor = round_half_away(weekly)
+        allowed = round_half_away(weekly * weeks)
+        write.writerow([safe(holder), safe(account), format_amount(balance, Unit.GBP),
+                        balance, weekly_minor, held, contingency_pence, str(weeks), allowed,
+                        max(balance - contingency_pence - allowed, 0)])
+        rows += 1
+    return rows
+
+
+# ---------------------------------------------------------------- isf-returns
+
+def write_isf_returns(store, council: str, month: str, out: TextIO,
+                      excel: bool = False) -> int:
+    """Per ISF of the council's people: the month's hours and money, allocated,
+    delivered, expired and returned, opening and closing (docs/month-end.md#the-report,
+    one row per ISF, every provider)."""
+    from ledger.reports.isf_month import ROW_KEYS, report
+
+    by_provider: dict[str, list[str]] = {}
+    for ref in store.state_refs("isf"):
+        state = store.get_state("isf", ref)
+        if state is not None and state["council"] == council:
+            by_provider.setdefault(state["provider"], []).append(state["holder"])
+    columns = ["holder", "provider", *[k for k in ROW_KEYS if k not in ("holder", "flag")]]
+    write = _writer(out, excel)
+    write.writerow(columns)
+    rows = []
+    for provider in sorted(by_provider):
+        for row in report(store, provider, month, Fraction(10), by_provider[provider])["isfs"]:
+            rows.append({**row, "provider": provider})
+    for row in sorted(rows, key=lambda r: (r["holder"], r["provider"])):
+        write.writerow([safe(str(row[c])) if c in ("holder", "provider") else row[c]
+                        for c in columns])
+    return len(rows)
+
+
+__all__ = ["GL_COLUMNS", "PAYMENT_COLUMNS", "safe", "write_dp_monitoring", "write_gl",
+           "write_isf_returns", "write_payments"]

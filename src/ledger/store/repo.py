@@ -272,6 +272,11 @@ class DbStore:
             self._floors[(account, unit)] = row[0] if row else None
         return self._floors[(account, unit)]
 
+    def accounts_like(self, path: str) -> set[str]:
+        """The account `path`, if this ledger has it (a set, for membership tests)."""
+        return set(self.conn.execute(select(m.Account.path).where(
+            m.Account.ledger_id == self.lid, m.Account.path == path)).scalars())
+
     def state_refs(self, kind: str) -> list[str]:
         stored = set(self.conn.execute(
             select(m.InstrumentState.ref).where(m.InstrumentState.ledger_id == self.lid,
