@@ -802,28 +802,35 @@ def _council_export(kind: str):
                   default=None, help="Write to FILE (whole or not at all).")
     @click.option("--excel", is_flag=True,
                   help="A byte order mark and CRLF line ends, for spreadsheets.")
+    @click.option("--mapping", "mapping_file", type=click.Path(path_type=Path), default=None,
+                  help="Finance codes for accounts (docs/exports.md#mapping).")
     @db_option
     def command(council: str, date_from: dt.date, date_to: dt.date, output: Path | None,
-                excel: bool, db_url: str | None, ledger: str) -> None:
-        from ledger.reports.council_exports import write_gl, write_payments
+                excel: bool, mapping_file: Path | None, db_url: str | None,
+                ledger: str) -> None:
+        from ledger.reports.council_exports import (
+            read_mapping,
+            unmapped_gl,
+            unmapped_payments,
+            write_gl,
+            write_payments,
+        )
 
         if date_to < date_from:
             raise UsageError(f"--to {date_to} is before --from {date_from}")
         write: Callable[..., int] = write_gl if kind == "gl" else write_payments
+        mapping = read_mapping(mapping_file) if mapping_file is not None else None
         with _engine(db_url, read_only=True).connect() as conn:
             lid = _existing_ledger(conn, ledger)
-            if output is None:
-                out = sys.stdout
-                write(conn, lid, council, date_from, date_to, out, excel)
-                return
-            partial = output.with_name(f".{output.name}.partial")
-            try:
-                with partial.open("w", encoding="utf-8", newline="") as out:
-                    write(conn, lid, council, date_from, date_to, out, excel)
-                partial.replace(output)
-            except OSError as err:
-                partial.unlink(missing_ok=True)
-                raise UsageError(f"-o {output}: cannot write: {err.strerror or err}") from None
+            if mapping is not None:
+                check = unmapped_gl if kind == "gl" else unmapped_payments
+                missing = check(conn, lid, council, date_from, date_to, mapping)
+                if missing:  # never a blank code: every unmapped account, nothing written
+                    raise UsageError(f"{mapping_file}: no mapping for {len(missing)} "
+                                     f"account{'' if len(missing) == 1 else 's'}: "
+                                     + ", ".join(missing))
+            _to_output(output, lambda out: write(conn, lid, council, date_from, date_to, out,
+                                                 excel, mapping))
 
     command.__doc__ = {
         "gl": "Every posting of each journal in the period that touches the council's "

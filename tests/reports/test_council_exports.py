@@ -134,3 +134,44 @@ def test_for_any_ledger_the_exports_reconcile_to_its_balances(events, a, b):
     total = _rows(pay.getvalue())[-1]
     funding = ("council:C1:funding", "GBP")
     assert int(total["minor_units"]) == -(after.get(funding, 0) - before.get(funding, 0))
+
+
+MAPPING = """\
+accounts:
+  - {match: "council:WBC:funding", cost_centre: ASC100, nominal: "5100"}
+  - {match: "council:WBC:hours", cost_centre: ASC100, nominal: "9000"}
+  - {match: "isf:*:SH", cost_centre: ASC300, nominal: "5300", supplier: SUP-0042}
+  - {match: "provider:SH:*", cost_centre: ASC300, nominal: "5310", supplier: SUP-0042}
+"""
+
+
+def test_a_mapping_adds_finance_codes_and_an_unmapped_account_stops_the_export(db_url,
+                                                                            tmp_path):
+    assert invoke("scenario", "run", str(PILOT), db=db_url).exit_code == 0
+    mapping = tmp_path / "codes.yaml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    args = ("--council", "WBC", "--from", "2026-05-01", "--to", "2026-05-31",
+            "--mapping", str(mapping))
+    done = invoke("export", "payments", *args, db=db_url)
+    assert done.exit_code == 0, done.output
+    rows = _rows(done.output)[:-1]
+    assert rows and all(r["supplier"] == "SUP-0042" and r["nominal"] == "5300" for r in rows)
+    # Without the ISF lines, the ISF accounts are unmapped: every one is named, in one
+    # line, and nothing is written.
+    import subprocess
+    import sys
+
+    partial = tmp_path / "partial.yaml"
+    partial.write_text("\n".join(MAPPING.splitlines()[:3]) + "\n", encoding="utf-8")
+    out = tmp_path / "gl.csv"
+    failed = subprocess.run([sys.executable, "-c", "from ledger.cli import main; main()",
+                             "export", "gl", *args[:-1], str(partial), "-o", str(out),
+                             "--db", db_url], capture_output=True, text=True)
+    assert failed.returncode == 2 and failed.stderr.count("\n") == 1
+    assert "no mapping for" in failed.stderr
+    assert "isf:H1:SH (isf_advance)" in failed.stderr and "isf:H2:SH" in failed.stderr
+    assert not out.exists()
+    mapping.write_text(MAPPING + '  - {match: "*", nominal: "9999"}\n', encoding="utf-8")
+    gl = _rows(invoke("export", "gl", *args, db=db_url).output)
+    assert all(r["nominal"] for r in gl)
+    assert {r["nominal"] for r in gl if r["account"] == "council:WBC:funding"} == {"5100"}

@@ -53,6 +53,79 @@ ORDER BY j.date, j.id, p.id
 """).bindparams(bindparam("start", type_=Date()), bindparam("end", type_=Date()))
 
 
+CODE_COLUMNS = ("cost_centre", "nominal", "supplier")
+
+
+class Mapping:
+    """Finance codes for accounts (docs/exports.md#mapping): each entry a glob `match` on
+    the account path, optionally only for some journal `types`, and any of `cost_centre`,
+    `nominal` and `supplier`. The first entry that matches gives a row its codes."""
+
+    def __init__(self, entries: list[dict]) -> None:
+        self.entries = entries
+
+    def codes(self, account: str, kind: str) -> dict | None:
+        from fnmatch import fnmatchcase
+
+        for entry in self.entries:
+            if fnmatchcase(account, entry["match"]) and (
+                    not entry.get("types") or kind in entry["types"]):
+                return entry
+        return None
+
+
+def read_mapping(path) -> Mapping:
+    """A mapping file (YAML): `accounts:` a list of entries. Anything else is one line of
+    error naming the entry."""
+    import yaml
+
+    from ledger.errors import UsageError
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise UsageError(f"{path}: cannot read the mapping ({err})") from None
+    entries = data.get("accounts") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise UsageError(f"{path}: a mapping is `accounts:` with a list of entries")
+    for n, entry in enumerate(entries, start=1):
+        where = f"{path}: accounts entry {n}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("match"), str):
+            raise UsageError(f"{where}: needs `match: ACCOUNT-PATTERN`")
+        unknown = set(entry) - {"match", "types", *CODE_COLUMNS}
+        if unknown:
+            raise UsageError(f"{where}: unknown field {sorted(unknown)[0]!r}")
+        if not any(isinstance(entry.get(c), str | int) for c in CODE_COLUMNS):
+            raise UsageError(f"{where}: gives no code (cost_centre, nominal or supplier)")
+        types = entry.get("types")
+        if types is not None and (not isinstance(types, list)
+                                  or not all(isinstance(t, str) for t in types)):
+            raise UsageError(f"{where}: `types` is a list of journal types")
+        for c in CODE_COLUMNS:
+            if c in entry:
+                entry[c] = str(entry[c])
+    return Mapping(entries)
+
+
+def unmapped_gl(conn: Connection, lid: int, council: str, start: dt.date, end: dt.date,
+                mapping: Mapping) -> list[str]:
+    """Every (account, type) of the GL export's rows that no mapping entry covers."""
+    missing = set()
+    for _, _, kind, account, _, _ in _stream(conn, _GL_SQL, {
+            "lid": lid, "start": start, "end": end,
+            "council_prefix": _like_prefix(council)}):
+        if mapping.codes(account, kind) is None:
+            missing.add(f"{account} ({kind})")
+    return sorted(missing)
+
+
+def _code_cells(mapping: Mapping | None, account: str, kind: str) -> list[str]:
+    if mapping is None:
+        return []
+    codes = mapping.codes(account, kind) or {}
+    return [safe(codes.get(c, "")) for c in CODE_COLUMNS]
+
+
 def safe(value: str) -> str:
     """A text cell a spreadsheet will show, never run."""
     return "'" + value if value.startswith(_RISKY) else value
@@ -74,43 +147,65 @@ def _iso(value) -> str:
 
 
 def write_gl(conn: Connection, lid: int, council: str, start: dt.date, end: dt.date,
-             out: TextIO, excel: bool = False) -> int:
+             out: TextIO, excel: bool = False, mapping: Mapping | None = None) -> int:
     """One row per posting of every journal dated in the period with a posting on an
-    account `council:{C}:*`. Returns the rows written."""
+    account `council:{C}:*`, with its finance codes when a mapping is given (check
+    `unmapped_gl` first). Returns the rows written."""
     write = _writer(out, excel)
-    write.writerow(GL_COLUMNS)
+    write.writerow([*GL_COLUMNS, *(CODE_COLUMNS if mapping else ())])
     rows = 0
     for on, key, kind, account, unit, minor in _stream(conn, _GL_SQL, {
             "lid": lid, "start": start, "end": end,
             "council_prefix": _like_prefix(council)}):
         write.writerow([_iso(on), safe(key), safe(kind), safe(account), unit,
-                        format_amount(int(minor), Unit(unit)), int(minor)])
+                        format_amount(int(minor), Unit(unit)), int(minor),
+                        *_code_cells(mapping, account, kind)])
         rows += 1
     return rows
 
 
-def write_payments(conn: Connection, lid: int, council: str, start: dt.date, end: dt.date,
-                   out: TextIO, excel: bool = False) -> int:
-    """One row per journal in the period that moves money out of (`payment`) or back into
-    (`recovery`) `council:{C}:funding`, then the TOTAL line: the row count, and payments
-    less recoveries. Returns the rows written (the total line not counted)."""
+def payment_rows(conn: Connection, lid: int, council: str, start: dt.date, end: dt.date
+                 ) -> Iterator[tuple]:
+    """(date, key, type, direction, counterparties, pence moved) per journal."""
     funding = f"council:{council}:funding"
-    write = _writer(out, excel)
-    write.writerow(PAYMENT_COLUMNS)
-    rows = net = 0
     for on, key, kind, postings in _journals(_stream(conn, _PAYMENTS_SQL, {
             "lid": lid, "start": start, "end": end, "funding": funding})):
         moved = sum(minor for account, minor in postings if account == funding)
         if moved == 0:
             continue  # out and back within one journal: nothing paid
-        direction = "payment" if moved < 0 else "recovery"
         others = sorted({account for account, minor in postings
                          if account != funding and (minor > 0) == (moved < 0)})
+        yield on, key, kind, "payment" if moved < 0 else "recovery", others, moved
+
+
+def unmapped_payments(conn: Connection, lid: int, council: str, start: dt.date,
+                      end: dt.date, mapping: Mapping) -> list[str]:
+    missing = set()
+    for _, _, kind, _, others, _ in payment_rows(conn, lid, council, start, end):
+        for account in others[:1]:
+            if mapping.codes(account, kind) is None:
+                missing.add(f"{account} ({kind})")
+    return sorted(missing)
+
+
+def write_payments(conn: Connection, lid: int, council: str, start: dt.date, end: dt.date,
+                   out: TextIO, excel: bool = False, mapping: Mapping | None = None) -> int:
+    """One row per journal in the period that moves money out of (`payment`) or back into
+    (`recovery`) `council:{C}:funding`, then the TOTAL line: the row count, and payments
+    less recoveries. Returns the rows written (the total line not counted)."""
+    write = _writer(out, excel)
+    write.writerow([*PAYMENT_COLUMNS, *(CODE_COLUMNS if mapping else ())])
+    rows = net = 0
+    for on, key, kind, direction, others, moved in payment_rows(conn, lid, council, start,
+                                                                 end):
+        # Codes come from the counterparty (the first, when there are several).
         write.writerow([_iso(on), safe(key), safe(kind), direction, safe(" ".join(others)),
-                        format_amount(abs(moved), Unit.GBP), abs(moved)])
+                        format_amount(abs(moved), Unit.GBP), abs(moved),
+                        *_code_cells(mapping, others[0] if others else "", kind)])
         rows += 1
         net += -moved
-    write.writerow(["TOTAL", rows, "", "", "", format_amount(net, Unit.GBP), net])
+    write.writerow(["TOTAL", rows, "", "", "", format_amount(net, Unit.GBP), net,
+                    *(("", "", "") if mapping else ())])
     return rows
 
 
