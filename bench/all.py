@@ -9,6 +9,7 @@ Runs, one after another (never at once: they would measure each other):
                                  replay against plain-driver baselines;
   bench/ledgers.py               writers in 1, 2 and 4 ledgers of one PostgreSQL database;
   bench/month_end.py             a provider's month end with 5,000 ISFs;
+  bench/exports.py               the GL export against a plain SELECT + csv.writer;
 each writing its own marked section of docs/performance.md.
 """
 
@@ -21,7 +22,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 STEPS = [["compare.py"], ["run.py", "--engine", "both", "--write-doc"],
-         ["ledgers.py", "--write-doc"], ["month_end.py", "--write-doc"]]
+         ["ledgers.py", "--write-doc"], ["month_end.py", "--write-doc"],
+         ["exports.py", "--write-doc"]]
 
 
 def main() -> int:

@@ -154,12 +154,17 @@ def write_gl(conn: Connection, lid: int, council: str, start: dt.date, end: dt.d
     write = _writer(out, excel)
     write.writerow([*GL_COLUMNS, *(CODE_COLUMNS if mapping else ())])
     rows = 0
+    units = {unit.value: unit for unit in Unit}
+    row = write.writerow
     for on, key, kind, account, unit, minor in _stream(conn, _GL_SQL, {
             "lid": lid, "start": start, "end": end,
             "council_prefix": _like_prefix(council)}):
-        write.writerow([_iso(on), safe(key), safe(kind), safe(account), unit,
-                        format_amount(int(minor), Unit(unit)), int(minor),
-                        *_code_cells(mapping, account, kind)])
+        minor = int(minor)
+        cells = [on if type(on) is str else on.isoformat(), safe(key), safe(kind),
+                 safe(account), unit, format_amount(minor, units[unit]), minor]
+        if mapping is not None:
+            cells += _code_cells(mapping, account, kind)
+        row(cells)
         rows += 1
     return rows
 
