@@ -906,6 +906,30 @@ def export_dp_monitoring(council: str, as_of: dt.date, weeks: str, contingency: 
             store, council, as_of, held_weeks, contingency_pence, out, excel))
 
 
+@export.command("contracts")
+@click.option("--council", required=True, metavar="C", help="The council's id.")
+@click.option("--from", "date_from", required=True, callback=_date, help="First day.")
+@click.option("--to", "date_to", required=True, callback=_date, help="Last day, inclusive.")
+@_output_option
+@_excel_option
+@db_option
+def export_contracts(council: str, date_from: dt.date, date_to: dt.date,
+                     output: Path | None, excel: bool, db_url: str | None,
+                     ledger: str) -> None:
+    """Per contract and quarter: spend and hours against what was contracted (block
+    utilisation, framework call-offs by service and rate, spot purchases, grants)."""
+    from ledger.reports.council_exports import write_contracts
+    from ledger.store.repo import DbStore
+
+    if date_to < date_from:
+        raise UsageError(f"--to {date_to} is before --from {date_from}")
+    with _engine(db_url, read_only=True).connect() as conn:
+        _existing_ledger(conn, ledger)
+        store = DbStore(conn, ledger)
+        _to_output(output, lambda out: write_contracts(store, council, date_from, date_to,
+                                                       out, excel))
+
+
 @export.command("isf-returns")
 @click.option("--council", required=True, metavar="C", help="The council's id.")
 @click.option("--month", required=True, metavar="YYYY-MM", help="The month.")

@@ -57,3 +57,22 @@ def test_isf_returns_agree_with_each_providers_month_report(db_url):
             assert int(row["money_closing_minor"]) == theirs["money_closing_minor"]
             assert int(row["hours_expired_minutes"]) == theirs["hours_expired_minutes"]
     assert {r["provider"] for r in rows} >= {"SH"}
+
+
+def test_contracts_export_adds_up_to_the_payments_and_shows_block_utilisation(db_url):
+    path = ROOT / "framework-and-block.yaml"
+    assert invoke("scenario", "run", str(path), db=db_url).exit_code == 0
+    args = ("--council", "ECC", "--from", "2026-04-01", "--to", "2027-03-31")
+    rows = _rows(invoke("export", "contracts", *args, db=db_url).output)
+    assert rows
+    payments = _rows(invoke("export", "payments", *args, db=db_url).output)[:-1]
+    contract_types = {"calloff", "block_payment", "spot_purchase", "grant"}
+    paid = sum(int(p["minor_units"]) * (1 if p["direction"] == "payment" else -1)
+               for p in payments if p["type"] in contract_types)
+    assert sum(int(r["spend_minor"]) for r in rows) == paid
+    block = next(r for r in rows if r["kind"] == "block")
+    assert int(block["contracted_minor"]) == int(block["spend_minor"])  # paid every month
+    assert block["utilisation_percent"] == (
+        f"{int(block['hours_minutes']) * 100 / int(block['capacity_minutes']):.2f}")
+    assert {r["quarter"] for r in rows} <= {"2026-27 Q1", "2026-27 Q2", "2026-27 Q3",
+                                            "2026-27 Q4"}

@@ -322,5 +322,93 @@ def write_isf_returns(store, council: str, month: str, out: TextIO,
     return len(rows)
 
 
-__all__ = ["GL_COLUMNS", "PAYMENT_COLUMNS", "safe", "write_dp_monitoring", "write_gl",
-           "write_isf_returns", "write_payments"]
+
+
+# ---------------------------------------------------------------- contracts
+
+CONTRACT_COLUMNS = ("quarter", "kind", "contract", "provider", "service",
+                    "rate_pence_per_hour", "spend", "spend_minor", "hours_minutes",
+                    "contracted_minor", "capacity_minutes", "utilisation_percent")
+_CONTRACT_TYPES = ("calloff", "block_payment", "block_usage", "spot_purchase", "grant")
+
+
+def financial_quarter(on: dt.date) -> str:
+    """UK public-sector quarters: Q1 is April to June. `2026-27 Q1`."""
+    year = on.year if on.month >= 4 else on.year - 1
+    quarter = (on.month - 4) % 12 // 3 + 1
+    return f"{year}-{(year + 1) % 100:02d} Q{quarter}"
+
+
+def write_contracts(store, council: str, start: dt.date, end: dt.date, out: TextIO,
+                    excel: bool = False) -> int:
+    """Per contract and financial quarter, what the council spent and the hours it
+    bought, against what was contracted (docs/exports.md#contracts). A reversal counts
+    against the contract of the journal it reverses."""
+    from ledger.store import models as m
+
+    funding, hours_account = f"council:{council}:funding", f"council:{council}:hours"
+    found = store.load_journals(
+        m.Journal.date <= end,
+        m.Journal.type.in_([*_CONTRACT_TYPES, "reversal"]))
+    by_key = {j.key: j for j in found}
+    groups: dict[tuple, dict] = {}
+    for j in found:
+        if j.date < start:
+            continue
+        origin = by_key.get(j.reverses_key) if j.type == "reversal" else j
+        if origin is None or origin.type not in _CONTRACT_TYPES:
+            continue
+        spend = -sum(p.amount_minor for p in j.postings
+                     if p.account == funding and p.unit is Unit.GBP)
+        minutes = -sum(p.amount_minor for p in j.postings
+                       if p.account == hours_account and p.unit is Unit.HRS)
+        if not spend and not minutes:
+            continue  # another council's
+        provider = next((p.account.split(":")[1] for p in origin.postings
+                         if p.account.startswith("provider:")), "")
+        memo = origin.memo
+        kind = {"calloff": "framework", "block_payment": "block", "block_usage": "block",
+                "spot_purchase": "spot", "grant": "grant"}[origin.type]
+        contract = memo.get("contract") or memo.get("framework") or f"{kind}:{provider}"
+        service = memo.get("service", "")
+        rate = memo.get("rate_pence_per_hour", "")
+        key = (financial_quarter(j.date), kind, contract, provider, service, rate)
+        group = groups.setdefault(key, {"spend": 0, "minutes": 0})
+        group["spend"] += spend
+        group["minutes"] += minutes
+    write = _writer(out, excel)
+    write.writerow(CONTRACT_COLUMNS)
+    for (quarter, kind, contract, provider, service, rate), group in sorted(
+            groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
+        contracted, capacity, utilisation = "", "", ""
+        if kind == "block":
+            block = store.get_state("block", contract) or {}
+            months = _months_in(quarter, block, start, end)
+            contracted = block.get("amount_per_month_pence", 0) * months
+            capacity = block.get("capacity_minutes_per_month", 0) * months
+            if capacity:
+                utilisation = _two_places(Fraction(group["minutes"] * 100, capacity))
+        write.writerow([quarter, kind, safe(contract), safe(provider), safe(service), rate,
+                        format_amount(group["spend"], Unit.GBP), group["spend"],
+                        group["minutes"], contracted, capacity, utilisation])
+    return len(groups)
+
+
+def _months_in(quarter: str, block: dict, start: dt.date, end: dt.date) -> int:
+    """Months of the quarter within the period that the block was open on the 1st of."""
+    year, q = int(quarter[:4]), int(quarter[-1])
+    count = 0
+    for i in range(3):
+        month = 4 + (q - 1) * 3 + i
+        first = dt.date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+        if not start.replace(day=1) <= first <= end:
+            continue
+        opened = block.get("opened", "9999")[:7]
+        closed = block.get("closed")
+        if opened <= first.isoformat()[:7] and (closed is None or closed >= first.isoformat()):
+            count += 1
+    return count
+
+
+__all__ = ["GL_COLUMNS", "PAYMENT_COLUMNS", "financial_quarter", "safe", "write_contracts",
+           "write_dp_monitoring", "write_gl", "write_isf_returns", "write_payments"]
