@@ -710,6 +710,8 @@ def _statement_options(fn):
                       help="A calendar month instead of --from/--to.")(fn)
     fn = click.option("--format", "fmt", type=click.Choice(["text", "json"]),
                       default="text")(fn)
+    fn = click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+                      default=None, help="Write to FILE (whole or not at all).")(fn)
     return db_option(fn)
 
 
@@ -721,7 +723,7 @@ def statement() -> None:
 @statement.command("holder")
 @click.argument("holder")
 @_statement_options
-def statement_holder(holder: str, date_from, date_to, month, fmt: str,
+def statement_holder(holder: str, date_from, date_to, month, fmt: str, output: Path | None,
                      db_url: str | None, ledger: str) -> None:
     """What HOLDER had, received and spent in a period, and their personal budgets."""
     from ledger.reports.holder_text import render_holder_statement_text
@@ -734,16 +736,15 @@ def statement_holder(holder: str, date_from, date_to, month, fmt: str,
         store = DbStore(conn, ledger)
         result = holder_statement(store, holder, start, end)
         providers = {pid: p.get("name", pid) for pid, p in store.parties("provider", end).items()}
-    if fmt == "json":
-        click.echo(json.dumps(result, indent=2))
-    else:
-        click.echo(render_holder_statement_text(result, providers), nl=False)
+    text = (json.dumps(result, indent=2) + "\n" if fmt == "json"
+            else render_holder_statement_text(result, providers))
+    _to_output(output, lambda out: out.write(text))
 
 
 @statement.command("pool")
 @click.argument("pool")
 @_statement_options
-def statement_pool(pool: str, date_from, date_to, month, fmt: str,
+def statement_pool(pool: str, date_from, date_to, month, fmt: str, output: Path | None,
                    db_url: str | None, ledger: str) -> None:
     """Who paid what for whom in POOL: each member's share, purchases and their split."""
     from ledger.reports.pool_statement import render_pool_statement_text
@@ -754,10 +755,9 @@ def statement_pool(pool: str, date_from, date_to, month, fmt: str,
     with _engine(db_url, read_only=True).connect() as conn:
         _existing_ledger(conn, ledger)
         result = pool_statement_from_store(DbStore(conn, ledger), pool, start, end)
-    if fmt == "json":
-        click.echo(json.dumps(result, indent=2, default=str))
-    else:
-        click.echo(render_pool_statement_text(result), nl=False)
+    text = (json.dumps(result, indent=2, default=str) + "\n" if fmt == "json"
+            else render_pool_statement_text(result))
+    _to_output(output, lambda out: out.write(text))
 
 
 @cli.group()
@@ -952,18 +952,18 @@ def export_isf_returns(council: str, month: str, output: Path | None, excel: boo
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write to FILE (whole or not at all).")
 @db_option
-def stats(fmt: str, db_url: str | None, ledger: str) -> None:
+def stats(fmt: str, output: Path | None, db_url: str | None, ledger: str) -> None:
     """Counts of journals, postings and accounts."""
     from ledger.reports.balances import stats as count
 
     with _engine(db_url, read_only=True).connect() as conn:
         counts = count(conn, _existing_ledger(conn, ledger))
-    if fmt == "json":
-        click.echo(json.dumps(counts))
-    else:
-        for name, n in counts.items():
-            click.echo(f"{name:>14}  {n}")
+    text = (json.dumps(counts) + "\n" if fmt == "json"
+            else "".join(f"{name:>14}  {n}\n" for name, n in counts.items()))
+    _to_output(output, lambda out: out.write(text))
 
 
 @cli.command()

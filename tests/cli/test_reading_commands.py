@@ -94,3 +94,13 @@ def test_accounts_and_parties_list_what_the_ledger_holds(db_url):
                              db=db_url).output)
     assert providers and [p["id"] for p in providers] == sorted(p["id"] for p in providers)
     assert "SH" in {p["id"] for p in providers}
+
+
+def test_statements_and_stats_write_to_a_file_the_same_as_to_the_screen(db_url, tmp_path):
+    assert invoke("scenario", "run", str(PILOT), db=db_url).exit_code == 0
+    for args in (["statement", "holder", "H1", "--month", "2026-05"],
+                 ["statement", "holder", "H1", "--month", "2026-05", "--format", "json"],
+                 ["stats", "--format", "json"]):
+        out = tmp_path / "out.txt"
+        assert invoke(*args, "-o", str(out), db=db_url).exit_code == 0
+        assert out.read_text(encoding="utf-8") == invoke(*args, db=db_url).output
