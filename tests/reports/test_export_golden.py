@@ -28,7 +28,7 @@ EXPORTS = [
     ("dp-monitoring.csv", "dp-holder.yaml",
      ["dp-monitoring", "--council", "BCC", "--as-of", "2026-06-30"], "dp-monitoring"),
     ("isf-returns.csv", "wokingham-isf-pilot.yaml",
-     ["isf-returns", "--council", "WBC", "--month", "2026-05"], None),
+     ["isf-returns", "--council", "WBC", "--month", "2026-05"], "isf-returns"),
     ("contracts.csv", "framework-and-block.yaml",
      ["contracts", "--council", "ECC", "--from", "2026-04-01", "--to", "2027-03-31"],
      "contracts"),
