@@ -72,7 +72,9 @@ def first_break(conn: Connection, head: ChainHead | None = None,
         # and names the first break.
         exact = ChainHead(watch=head.watch)
         links: dict[str, list[list[str]]] = defaultdict(list)
-        problem = _check_journals(conn, links, lid) or _check_records(conn, links, exact, lid)
+        problem = _check_journals(conn, links, lid) or _check_records(
+            conn, lambda key: links.pop(key, []), lambda: min(links, default=None), exact,
+            lid)
         head.journals, head.hash, head.passed = exact.journals, exact.hash, exact.passed
     return (problem or _check_head_row(conn, head, lid) or _check_balances(conn, lid)
             or _check_floors(conn, lid) or _check_period_lock(conn, lid))
@@ -92,42 +94,22 @@ def _journal_links(conn: Connection, lid: int):
 
 
 def _check_chain_streaming(conn: Connection, head: ChainHead, lid: int) -> str | None:
-    """Journals and records in one merged pass: memory does not grow with the ledger."""
+    """Journals and records in one merged pass: memory does not grow with the ledger.
+    Each record takes the journals that come next in the journal chain with its key."""
     journals = _journal_links(conn, lid)
     try:
-        upcoming = next(journals, None)
-        parties = _party_rows(conn, lid)
-        prev = GENESIS_HASH
-        expected_seq = 1
-        for (seq, key, type_, date, payload_hash, payload, outcome, source, stored_prev,
-             stored_hash) in _stream(conn, _RECORDS_SQL, lid):
-            where = f"record {seq} ({key})"
-            if seq != expected_seq:
-                return f"record {expected_seq} is missing from the chain (found {seq} next)"
-            if payload is not None and sha256_text(payload) != payload_hash:
-                return f"{where}: the event as stored does not match its payload hash"
-            if stored_prev != prev:
-                return f"{where}: hash chain broken (previous hash does not match)"
+        upcoming = [next(journals, None)]
+
+        def take(key: str) -> list[list[str]]:
             mine = []
-            while upcoming is not None and upcoming[0] == key:
-                mine.append(upcoming[1])
-                upcoming = next(journals, None)
-            this = record_hash(prev, seq, key, type_, str(date), payload_hash, payload,
-                               outcome, source, mine, parties.pop(key, []))
-            if this != stored_hash:
-                return f"{where}: hash chain broken (its hash does not match its content)"
-            head.journals += len(mine)
-            head.hash = this
-            head.reached()
-            prev = this
-            expected_seq += 1
-        if upcoming is not None:
-            return f"journals of {upcoming[0]!r} belong to no record in the chain"
-        if parties:
-            return f"party records of {sorted(parties)[0]!r} belong to no record in the chain"
+            while upcoming[0] is not None and upcoming[0][0] == key:
+                mine.append(upcoming[0][1])
+                upcoming[0] = next(journals, None)
+            return mine
+
+        return _check_records(conn, take, lambda: upcoming[0] and upcoming[0][0], head, lid)
     except _Break as err:
         return str(err)
-    return None
 
 
 def _party_rows(conn: Connection, lid: int) -> dict[str, list[list]]:
@@ -239,8 +221,10 @@ def _check_journals_iter(conn: Connection, lid: int):
         yield f"postings exist for journal id {pending[0]}, which is not a journal"
 
 
-def _check_records(conn: Connection, links: dict[str, list[list[str]]],
-                   head: ChainHead, lid: int) -> str | None:
+def _check_records(conn: Connection, take, orphan, head: ChainHead, lid: int
+                   ) -> str | None:
+    """The records in chain order, each with its journals' links from `take(key)`;
+    `orphan()` names an event whose journals no record took, after the last record."""
     parties = _party_rows(conn, lid)
     prev = GENESIS_HASH
     expected_seq = 1
@@ -253,7 +237,7 @@ def _check_records(conn: Connection, links: dict[str, list[list[str]]],
             return f"{where}: the event as stored does not match its payload hash"
         if stored_prev != prev:
             return f"{where}: hash chain broken (previous hash does not match)"
-        mine = links.pop(key, [])
+        mine = take(key)
         this = record_hash(prev, seq, key, type_, str(date), payload_hash, payload, outcome,
                            source, mine, parties.pop(key, []))
         if this != stored_hash:
@@ -263,12 +247,12 @@ def _check_records(conn: Connection, links: dict[str, list[list[str]]],
         head.reached()
         prev = this
         expected_seq += 1
-    if links:
-        orphan = sorted(links)[0]
-        return f"journals of {orphan!r} belong to no record in the chain"
+    left = orphan()
+    if left:
+        return f"journals of {left!r} belong to no record in the chain"
     if parties:
-        orphan = sorted(parties)[0]
-        return f"party records of {orphan!r} belong to no record in the chain"
+        orphan_key = sorted(parties)[0]
+        return f"party records of {orphan_key!r} belong to no record in the chain"
     return None
 
 
