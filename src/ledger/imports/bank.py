@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -19,7 +18,15 @@ from pathlib import Path
 from ledger.core.amounts import parse_pence
 from ledger.core.text import text_problem
 from ledger.errors import LedgerError, UsageError
-from ledger.imports.timesheet import MAX_FILE_BYTES, MAX_ROWS, _date, _why
+from ledger.imports.timesheet import (
+    MAX_ROWS,
+    Rules,
+    _date,
+    _why,
+    open_csv,
+    parse_rules,
+    positions,
+)
 
 COLUMNS = ("date", "description", "amount", "paid_in", "paid_out", "balance", "reference")
 MATCH_DAYS = 5  # money in matches a recorded payment dated this many days either side
@@ -33,9 +40,7 @@ class PayeeRule:
 
 
 @dataclass
-class BankRules:
-    columns: dict[str, str] = field(default_factory=dict)
-    separator: str = ","
+class BankRules(Rules):
     payees: list[PayeeRule] = field(default_factory=list)
 
 
@@ -55,41 +60,20 @@ def read_bank_rules(path: Path) -> BankRules:
     (the first payee rule whose REGEX is found in a line's description, ignoring case,
     names its payee)."""
     rules = BankRules()
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise UsageError(f"{path}: cannot read the rules file ({err})") from None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        word, _, rest = line.partition(" ")
-        where = f"{path}:{number}"
-        if word == "column":
-            name, eq, header = rest.partition("=")
-            name, header = name.strip().lower(), header.strip()
-            if not eq or name not in COLUMNS or not header:
-                raise UsageError(f"{where}: expected `column NAME = Header`, NAME one of "
-                                 f"{', '.join(COLUMNS)}")
-            rules.columns[name] = header
-        elif word == "separator":
-            value = "\t" if rest.strip() == "tab" else rest.strip()
-            if len(value) != 1:
-                raise UsageError(f"{where}: a separator is one character, or `tab`")
-            rules.separator = value
-        elif word == "payee":
-            pattern, eq, target = rest.rpartition("=")
-            payee_text, _, category_text = target.partition("|")
-            payee, category = payee_text.strip(), category_text.strip() or None
-            if not eq or not pattern.strip() or not payee or ":" in payee:
-                raise UsageError(f"{where}: expected `payee REGEX = PAYEE [| CATEGORY]`")
-            try:
-                compiled = re.compile(pattern.strip(), re.IGNORECASE)
-            except re.error as err:
-                raise UsageError(f"{where}: not a regular expression ({err})") from None
-            rules.payees.append(PayeeRule(compiled, payee, category))
-        else:
-            raise UsageError(f"{where}: unknown rule {word!r} (column, separator, payee)")
+
+    def payee_rule(rest: str, where: str) -> None:
+        pattern, eq, target = rest.rpartition("=")
+        payee_text, _, category_text = target.partition("|")
+        payee, category = payee_text.strip(), category_text.strip() or None
+        if not eq or not pattern.strip() or not payee or ":" in payee:
+            raise UsageError(f"{where}: expected `payee REGEX = PAYEE [| CATEGORY]`")
+        try:
+            compiled = re.compile(pattern.strip(), re.IGNORECASE)
+        except re.error as err:
+            raise UsageError(f"{where}: not a regular expression ({err})") from None
+        rules.payees.append(PayeeRule(compiled, payee, category))
+
+    parse_rules(path, rules, COLUMNS, {"payee": payee_rule})
     return rules
 
 
@@ -108,21 +92,12 @@ def read_statement(path: Path, holder: str, rules: BankRules
                    ) -> tuple[list[Line], list[tuple[int, str]]]:
     """Every line, in date order (a statement newest first is turned round), with its
     key, and every problem as (line, reason)."""
+    reader = open_csv(path, rules.separator)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise UsageError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB")
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise UsageError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
-    except OSError as err:
-        raise UsageError(f"{path}: cannot read it ({err.strerror or err})") from None
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=rules.separator)
-    try:
-        header = [h.strip().lower() for h in next(reader)]
+        header = next(reader)
     except StopIteration:
         raise UsageError(f"{path}: empty: a statement starts with a header row") from None
-    position = {name: header.index(rules.columns.get(name, name).strip().lower())
-                for name in COLUMNS if rules.columns.get(name, name).strip().lower() in header}
+    position = positions(header, rules, COLUMNS)
     shown = lambda name: rules.columns.get(name, name)  # noqa: E731
     for required in ("date", "description"):
         if required not in position:

@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,10 +48,12 @@ class Row:
     event: dict
 
 
-def read_rules(path: Path) -> Rules:
-    """A rules file: `#` comments, blank lines, `column NAME = Header in the export` and
-    `separator ;` (or `tab`). Anything else is one line of error with its line."""
-    rules = Rules()
+def parse_rules(path: Path, rules: Rules, columns: tuple[str, ...],
+                more: dict[str, Callable[[str, str], None]] | None = None) -> Rules:
+    """A rules file: `#` comments, blank lines, `column NAME = Header in the export`,
+    `separator ;` (or `tab`), and the words of `more`, each handed the rest of its line
+    and where it is. Anything else is one line of error with its line."""
+    more = more or {}
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
@@ -60,22 +63,53 @@ def read_rules(path: Path) -> Rules:
         if not line or line.startswith("#"):
             continue
         word, _, rest = line.partition(" ")
+        where = f"{path}:{number}"
         if word == "column":
             name, eq, header = rest.partition("=")
             name, header = name.strip().lower(), header.strip()
-            if not eq or name not in COLUMNS or not header:
-                raise UsageError(f"{path}:{number}: expected `column NAME = Header`, NAME "
-                                 f"one of {', '.join(COLUMNS)}")
+            if not eq or name not in columns or not header:
+                raise UsageError(f"{where}: expected `column NAME = Header`, NAME one of "
+                                 f"{', '.join(columns)}")
             rules.columns[name] = header
         elif word == "separator":
-            value = rest.strip()
-            value = "\t" if value == "tab" else value
+            value = "\t" if rest.strip() == "tab" else rest.strip()
             if len(value) != 1:
-                raise UsageError(f"{path}:{number}: a separator is one character, or `tab`")
+                raise UsageError(f"{where}: a separator is one character, or `tab`")
             rules.separator = value
+        elif word in more:
+            more[word](rest, where)
         else:
-            raise UsageError(f"{path}:{number}: unknown rule {word!r} (column, separator)")
+            raise UsageError(f"{where}: unknown rule {word!r} "
+                             f"({', '.join(['column', 'separator', *more])})")
     return rules
+
+
+def read_rules(path: Path) -> Rules:
+    """A timesheet's rules file: `column` and `separator` lines."""
+    return parse_rules(path, Rules(), COLUMNS)
+
+
+def open_csv(path: Path, separator: str, limit_note: str = ""):
+    """A CSV reader over the whole file (UTF-8, with or without a byte order mark), at
+    most MAX_FILE_BYTES; an unreadable file is one line of error."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise UsageError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB"
+                             + limit_note)
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read it ({err.strerror or err})") from None
+    return csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+
+
+def positions(header: list[str], rules: Rules, columns: tuple[str, ...]) -> dict[str, int]:
+    """Our column -> its index. Header names are compared case-insensitively, trimmed."""
+    names = [h.strip().lower() for h in header]
+    wanted = {name: rules.columns.get(name, name).strip().lower() for name in columns}
+    return {name: names.index(header_name) for name, header_name in wanted.items()
+            if header_name in names}
 
 
 def _date(text: str) -> dt.date:
@@ -97,16 +131,7 @@ def read_timesheet(path: Path, provider: str, rules: Rules | None = None
     """Every row as an `isf_delivery` with its key, and every problem found as (line,
     reason)."""
     rules = rules or Rules()
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise UsageError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB, the most "
-                             "a timesheet may be")
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise UsageError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
-    except OSError as err:
-        raise UsageError(f"{path}: cannot read it ({err.strerror or err})") from None
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=rules.separator)
+    reader = open_csv(path, rules.separator, ", the most a timesheet may be")
     try:
         header = next(reader)
     except StopIteration:
@@ -146,13 +171,8 @@ def _why(err: Exception) -> str:
 
 
 def _columns(path: Path, header: list[str], rules: Rules) -> dict[str, int]:
-    """Our column -> its index. Header names are compared case-insensitively, trimmed."""
-    names = [h.strip().lower() for h in header]
-    wanted = {name: rules.columns.get(name, name).strip().lower() for name in COLUMNS}
-    position = {}
-    for name, header_name in wanted.items():
-        if header_name in names:
-            position[name] = names.index(header_name)
+    """Our column -> its index, the required ones checked."""
+    position = positions(header, rules, COLUMNS)
     shown = lambda name: rules.columns.get(name, name)  # noqa: E731
     for required in ("holder", "date"):
         if required not in position:
