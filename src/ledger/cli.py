@@ -80,6 +80,30 @@ def _date(_ctx, param, value: str | None) -> dt.date | None:
         raise click.BadParameter(str(err)) from None
 
 
+def _to_output(output: Path | None, write) -> None:
+    """`write(out)` to standard output, or to FILE whole or not at all."""
+    if output is None:
+        write(sys.stdout)
+        return
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as out:
+            write(out)
+        partial.replace(output)
+    except OSError as err:
+        partial.unlink(missing_ok=True)
+        raise UsageError(f"-o {output}: cannot write: {err.strerror or err}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)  # nothing half-written, whatever stopped it
+        raise
+
+
+_output_option = click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+                              default=None, help="Write to FILE (whole or not at all).")
+_excel_option = click.option("--excel", is_flag=True,
+                             help="A byte order mark and CRLF line ends, for spreadsheets.")
+
+
 @click.group()
 @click.version_option(package_name="care-ledger")
 def cli() -> None:
@@ -536,8 +560,7 @@ def _account_prefix(_ctx, param, value: str | None) -> str | None:
 @click.option("--account", "prefix", default=None, metavar="PREFIX", callback=_account_prefix,
               help="Only accounts at or below PREFIX (whole path segments).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write to FILE (whole or not at all).")
+@_output_option
 @db_option
 def balance(as_of: dt.date | None, date_from: dt.date | None, date_to: dt.date | None,
             prefix: str | None, fmt: str, output: Path | None, db_url: str | None,
@@ -601,8 +624,7 @@ def _emit(rows, columns: tuple[str, ...], fmt: str, output: Path | None, title: 
 
 
 def _reading_options(fn):
-    fn = click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-                      default=None, help="Write to FILE (whole or not at all).")(fn)
+    fn = _output_option(fn)
     return click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]),
                         default="table")(fn)
 
@@ -665,8 +687,7 @@ def register_command(prefix: str, date_from: dt.date | None, date_to: dt.date | 
 @click.option("--from", "date_from", callback=_date, help="First day (YYYY-MM-DD).")
 @click.option("--to", "date_to", callback=_date, help="Last day, inclusive.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write to FILE (whole or not at all).")
+@_output_option
 @db_option
 def print_command(prefix: str | None, date_from: dt.date | None, date_to: dt.date | None,
                   fmt: str, output: Path | None, db_url: str | None, ledger: str) -> None:
@@ -710,8 +731,7 @@ def _statement_options(fn):
                       help="A calendar month instead of --from/--to.")(fn)
     fn = click.option("--format", "fmt", type=click.Choice(["text", "json"]),
                       default="text")(fn)
-    fn = click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-                      default=None, help="Write to FILE (whole or not at all).")(fn)
+    fn = _output_option(fn)
     return db_option(fn)
 
 
@@ -766,8 +786,7 @@ def export() -> None:
 
 
 @export.command("beancount")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write to FILE (whole or not at all) instead of standard output.")
+@_output_option
 @db_option
 def export_beancount(output: Path | None, db_url: str | None, ledger: str) -> None:
     """The whole ledger as a Beancount file: bean-check accepts it and its balances equal
@@ -776,17 +795,7 @@ def export_beancount(output: Path | None, db_url: str | None, ledger: str) -> No
 
     with _engine(db_url, read_only=True).connect() as conn:
         lid = _existing_ledger(conn, ledger)
-        if output is None:
-            write_beancount(conn, sys.stdout, lid)
-            return
-        partial = output.with_name(f".{output.name}.partial")
-        try:
-            with partial.open("w", encoding="utf-8") as out:
-                write_beancount(conn, out, lid)
-            partial.replace(output)
-        except OSError as err:
-            partial.unlink(missing_ok=True)
-            raise UsageError(f"-o {output}: cannot write: {err.strerror or err}") from None
+        _to_output(output, lambda out: write_beancount(conn, out, lid))
 
 
 def _council_export(kind: str):
@@ -798,10 +807,8 @@ def _council_export(kind: str):
                   help="First day (YYYY-MM-DD).")
     @click.option("--to", "date_to", required=True, callback=_date,
                   help="Last day, inclusive.")
-    @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-                  default=None, help="Write to FILE (whole or not at all).")
-    @click.option("--excel", is_flag=True,
-                  help="A byte order mark and CRLF line ends, for spreadsheets.")
+    @_output_option
+    @_excel_option
     @click.option("--mapping", "mapping_file", type=click.Path(path_type=Path), default=None,
                   help="Finance codes for accounts (docs/exports.md#mapping).")
     @db_option
@@ -844,25 +851,6 @@ export_gl = _council_export("gl")
 export_payments = _council_export("payments")
 
 
-def _to_output(output: Path | None, write) -> None:
-    """`write(out)` to standard output, or to FILE whole or not at all."""
-    if output is None:
-        write(sys.stdout)
-        return
-    partial = output.with_name(f".{output.name}.partial")
-    try:
-        with partial.open("w", encoding="utf-8", newline="") as out:
-            write(out)
-        partial.replace(output)
-    except OSError as err:
-        partial.unlink(missing_ok=True)
-        raise UsageError(f"-o {output}: cannot write: {err.strerror or err}") from None
-
-
-_output_option = click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-                              default=None, help="Write to FILE (whole or not at all).")
-_excel_option = click.option("--excel", is_flag=True,
-                             help="A byte order mark and CRLF line ends, for spreadsheets.")
 
 
 @export.command("dp-monitoring")
@@ -952,8 +940,7 @@ def export_isf_returns(council: str, month: str, output: Path | None, excel: boo
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write to FILE (whole or not at all).")
+@_output_option
 @db_option
 def stats(fmt: str, output: Path | None, db_url: str | None, ledger: str) -> None:
     """Counts of journals, postings and accounts."""
