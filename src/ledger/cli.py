@@ -816,9 +816,9 @@ def _council_export(kind: str):
                 excel: bool, mapping_file: Path | None, db_url: str | None,
                 ledger: str) -> None:
         from ledger.reports.council_exports import (
-            read_mapping,
-            unmapped_gl,
-            unmapped_payments,
+            check_mapped,
+            rows_gl,
+            rows_payments,
             write_gl,
             write_payments,
         )
@@ -826,16 +826,12 @@ def _council_export(kind: str):
         if date_to < date_from:
             raise UsageError(f"--to {date_to} is before --from {date_from}")
         write: Callable[..., int] = write_gl if kind == "gl" else write_payments
-        mapping = read_mapping(mapping_file) if mapping_file is not None else None
+        mapping, where = _mapping(mapping_file)
         with _engine(db_url, read_only=True).connect() as conn:
             lid = _existing_ledger(conn, ledger)
-            if mapping is not None:
-                check = unmapped_gl if kind == "gl" else unmapped_payments
-                missing = check(conn, lid, council, date_from, date_to, mapping)
-                if missing:  # never a blank code: every unmapped account, nothing written
-                    raise UsageError(f"{mapping_file}: no mapping for {len(missing)} "
-                                     f"account{'' if len(missing) == 1 else 's'}: "
-                                     + ", ".join(missing))
+            if mapping is not None:  # never a blank code: every unmapped account, no file
+                rows = rows_gl if kind == "gl" else rows_payments
+                check_mapped(mapping, where, rows(conn, lid, council, date_from, date_to))
             _to_output(output, lambda out: write(conn, lid, council, date_from, date_to, out,
                                                  excel, mapping))
 
@@ -853,6 +849,13 @@ export_payments = _council_export("payments")
 
 
 
+def _mapping(path: Path | None) -> tuple:
+    """(mapping, its name for errors) from `--mapping FILE`, or (None, "")."""
+    from ledger.reports.council_exports import read_mapping
+
+    return (read_mapping(path), str(path)) if path is not None else (None, "")
+
+
 @export.command("dp-monitoring")
 @click.option("--council", required=True, metavar="C", help="The council's id.")
 @click.option("--as-of", "as_of", required=True, callback=_date, help="The day (YYYY-MM-DD).")
@@ -863,10 +866,12 @@ export_payments = _council_export("payments")
               help="A contingency each person may also keep (default 0).")
 @_output_option
 @_excel_option
+@click.option("--mapping", "mapping_file", type=click.Path(path_type=Path), default=None,
+              help="Finance codes for accounts (docs/exports.md#mapping).")
 @db_option
 def export_dp_monitoring(council: str, as_of: dt.date, weeks: str, contingency: str,
-                         output: Path | None, excel: bool, db_url: str | None,
-                         ledger: str) -> None:
+                         output: Path | None, excel: bool, mapping_file: Path | None,
+                         db_url: str | None, ledger: str) -> None:
     """Every direct-payment account of the council's people on a day: balance, weeks of
     support held, and the surplus a review would recover, with its working. Posts
     nothing."""
@@ -887,11 +892,12 @@ def export_dp_monitoring(council: str, as_of: dt.date, weeks: str, contingency: 
         contingency_pence = parse_pence(contingency)
     except LedgerError as err:
         raise UsageError(f"--contingency: {err}") from None
+    mapping = _mapping(mapping_file)
     with _engine(db_url, read_only=True).connect() as conn:
         _existing_ledger(conn, ledger)
         store = DbStore(conn, ledger)
         _to_output(output, lambda out: write_dp_monitoring(
-            store, council, as_of, held_weeks, contingency_pence, out, excel))
+            store, council, as_of, held_weeks, contingency_pence, out, excel, *mapping))
 
 
 @export.command("contracts")
@@ -900,10 +906,12 @@ def export_dp_monitoring(council: str, as_of: dt.date, weeks: str, contingency: 
 @click.option("--to", "date_to", required=True, callback=_date, help="Last day, inclusive.")
 @_output_option
 @_excel_option
+@click.option("--mapping", "mapping_file", type=click.Path(path_type=Path), default=None,
+              help="Finance codes for accounts (docs/exports.md#mapping).")
 @db_option
 def export_contracts(council: str, date_from: dt.date, date_to: dt.date,
-                     output: Path | None, excel: bool, db_url: str | None,
-                     ledger: str) -> None:
+                     output: Path | None, excel: bool, mapping_file: Path | None,
+                     db_url: str | None, ledger: str) -> None:
     """Per contract and quarter: spend and hours against what was contracted (block
     utilisation, framework call-offs by service and rate, spot purchases, grants)."""
     from ledger.reports.council_exports import write_contracts
@@ -911,11 +919,12 @@ def export_contracts(council: str, date_from: dt.date, date_to: dt.date,
 
     if date_to < date_from:
         raise UsageError(f"--to {date_to} is before --from {date_from}")
+    mapping = _mapping(mapping_file)
     with _engine(db_url, read_only=True).connect() as conn:
         _existing_ledger(conn, ledger)
         store = DbStore(conn, ledger)
         _to_output(output, lambda out: write_contracts(store, council, date_from, date_to,
-                                                       out, excel))
+                                                       out, excel, *mapping))
 
 
 @export.command("isf-returns")
@@ -923,19 +932,23 @@ def export_contracts(council: str, date_from: dt.date, date_to: dt.date,
 @click.option("--month", required=True, metavar="YYYY-MM", help="The month.")
 @_output_option
 @_excel_option
+@click.option("--mapping", "mapping_file", type=click.Path(path_type=Path), default=None,
+              help="Finance codes for accounts (docs/exports.md#mapping).")
 @db_option
 def export_isf_returns(council: str, month: str, output: Path | None, excel: bool,
-                       db_url: str | None, ledger: str) -> None:
+                       mapping_file: Path | None, db_url: str | None, ledger: str) -> None:
     """Per ISF of the council's people, every provider: the month's hours and money
     allocated, delivered, expired and returned, opening and closing."""
     from ledger.reports.council_exports import write_isf_returns
     from ledger.store.repo import DbStore
 
     month = _checked_month(month)
+    mapping = _mapping(mapping_file)
     with _engine(db_url, read_only=True).connect() as conn:
         _existing_ledger(conn, ledger)
         store = DbStore(conn, ledger)
-        _to_output(output, lambda out: write_isf_returns(store, council, month, out, excel))
+        _to_output(output, lambda out: write_isf_returns(store, council, month, out, excel,
+                                                         *mapping))
 
 
 @cli.command()

@@ -76,3 +76,65 @@ def test_contracts_export_adds_up_to_the_payments_and_shows_block_utilisation(db
         f"{int(block['hours_minutes']) * 100 / int(block['capacity_minutes']):.2f}")
     assert {r["quarter"] for r in rows} <= {"2026-27 Q1", "2026-27 Q2", "2026-27 Q3",
                                             "2026-27 Q4"}
+
+
+def test_every_finance_export_takes_codes_and_refuses_a_row_no_code_covers(db_url,
+                                                                            tmp_path):
+    """dp-monitoring, isf-returns and contracts take `--mapping` as gl and payments do
+    (docs/exports.md#mapping): codes in three more columns, or exit 2, one line naming
+    every unmapped account, and no file."""
+    scenarios = {"dp-monitoring": "dp-holder.yaml", "isf-returns": "wokingham-isf-pilot.yaml",
+                 "contracts": "framework-and-block.yaml"}
+    for kind, name in scenarios.items():  # each in its own ledger, as its council keeps it
+        assert invoke("scenario", "run", str(ROOT / name), "--ledger", kind,
+                      db=db_url).exit_code == 0
+    codes = tmp_path / "codes.yaml"
+    codes.write_text("""accounts:
+  - {match: "holder:H1:dp", types: [dp_review], cost_centre: DP1, nominal: "5210"}
+  - {match: "holder:*:dp", types: [dp_review], cost_centre: DP2}
+  - {match: "isf:*:SH", types: [isf_reconcile], cost_centre: ISF, supplier: SUP-7}
+  - {match: "provider:*:income", types: [calloff], nominal: "5400"}
+  - {match: "provider:*:income", cost_centre: CON, nominal: "5500"}
+""", encoding="utf-8")
+    exports = {
+        "dp-monitoring": ("--council", "BCC", "--as-of", "2026-06-30", "--ledger",
+                          "dp-monitoring"),
+        "isf-returns": ("--council", "WBC", "--month", "2026-05", "--ledger", "isf-returns"),
+        "contracts": ("--council", "ECC", "--from", "2026-04-01", "--to", "2027-03-31",
+                      "--ledger", "contracts"),
+    }
+    coded = {}
+    for kind, args in exports.items():
+        plain = _rows(invoke("export", kind, *args, db=db_url).output)
+        done = invoke("export", kind, *args, "--mapping", str(codes), db=db_url)
+        assert done.exit_code == 0, done.output
+        coded[kind] = _rows(done.output)
+        assert len(coded[kind]) == len(plain) > 0
+        for with_codes, without in zip(coded[kind], plain):
+            assert list(with_codes)[-3:] == ["cost_centre", "nominal", "supplier"]
+            assert {k: with_codes[k] for k in without} == without  # nothing else changes
+    by_holder = {r["holder"]: r for r in coded["dp-monitoring"]}
+    assert (by_holder["H1"]["cost_centre"], by_holder["H1"]["nominal"]) == ("DP1", "5210")
+    assert (by_holder["H2"]["cost_centre"], by_holder["H2"]["nominal"]) == ("DP2", "")
+    sh = [r for r in coded["isf-returns"] if r["provider"] == "SH"]
+    assert sh and all((r["cost_centre"], r["supplier"]) == ("ISF", "SUP-7") for r in sh)
+    for row in coded["contracts"]:
+        assert row["nominal"] == ("5400" if row["kind"] == "framework" else "5500")
+    # Leave out the ISF line: if the council has ISFs of another provider, those are named
+    # too; the file is never written.
+    partial = tmp_path / "partial.yaml"
+    partial.write_text("\n".join(l for l in codes.read_text().splitlines()
+                                 if "isf:" not in l) + "\n", encoding="utf-8")
+    out = tmp_path / "returns.csv"
+    import subprocess
+    import sys
+
+    failed = subprocess.run([sys.executable, "-c", "from ledger.cli import main; main()",
+                             "export", "isf-returns", *exports["isf-returns"], "--mapping",
+                             str(partial), "-o", str(out), "--db", db_url],
+                            capture_output=True, text=True)
+    assert failed.returncode == 2 and failed.stderr.count("\n") == 1, failed.stderr
+    expected = sorted({f"isf:{r['holder']}:{r['provider']} (isf_reconcile)"
+                       for r in coded["isf-returns"]})
+    assert f"no mapping for {len(expected)} accounts: " + ", ".join(expected) in failed.stderr
+    assert not out.exists()

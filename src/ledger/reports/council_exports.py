@@ -107,16 +107,13 @@ def read_mapping(path) -> Mapping:
     return Mapping(entries)
 
 
-def unmapped_gl(conn: Connection, lid: int, council: str, start: dt.date, end: dt.date,
-                mapping: Mapping) -> list[str]:
-    """Every (account, type) of the GL export's rows that no mapping entry covers."""
-    missing = set()
+def rows_gl(conn: Connection, lid: int, council: str, start: dt.date, end: dt.date
+            ) -> Iterator[tuple[str, str]]:
+    """The (account, type) of every row of the GL export, the pairs its codes come from."""
     for _, _, kind, account, _, _ in _stream(conn, _GL_SQL, {
             "lid": lid, "start": start, "end": end,
             "council_prefix": _like_prefix(council)}):
-        if mapping.codes(account, kind) is None:
-            missing.add(f"{account} ({kind})")
-    return sorted(missing)
+        yield account, kind
 
 
 def _code_cells(mapping: Mapping | None, account: str, kind: str) -> list[str]:
@@ -124,6 +121,20 @@ def _code_cells(mapping: Mapping | None, account: str, kind: str) -> list[str]:
         return []
     codes = mapping.codes(account, kind) or {}
     return [safe(codes.get(c, "")) for c in CODE_COLUMNS]
+
+
+def check_mapped(mapping: Mapping | None, where, pairs) -> None:
+    """Refuse, naming every (account, type) no entry of the mapping covers, so an export
+    never carries a blank code (docs/exports.md#mapping). `where` names the file."""
+    from ledger.errors import UsageError
+
+    if mapping is None:
+        return
+    missing = sorted({f"{account} ({kind})" for account, kind in pairs
+                      if mapping.codes(account, kind) is None})
+    if missing:
+        raise UsageError(f"{where}: no mapping for {len(missing)} "
+                         f"account{'' if len(missing) == 1 else 's'}: " + ", ".join(missing))
 
 
 def safe(value: str) -> str:
@@ -150,7 +161,7 @@ def write_gl(conn: Connection, lid: int, council: str, start: dt.date, end: dt.d
              out: TextIO, excel: bool = False, mapping: Mapping | None = None) -> int:
     """One row per posting of every journal dated in the period with a posting on an
     account `council:{C}:*`, with its finance codes when a mapping is given (check
-    `unmapped_gl` first). Returns the rows written."""
+    `check_mapped` with `rows_gl` first). Returns the rows written."""
     write = _writer(out, excel)
     write.writerow([*GL_COLUMNS, *(CODE_COLUMNS if mapping else ())])
     rows = 0
@@ -183,14 +194,11 @@ def payment_rows(conn: Connection, lid: int, council: str, start: dt.date, end: 
         yield on, key, kind, "payment" if moved < 0 else "recovery", others, moved
 
 
-def unmapped_payments(conn: Connection, lid: int, council: str, start: dt.date,
-                      end: dt.date, mapping: Mapping) -> list[str]:
-    missing = set()
+def rows_payments(conn: Connection, lid: int, council: str, start: dt.date, end: dt.date
+                  ) -> Iterator[tuple[str, str]]:
+    """The (counterparty, type) of every row of the payments export."""
     for _, _, kind, _, others, _ in payment_rows(conn, lid, council, start, end):
-        for account in others[:1]:
-            if mapping.codes(account, kind) is None:
-                missing.add(f"{account} ({kind})")
-    return sorted(missing)
+        yield (others[0] if others else ""), kind
 
 
 def write_payments(conn: Connection, lid: int, council: str, start: dt.date, end: dt.date,
@@ -262,11 +270,13 @@ def _two_places(value: Fraction) -> str:
 
 
 def write_dp_monitoring(store, council: str, as_of: dt.date, weeks: Fraction,
-                        contingency_pence: int, out: TextIO, excel: bool = False) -> int:
+                        contingency_pence: int, out: TextIO, excel: bool = False,
+                        mapping: Mapping | None = None, mapping_name: str = "") -> int:
     """Every direct-payment account of the council's people: its balance on `as_of`, the
     weeks of support it holds at the weekly amount its schedules pay, and the surplus a
     review would recover (balance - contingency - weekly amount x weeks, rounded once;
-    never below 0), with its working. Posts nothing."""
+    never below 0), with its working. Posts nothing. With a mapping, each row takes the
+    codes of its account for a `dp_review` journal, the one that would recover it."""
     from ledger.core.amounts import round_half_away
 
     schedules: dict[str, list[dict]] = {}
@@ -276,9 +286,7 @@ def write_dp_monitoring(store, council: str, as_of: dt.date, weeks: Fraction,
             schedules.setdefault(state["holder"], []).append(state)
     holders = sorted(pid for pid, p in store.parties("holder", as_of).items()
                      if p.get("council") == council)
-    write = _writer(out, excel)
-    write.writerow(DP_MONITORING_COLUMNS)
-    rows = 0
+    rows = []
     for holder in holders:
         account = f"holder:{holder}:dp"
         if account not in store.accounts_like(account):
@@ -288,20 +296,35 @@ def write_dp_monitoring(store, council: str, as_of: dt.date, weeks: Fraction,
         held = _two_places(Fraction(balance) / weekly) if weekly else ""
         weekly_minor = round_half_away(weekly)
         allowed = round_half_away(weekly * weeks)
-        write.writerow([safe(holder), safe(account), format_amount(balance, Unit.GBP),
-                        balance, weekly_minor, held, contingency_pence, str(weeks), allowed,
-                        max(balance - contingency_pence - allowed, 0)])
-        rows += 1
-    return rows
+        rows.append([safe(holder), safe(account), format_amount(balance, Unit.GBP),
+                     balance, weekly_minor, held, contingency_pence, str(weeks), allowed,
+                     max(balance - contingency_pence - allowed, 0)])
+    return _write_coded(out, excel, DP_MONITORING_COLUMNS, rows, mapping, mapping_name,
+                        lambda row: (row[1], "dp_review"))
+
+
+def _write_coded(out: TextIO, excel: bool, columns, rows: list[list], mapping, where,
+                 key) -> int:
+    """Write a header and rows that were all worked out first, with the finance codes of
+    `key(row)` (account, journal type) when there is a mapping; nothing at all when a
+    row has no mapping."""
+    check_mapped(mapping, where, (key(row) for row in rows))
+    write = _writer(out, excel)
+    write.writerow([*columns, *(CODE_COLUMNS if mapping else ())])
+    for row in rows:
+        write.writerow([*row, *_code_cells(mapping, *key(row))])
+    return len(rows)
 
 
 # ---------------------------------------------------------------- isf-returns
 
 def write_isf_returns(store, council: str, month: str, out: TextIO,
-                      excel: bool = False) -> int:
+                      excel: bool = False, mapping: Mapping | None = None,
+                      mapping_name: str = "") -> int:
     """Per ISF of the council's people: the month's hours and money, allocated,
     delivered, expired and returned, opening and closing (docs/month-end.md#the-report,
-    one row per ISF, every provider)."""
+    one row per ISF, every provider). With a mapping, each row takes the codes of its
+    account `isf:{H}:{P}` for an `isf_reconcile` journal."""
     from ledger.reports.isf_month import ROW_KEYS, report
 
     by_provider: dict[str, list[str]] = {}
@@ -310,18 +333,15 @@ def write_isf_returns(store, council: str, month: str, out: TextIO,
         if state is not None and state["council"] == council:
             by_provider.setdefault(state["provider"], []).append(state["holder"])
     columns = ["holder", "provider", *[k for k in ROW_KEYS if k not in ("holder", "flag")]]
-    write = _writer(out, excel)
-    write.writerow(columns)
-    rows = []
+    found = []
     for provider in sorted(by_provider):
         for row in report(store, provider, month, Fraction(10), by_provider[provider])["isfs"]:
-            rows.append({**row, "provider": provider})
-    for row in sorted(rows, key=lambda r: (r["holder"], r["provider"])):
-        write.writerow([safe(str(row[c])) if c in ("holder", "provider") else row[c]
-                        for c in columns])
-    return len(rows)
-
-
+            found.append({**row, "provider": provider})
+    rows = [[safe(str(row[c])) if c in ("holder", "provider") else row[c] for c in columns]
+            for row in sorted(found, key=lambda r: (r["holder"], r["provider"]))]
+    # Party ids never begin with a character `safe` guards, so the cells are the ids.
+    return _write_coded(out, excel, columns, rows, mapping, mapping_name,
+                        lambda cells: (f"isf:{cells[0]}:{cells[1]}", "isf_reconcile"))
 
 
 # ---------------------------------------------------------------- contracts
@@ -340,10 +360,12 @@ def financial_quarter(on: dt.date) -> str:
 
 
 def write_contracts(store, council: str, start: dt.date, end: dt.date, out: TextIO,
-                    excel: bool = False) -> int:
+                    excel: bool = False, mapping: Mapping | None = None,
+                    mapping_name: str = "") -> int:
     """Per contract and financial quarter, what the council spent and the hours it
     bought, against what was contracted (docs/exports.md#contracts). A reversal counts
-    against the contract of the journal it reverses."""
+    against the contract of the journal it reverses. With a mapping, each row takes the
+    codes of `provider:{P}:income` for the contract's paying journal type."""
     from ledger.store import models as m
 
     funding, hours_account = f"council:{council}:funding", f"council:{council}:hours"
@@ -376,8 +398,7 @@ def write_contracts(store, council: str, start: dt.date, end: dt.date, out: Text
         group = groups.setdefault(key, {"spend": 0, "minutes": 0})
         group["spend"] += spend
         group["minutes"] += minutes
-    write = _writer(out, excel)
-    write.writerow(CONTRACT_COLUMNS)
+    rows = []
     for (quarter, kind, contract, provider, service, rate), group in sorted(
             groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
         contracted, capacity, utilisation = "", "", ""
@@ -388,10 +409,14 @@ def write_contracts(store, council: str, start: dt.date, end: dt.date, out: Text
             capacity = block.get("capacity_minutes_per_month", 0) * months
             if capacity:
                 utilisation = _two_places(Fraction(group["minutes"] * 100, capacity))
-        write.writerow([quarter, kind, safe(contract), safe(provider), safe(service), rate,
-                        format_amount(group["spend"], Unit.GBP), group["spend"],
-                        group["minutes"], contracted, capacity, utilisation])
-    return len(groups)
+        rows.append([quarter, kind, safe(contract), safe(provider), safe(service), rate,
+                     format_amount(group["spend"], Unit.GBP), group["spend"],
+                     group["minutes"], contracted, capacity, utilisation])
+    paying = {"framework": "calloff", "block": "block_payment", "spot": "spot_purchase",
+              "grant": "grant"}
+    return _write_coded(out, excel, CONTRACT_COLUMNS, rows, mapping, mapping_name,
+                        lambda row: (f"provider:{row[3]}:income",
+                                     paying[row[1]]))
 
 
 def _months_in(quarter: str, block: dict, start: dt.date, end: dt.date) -> int:
