@@ -23,3 +23,11 @@ def engine(db_url):
     upgrade(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def axe():
+    """One headless Chromium with axe-core for the whole run (tests/a11y/axe.py)."""
+    from tests.a11y.axe import axe_session
+
+    yield from axe_session()

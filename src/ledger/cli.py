@@ -80,14 +80,15 @@ def _date(_ctx, param, value: str | None) -> dt.date | None:
         raise click.BadParameter(str(err)) from None
 
 
-def _to_output(output: Path | None, write) -> None:
+def _to_output(output: Path | None, write, binary: bool = False) -> None:
     """`write(out)` to standard output, or to FILE whole or not at all."""
     if output is None:
-        write(sys.stdout)
+        write(sys.stdout.buffer if binary else sys.stdout)
         return
     partial = output.with_name(f".{output.name}.partial")
     try:
-        with partial.open("w", encoding="utf-8", newline="") as out:
+        with (partial.open("wb") if binary else
+              partial.open("w", encoding="utf-8", newline="")) as out:
             write(out)
         partial.replace(output)
     except OSError as err:
@@ -729,43 +730,86 @@ def _statement_options(fn):
     fn = click.option("--to", "date_to", callback=_date, help="Last day, inclusive.")(fn)
     fn = click.option("--month", default=None, metavar="YYYY-MM",
                       help="A calendar month instead of --from/--to.")(fn)
-    fn = click.option("--format", "fmt", type=click.Choice(["text", "json"]),
-                      default="text")(fn)
+    fn = _format_options(fn)
     fn = _output_option(fn)
     return db_option(fn)
 
 
+def _format_options(fn):
+    fn = click.option("--format", "fmt", type=click.Choice(["text", "json", "html", "pdf"]),
+                      default="text", help="text (default), json, html or pdf.")(fn)
+    fn = click.option("--easy-read", "easy_read", is_flag=True,
+                      help="Easy read: short sentences, one idea a line, large type.")(fn)
+    fn = click.option("--large-print", "large_print", is_flag=True,
+                      help="Large print (18 point text or more).")(fn)
+    return fn
+
+
+def _variant(easy_read: bool, large_print: bool, preference: str | None) -> str:
+    """What the reader asked for, else the person's recorded preference
+    (docs/statements.md#formats)."""
+    if easy_read and large_print:
+        raise UsageError("give --easy-read or --large-print, not both")
+    if easy_read:
+        return "easy_read"
+    if large_print:
+        return "large_print"
+    return preference if preference in ("easy_read", "large_print") else "standard"
+
+
+def _write_document(document, data: dict, fmt: str, variant: str, output: Path | None) -> None:
+    """One statement in the asked format: JSON is the data; text, HTML and PDF are the
+    document in the variant."""
+    from ledger.reports.document import render_easy_text, render_text
+
+    if fmt == "pdf":
+        from ledger.reports.html import render_pdf
+
+        pdf = render_pdf(document, variant)
+        _to_output(output, lambda out: out.write(pdf), binary=True)
+        return
+    if fmt == "json":
+        text = json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n"
+    elif fmt == "html":
+        from ledger.reports.html import render_html
+
+        text = render_html(document, variant)
+    else:
+        text = render_easy_text(document) if variant == "easy_read" else render_text(document)
+    _to_output(output, lambda out: out.write(text))
+
+
 @cli.group()
 def statement() -> None:
-    """Statements for a budget holder or a pooling group."""
+    """Statements for a budget holder, a pooling group, a provider or a council."""
 
 
 @statement.command("holder")
 @click.argument("holder")
 @_statement_options
-def statement_holder(holder: str, date_from, date_to, month, fmt: str, output: Path | None,
-                     db_url: str | None, ledger: str) -> None:
-    """What HOLDER had, received and spent in a period, and their personal budgets."""
-    from ledger.reports.holder_text import render_holder_statement_text
+def statement_holder(holder: str, date_from, date_to, month, fmt: str, easy_read: bool,
+                     large_print: bool, output: Path | None, db_url: str | None,
+                     ledger: str) -> None:
+    """What HOLDER had, received and spent in a period, and their personal budgets, in
+    words. The person's recorded format (easy read, large print) is the default."""
+    from ledger.reports.holder_doc import holder_document
     from ledger.reports.statements import holder_statement
     from ledger.store.repo import DbStore
 
     start, end = _period(date_from, date_to, month)
     with _engine(db_url, read_only=True).connect() as conn:
         _existing_ledger(conn, ledger)
-        store = DbStore(conn, ledger)
-        result = holder_statement(store, holder, start, end)
-        providers = {pid: p.get("name", pid) for pid, p in store.parties("provider", end).items()}
-    text = (json.dumps(result, indent=2) + "\n" if fmt == "json"
-            else render_holder_statement_text(result, providers))
-    _to_output(output, lambda out: out.write(text))
+        result = holder_statement(DbStore(conn, ledger), holder, start, end)
+    variant = _variant(easy_read, large_print, result.get("statement_format"))
+    _write_document(holder_document(result), result, fmt, variant, output)
 
 
 @statement.command("pool")
 @click.argument("pool")
 @_statement_options
-def statement_pool(pool: str, date_from, date_to, month, fmt: str, output: Path | None,
-                   db_url: str | None, ledger: str) -> None:
+def statement_pool(pool: str, date_from, date_to, month, fmt: str, easy_read: bool,
+                   large_print: bool, output: Path | None, db_url: str | None,
+                   ledger: str) -> None:
     """Who paid what for whom in POOL: each member's share, purchases and their split."""
     from ledger.reports.pool_statement import render_pool_statement_text
     from ledger.reports.statements import pool_statement_from_store

@@ -90,6 +90,7 @@ def statement_lines(journals: list[Journal], owned: set[str], date_from, date_to
                 continue
             line = {
                 "date": journal.date.isoformat(),
+                "journal": journal.key,
                 "account": posting.account,
                 "unit": posting.unit.value,
                 "type": journal.type,

@@ -104,6 +104,13 @@ def _check_period(date_from: dt.date, date_to: dt.date) -> None:
 
 def holder_statement(store: DbStore, holder: str, date_from: dt.date,
                      date_to: dt.date) -> dict:
+    return holder_statement_and_journals(store, holder, date_from, date_to)[0]
+
+
+def holder_statement_and_journals(store: DbStore, holder: str, date_from: dt.date,
+                                  date_to: dt.date) -> tuple[dict, list[Journal]]:
+    """The statement, and the journals it was made from (the person's, to the later of
+    the period's end and their budgets' ends)."""
     # Every party as its record stood on the statement's last day: a name, pseudonym or
     # consent given later never reaches an earlier statement (docs/rules-trust.md#parties).
     party = store.party("holder", holder, as_of=date_to)
@@ -116,13 +123,18 @@ def holder_statement(store: DbStore, holder: str, date_from: dt.date,
     last = max([date_to, *(dt.date.fromisoformat(b["to"]) for b in budgets)])
     journals = store.load_journals(
         or_(m.Journal.id.in_(owned), m.Journal.holder == holder), m.Journal.date <= last)
-    report = budget_report(budgets, journals, holder) if budgets else []
+    # What was paid towards a budget by the statement's last day, never after it.
+    report = budget_report(budgets, [j for j in journals if j.date <= date_to],
+                           holder) if budgets else []
     accounts = account_movements(store, holder, date_from, date_to)
     names = {f"{kind}:{pid}": p.get("name", pid) for kind in ("council", "provider")
              for pid, p in store.parties(kind, as_of=date_to).items()}
     lines = statement_lines(journals, {a["account"] for a in accounts}, date_from, date_to,
                             names)
-    return {
+    for budget in report:
+        for funder in budget["funders"]:
+            funder["name"] = names.get(f"council:{funder['funder']}", funder["funder"])
+    result = {
         "holder": holder,
         "from": date_from.isoformat(),
         "to": date_to.isoformat(),
@@ -136,6 +148,15 @@ def holder_statement(store: DbStore, holder: str, date_from: dt.date,
         "isf_earlier_agreements": earlier_agreements(store, accounts, date_to),
         "isf_changes": isf_changes(store, accounts, date_to),
     }
+    from ledger.reports import holder_figures as figures
+
+    result["isf_months"] = figures.isf_months(store, result, journals, date_to)
+    result["dp_reviews"] = figures.dp_reviews(store, holder, date_from, date_to)
+    result["pool_labels"] = figures.pool_labels(store, holder, result, date_to)
+    result["provider_names"] = {pid: p.get("name", pid) for pid, p in
+                                store.parties("provider", as_of=date_to).items()
+                                if any(r["provider"] == pid for r in result["isf_months"])}
+    return result, journals
 
 
 def earlier_agreements(store: DbStore, accounts: list[dict], date_to: dt.date) -> list[dict]:

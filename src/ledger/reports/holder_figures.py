@@ -1,0 +1,144 @@
+"""The figures a person's statement says in words (docs/statements.md#holder-reader).
+
+Added to the holder statement's JSON beside its fixed fields, so the words on the page
+and the figures a program reads are the same numbers:
+
+- `isf_months`: per Individual Service Fund, the agreed hours a month and rate in force
+  at the period's end, the period's hours and money side by side (opening, in, used,
+  expired, returned, closing), why hours expired, and what carries over and its worth;
+- `dp_reviews`: each direct-payment review dated in the period, with its working
+  (balance, weeks allowed, contingency, surplus recovered);
+- `pool_labels`: how the person appears in each pool's shared statement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ledger.core.amounts import Unit, pence_for_minutes
+from ledger.core.journal import Journal
+from ledger.domain.isf import terms_for
+
+_HOURS_KINDS = {"isf_advance": "in", "isf_delivery": "delivered",
+                "isf_hours_expiry": "expired"}
+_MONEY_KINDS = {"isf_advance": "in", "isf_delivery": "delivered", "isf_fee": "fees",
+                "isf_purchase": "purchases", "isf_underspend_return": "returned",
+                "closure_return": "returned"}
+HOURS_KEYS = ("opening", "in", "delivered", "expired", "other", "closing")
+MONEY_KEYS = ("opening", "in", "delivered", "fees", "purchases", "returned", "other",
+              "closing")
+
+
+def next_month(day: dt.date) -> str:
+    following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return f"{following.year:04d}-{following.month:02d}"
+
+
+def isf_months(store, statement: dict, journals: list[Journal], end: dt.date
+               ) -> list[dict]:
+    """One entry per ISF the person has an account with by the period's end."""
+    rows = []
+    by_account: dict[str, dict] = {}
+    for row in statement["accounts"]:
+        if row["account"].startswith("isf:"):
+            by_account.setdefault(row["account"], {})[row["unit"]] = row
+    for account, units in sorted(by_account.items()):
+        _, holder, provider = account.split(":")
+        state = store.get_state("isf", f"{holder}:{provider}") or {}
+        month = f"{end.year:04d}-{end.month:02d}"
+        terms = terms_for(state, month) if state else {}
+        hours = dict.fromkeys(HOURS_KEYS, 0)
+        money = dict.fromkeys(MONEY_KEYS, 0)
+        hours["opening"] = units.get(Unit.HRS.value, {}).get("opening_minor", 0)
+        money["opening"] = units.get(Unit.GBP.value, {}).get("opening_minor", 0)
+        for line in statement["lines"]:
+            if line["account"] != account:
+                continue
+            kind = line["type"]
+            amount = line["amount_minor"]
+            if line["unit"] == Unit.HRS.value:
+                name = _HOURS_KINDS.get(kind, "other")
+                hours[name] += amount if name in ("in", "other") else -amount
+            else:
+                name = _MONEY_KINDS.get(kind, "other")
+                money[name] += amount if name in ("in", "other") else -amount
+        hours["closing"] = (hours["opening"] + hours["in"] - hours["delivered"]
+                            - hours["expired"] + hours["other"])
+        money["closing"] = (money["opening"] + money["in"] - money["delivered"]
+                            - money["fees"] - money["purchases"] - money["returned"]
+                            + money["other"])
+        rate = terms.get("rate_pence_per_hour")
+        carried = max(hours["closing"], 0)
+        rows.append({
+            "account": account,
+            "provider": provider,
+            "hours_per_month_minutes": terms.get("hours_per_month_minutes"),
+            "rate_pence_per_hour": rate,
+            "expire_after_months": terms.get("expire_after_months"),
+            "max_carry_minutes": terms.get("max_minutes"),
+            "closed": state.get("closed") if state.get("closed") and
+            state["closed"] <= end.isoformat() else None,
+            "hours_minutes": hours,
+            "money_minor": money,
+            "expired_lots": _expired_lots(journals, account, statement),
+            "carry_over_minutes": carried,
+            "carry_over_worth_minor": pence_for_minutes(carried, rate) if rate else 0,
+            "borrowed_minutes": max(-hours["closing"], 0),
+            "next_month": next_month(end),
+        })
+    return rows
+
+
+def _expired_lots(journals: list[Journal], account: str, statement: dict) -> list[dict]:
+    """Each lot of hours that expired in the period: its month, minutes and why (`age`:
+    older than the ISF allows; `cap`: more than may be carried over)."""
+    lots = []
+    for journal in journals:
+        if journal.type != "isf_hours_expiry" or not (
+                statement["from"] <= journal.date.isoformat() <= statement["to"]):
+            continue
+        if not any(p.account == account for p in journal.postings):
+            continue
+        for lot in journal.memo.get("lots", []):
+            lots.append({"date": journal.date.isoformat(), "month": lot["month"],
+                         "minutes": lot["minutes"], "reason": lot.get("reason", "age")})
+    return lots
+
+
+def dp_reviews(store, holder: str, start: dt.date, end: dt.date) -> list[dict]:
+    """Direct-payment reviews dated in the period, with their working: what the account
+    held, the weeks of support and contingency the person may keep, and the surplus."""
+    reviews = (store.get_state("dp_reviews", holder) or {}).get("reviews", [])
+    rows = []
+    for review in reviews:
+        if not start.isoformat() <= review["date"] <= end.isoformat():
+            continue
+        rows.append({
+            "date": review["date"],
+            "council": review["council"],
+            "balance_minor": review["balance_pence"],
+            "weekly_amount_minor": review["weekly_amount_pence"],
+            "max_weeks": str(review["max_weeks"]),
+            "allowed_minor": review["allowed_pence"],
+            "contingency_minor": review["contingency_pence"],
+            "recovered_minor": max(review["surplus_pence"], 0),
+        })
+    return rows
+
+
+def pool_labels(store, holder: str, statement: dict, end: dt.date) -> dict[str, str]:
+    """How the person appears in the shared statement of each pool they have a share in
+    (docs/pools.md): their name only with their consent, else a pseudonym or 'Member N'."""
+    from ledger.reports.pool_statement import member_labels
+
+    labels = {}
+    parties = None
+    for row in statement["accounts"]:
+        parts = row["account"].split(":")
+        if parts[0] != "pool" or parts[2] != holder or parts[1] in labels:
+            continue
+        state = store.get_state("pool", parts[1]) or {}
+        if parties is None:
+            parties = store.parties("holder", as_of=end)
+        labels[parts[1]] = member_labels(state, parties, [holder]).get(holder, holder)
+    return labels
