@@ -110,7 +110,7 @@ def test_every_finance_export_takes_codes_and_refuses_a_row_no_code_covers(db_ur
         assert done.exit_code == 0, done.output
         coded[kind] = _rows(done.output)
         assert len(coded[kind]) == len(plain) > 0
-        for with_codes, without in zip(coded[kind], plain):
+        for with_codes, without in zip(coded[kind], plain, strict=True):
             assert list(with_codes)[-3:] == ["cost_centre", "nominal", "supplier"]
             assert {k: with_codes[k] for k in without} == without  # nothing else changes
     by_holder = {r["holder"]: r for r in coded["dp-monitoring"]}
@@ -123,8 +123,8 @@ def test_every_finance_export_takes_codes_and_refuses_a_row_no_code_covers(db_ur
     # Leave out the ISF line: if the council has ISFs of another provider, those are named
     # too; the file is never written.
     partial = tmp_path / "partial.yaml"
-    partial.write_text("\n".join(l for l in codes.read_text().splitlines()
-                                 if "isf:" not in l) + "\n", encoding="utf-8")
+    partial.write_text("\n".join(line for line in codes.read_text().splitlines()
+                                 if "isf:" not in line) + "\n", encoding="utf-8")
     out = tmp_path / "returns.csv"
     import subprocess
     import sys

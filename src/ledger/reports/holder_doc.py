@@ -108,8 +108,13 @@ def _isf_section(doc: Document, statement: dict, isf: dict, provider: str, this:
                     f"come out of {month_name(isf['next_month'])}'s hours.")
         easy += [f"You used {hours(isf['borrowed_minutes'])} more than you had.",
                  "They come out of next month's hours."]
-    said.extend(_isf_money_sentences(m, statement, isf))
-    easy.extend(_isf_money_easy(m))
+    earlier = next((e for e in statement.get("isf_earlier_agreements", [])
+                    if e["account"] == isf["account"]), None)
+    # With an earlier agreement still open, the fund's own money is the current
+    # agreement's (docs/rules-trust.md#isf-agreements); the earlier one is said apart.
+    own = earlier["own_closing_minor"] if earlier else m["closing"]
+    said.extend(_isf_money_sentences(m, own, earlier))
+    easy.extend(_isf_money_easy(m, own))
     for change in statement.get("isf_changes", []):
         if change["account"] == isf["account"]:
             said.append(_change_sentence(change))
@@ -119,7 +124,7 @@ def _isf_section(doc: Document, statement: dict, isf: dict, provider: str, this:
     section.tables.append(_side_by_side(statement, isf["account"], provider))
     doc.sections.append(section)
     doc.summary.append(f"Support from {provider}: you had {hours(max(had, 0))} and used "
-                       f"{hours(h['delivered'])}. {_held_or_short(m['closing'])}")
+                       f"{hours(h['delivered'])}. {_held_or_short(own)}")
     doc.easy_summary.append(f"You used {hours(h['delivered'])} of support from {provider}.")
 
 
@@ -149,7 +154,7 @@ def _expiry_sentence(isf: dict) -> str:
     return f"{total} expired and went back to the council: " + " and ".join(reasons) + "."
 
 
-def _isf_money_sentences(m: dict, statement: dict, isf: dict) -> list[str]:
+def _isf_money_sentences(m: dict, own: int, earlier: dict | None) -> list[str]:
     said = []
     if m["opening"] > 0:
         said.append(f"The fund held {money(m['opening'])} at the start.")
@@ -167,13 +172,11 @@ def _isf_money_sentences(m: dict, statement: dict, isf: dict) -> list[str]:
     if m["other"]:
         said.append(f"Corrections {'added' if m['other'] > 0 else 'took away'} "
                     f"{money(m['other'])}.")
-    if m["closing"] >= 0:
-        said.append(f"The fund holds {money(m['closing'])} at the end.")
+    if own >= 0:
+        said.append(f"The fund holds {money(own)} at the end.")
     else:
-        said.append(f"The fund is {money(m['closing'])} short at the end: your support cost "
+        said.append(f"The fund is {money(own)} short at the end: your support cost "
                     "more than the money paid in so far.")
-    earlier = next((e for e in statement.get("isf_earlier_agreements", [])
-                    if e["account"] == isf["account"]), None)
     if earlier and earlier["outstanding_overspend_minor"] > 0:
         # docs/rules-trust.md#isf-agreements: kept apart, never settled quietly.
         said.append(f"An earlier agreement (before {long_date(earlier['agreement_from'])}) "
@@ -182,17 +185,17 @@ def _isf_money_sentences(m: dict, statement: dict, isf: dict) -> list[str]:
     return said
 
 
-def _isf_money_easy(m: dict) -> list[str]:
+def _isf_money_easy(m: dict, own: int) -> list[str]:
     easy = []
     if m["in"]:
         easy.append(f"{money(m['in'])} was paid in.")
     easy.append(f"Your support cost {money(m['delivered'])}.")
     if m["fees"]:
         easy.append(f"The fee was {money(m['fees'])}.")
-    if m["closing"] >= 0:
-        easy.append(f"There is {money(m['closing'])} left.")
+    if own >= 0:
+        easy.append(f"There is {money(own)} left.")
     else:
-        easy.append(f"The fund is {money(m['closing'])} short.")
+        easy.append(f"The fund is {money(own)} short.")
     return easy
 
 

@@ -155,7 +155,8 @@ def holder_statement_and_journals(store: DbStore, holder: str, date_from: dt.dat
     result["pool_labels"] = figures.pool_labels(store, holder, result, date_to)
     result["provider_names"] = {pid: p.get("name", pid) for pid, p in
                                 store.parties("provider", as_of=date_to).items()
-                                if any(r["provider"] == pid for r in result["isf_months"])}
+                                if any(r["provider"] == pid for r in
+                                       [*result["isf_months"], *result["commissioned"]])}
     return result, journals
 
 
