@@ -187,22 +187,28 @@ def test_a_closed_pool_says_when_it_closed_and_what_is_left_in_common(pool):
     assert statement["totals"]["shares_closing_minor"] == 0
     assert statement["total_minor"] == 2_000
     text = " ".join(render_pool_statement_text(statement).split())
-    assert "This pool closed on 30 April 2026." in text
-    assert "members' shares £0.00 plus £20.00 held in common" in text
-    assert "£1,590.66 went back to their direct payment account on 30 April 2026" in text
+    assert "The pool closed on 30 April 2026." in text
+    assert "£0.00 in members' shares and £20.00 held in common" in text
+    assert ("Member 1 got £1,590.66 back into their direct payment account when the pool "
+            "closed on 30 April 2026") in text
 
 
 def test_text_shows_pounds_with_commas_and_aligned_columns(pool):
     text = render_pool_statement_text(pool.statement())
     assert "£1,590.66" in text  # Member 1's closing share: 160000 - 934 pence
-    table = text.split("Each member's share\n")[1].split("\n\n")[0].splitlines()
-    assert len(table) == 4  # header and three members
+    table = text.split("Each member's share, 1 April to 30 April 2026, in pounds\n")[1]
+    table = table.split("\n\n")[0].splitlines()
+    assert len(table) == 7  # header, rule, three members, rule, the total
     assert len({len(line) for line in table}) == 1  # right-aligned to the same edge
     flat = " ".join(text.split())
-    assert "Split equally between 3 members: Member 1 £3.34, Kingfisher £3.33" in flat
-    assert "Split by agreed shares (Member 1 2, Cal Example 1)" in flat
-    assert "5 April 2026: £10.00 paid to Coach Co: coach" in flat
-    assert all(len(line) <= 88 for line in text.splitlines())
+    assert "Split equally between 3 members." in flat
+    assert "Member 1 £3.34 Kingfisher £3.33 Cal Example £3.33" in flat
+    assert ("Split by agreed shares: Member 1 pays 2 parts, Cal Example pays 1 part, out of "
+            "3 parts.") in flat
+    assert "5 April 2026: Coach Co" in flat and "£10.00 paid to Coach Co for coach." in flat
+    prose = [line for line in text.splitlines() if not line.startswith("  ")]
+    assert all(len(line) <= 88 for line in prose)  # sentences wrap; tables are as wide as
+    # their columns
 
 
 @pytest.mark.parametrize("pence, text", [(0, "£0.00"), (5, "£0.05"), (123_450, "£1,234.50"),

@@ -8,8 +8,8 @@ members who share it and each part comes out of that member's own share, so one 
 budget never pays for another's support.
 
 State (kind "pool", ref = pool id), JSON-able, dates as ISO text:
-    {"pool", "opened", "opened_by", "status": "open"|"closed", "closed", "closed_by",
-     "common_left_minor", "closes_reversed": [event keys],
+    {"pool", "name" (display name or None), "opened", "opened_by", "status": "open"|"closed",
+     "closed", "closed_by", "common_left_minor", "closes_reversed": [event keys],
      "history": [{"holder", "joined", "joined_by", "left", "left_by"}]}
 `history` is in join order; the current members are its periods with no `left`.
 """
@@ -33,6 +33,7 @@ KIND = "pool"
 MAX_MEMBERS = 200  # a pooling group, not a council: put a limit on everything
 MAX_ID_CHARS = 64
 MAX_TEXT_CHARS = 200
+MAX_NAME_CHARS = 100  # the pool's display name, said in the statement's title
 GBP = Unit.GBP
 
 # ---------------------------------------------------------------- field types
@@ -69,6 +70,17 @@ Weight = Annotated[Decimal, BeforeValidator(_weight)]
 Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 
 
+def _display_name(value: str) -> str:
+    """A title for people to read: no control characters, no spaces at its ends."""
+    if value != value.strip() or not value.isprintable():
+        raise ValueError("name may not have spaces at its ends or control characters")
+    return value
+
+
+DisplayName = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS),
+                        AfterValidator(_display_name)]
+
+
 class PoolEvent(Event):
     pool: PoolId
 
@@ -76,6 +88,7 @@ class PoolEvent(Event):
 class PoolOpen(PoolEvent):
     type: Literal["pool_open"]
     members: list[PartyId] = Field(max_length=MAX_MEMBERS)
+    name: DisplayName | None = None  # extension: the name the group knows the pool by
 
 
 class PoolJoin(PoolEvent):
@@ -206,7 +219,8 @@ def pool_open(ctx: Ctx, event: PoolOpen) -> None:
         # Pool ids are never reused: the accounts pool:{L}:* keep their history.
         raise LedgerError("invalid", f"pool {event.pool} already exists")
     ctx.put_state(KIND, event.pool, {
-        "pool": event.pool, "opened": ctx.date.isoformat(), "opened_by": ctx.event_key,
+        "pool": event.pool, "name": event.name, "opened": ctx.date.isoformat(),
+        "opened_by": ctx.event_key,
         "status": "open", "closed": None, "closed_by": None, "common_left_minor": None,
         "closes_reversed": [], "history": [_new_period(holder, ctx) for holder in event.members],
     })

@@ -12,13 +12,11 @@ consent too.
 from __future__ import annotations
 
 import datetime as dt
-import textwrap
 from collections.abc import Iterable
 from typing import Any
 
 from ledger.core.journal import Journal
 
-WIDTH = 88  # characters per line of the text statement
 _MEMBER_TOTALS = ("opening_minor", "contributed_minor", "received_minor", "charged_minor",
                   "refunded_minor", "corrections_minor", "closing_minor")
 
@@ -195,6 +193,7 @@ def _finish(pool_state: dict, pool: str, date_from: dt.date, date_to: dt.date,
     closed = pool_state.get("closed")
     return {
         "pool": pool,
+        "name": pool_state.get("name"),  # the display name given at pool_open, or None
         "from": date_from.isoformat(),
         "to": date_to.isoformat(),
         "opened": pool_state.get("opened"),
@@ -209,6 +208,8 @@ def _finish(pool_state: dict, pool: str, date_from: dt.date, date_to: dt.date,
             "received_minor": sum(r["received_minor"] for r in rows.values()),
             "charged_minor": sum(r["charged_minor"] for r in rows.values()),
             "refunded_minor": sum(r["refunded_minor"] for r in rows.values()),
+            "corrections_minor": sum(r["corrections_minor"] for r in rows.values()),
+            "shares_opening_minor": sum(r["opening_minor"] for r in rows.values()),
             "shares_closing_minor": shares_closing,
             "common_closing_minor": common["closing_minor"],
             "closing_minor": total_closing,
@@ -235,119 +236,10 @@ def money(pence: int) -> str:
     return f"{sign}£{pounds:,}.{rest:02d}"
 
 
-def long_date(iso: str) -> str:
-    day = dt.date.fromisoformat(iso)
-    return f"{day.day} {day:%B %Y}"
-
-
-def _table(header: list[str], lines: list[list[str]]) -> list[str]:
-    """First column left-aligned, the figures right-aligned, two spaces between."""
-    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
-    out = []
-    for line in [header, *lines]:
-        cells = [line[0].ljust(widths[0])]
-        cells += [cell.rjust(width) for cell, width in zip(line[1:], widths[1:], strict=True)]
-        out.append("  ".join(cells).rstrip())
-    return out
-
-
-def _shares_section(statement: dict) -> list[str]:
-    with_corrections = any(m["corrections_minor"] for m in statement["members"])
-    header = ["Member", "At start", "Put in"]
-    keys = ["opening_minor", "contributed_minor"]
-    if any(m["received_minor"] for m in statement["members"]):
-        header.append("From common")
-        keys.append("received_minor")
-    header += ["Spent", "Given back"]
-    keys += ["charged_minor", "refunded_minor"]
-    if with_corrections:
-        header.append("Corrections")
-        keys.append("corrections_minor")
-    header.append("At end")
-    keys.append("closing_minor")
-    lines = [[m["member"], *(money(m[k]) for k in keys)] for m in statement["members"]]
-    return ["Each member's share", *_table(header, lines)]
-
-
-def _split_text(purchase: dict) -> str:
-    parts = ", ".join(f"{p['member']} {money(p['part_minor'])}" for p in purchase["parts"])
-    count = len(purchase["parts"])
-    if purchase["method"] == "ratio" and purchase["weights"]:
-        ratio = ", ".join(f"{name} {weight}" for name, weight in purchase["weights"].items())
-        return f"Split by agreed shares ({ratio}): {parts}"
-    if count == 1:
-        return f"Paid by one member: {parts}"
-    return f"Split equally between {count} members: {parts}"
-
-
-def _purchases_section(statement: dict) -> list[str]:
-    if not statement["purchases"]:
-        return ["What was bought", "Nothing was bought from the pool in this period."]
-    lines = []
-    for purchase in statement["purchases"]:
-        what = f": {purchase['description']}" if purchase["description"] else ""
-        undone = " (later cancelled and paid back)" if purchase["reversed"] else ""
-        lines.append(f"{long_date(purchase['date'])}: {money(purchase['amount_minor'])} "
-                     f"paid to {purchase['payee']}{what}{undone}")
-        lines += textwrap.wrap(_split_text(purchase), WIDTH, initial_indent="    ",
-                               subsequent_indent="      ")
-    note = ("When a cost does not divide exactly into pennies, each spare penny goes to "
-            "whoever was owed the largest part of a penny; if that is equal, to whoever "
-            "joined the pool first.")
-    return ["What was bought", *lines, "", *textwrap.wrap(note, WIDTH)]
-
-
-def _common_section(common: dict) -> list[str]:
-    if not any(common[k] for k in ("opening_minor", "in_minor", "out_minor")):
-        return []
-    rows = [["At start", money(common["opening_minor"])],
-            ["Money in", money(common["in_minor"])],
-            ["Money out", money(common["out_minor"])],
-            ["At end", money(common["closing_minor"])]]
-    lines = ["Money held in common (it belongs to the group, not to one member)",
-             *_table(["", ""], rows)[1:]]
-    for item in common["items"]:
-        who = f" from {item['payer']}" if item.get("payer") else ""
-        lines.append(f"  {long_date(item['date'])}: {money(item['amount_minor'])}{who}")
-    return lines
-
-
-def _membership_section(statement: dict) -> list[str]:
-    lines = []
-    for member in statement["members"]:
-        joined = member["joined"]
-        if joined and statement["from"] <= joined <= statement["to"] and joined > (
-                statement["opened"] or ""):
-            lines.append(f"{member['member']} joined the pool on "
-                         f"{long_date(member['joined'])}.")
-        for refund in member["refunds"]:
-            why = "left the pool" if refund["reason"] == "leave" else "the pool closed"
-            lines.append(f"{member['member']}: {money(refund['amount_minor'])} went back to "
-                         f"their direct payment account on {long_date(refund['date'])} "
-                         f"({why}).")
-        if member["left"] and not member["refunds"]:
-            lines.append(f"{member['member']} left the pool on {long_date(member['left'])}.")
-    return [wrapped for line in lines for wrapped in textwrap.wrap(line, WIDTH)]
-
-
-def _total_text(totals: dict) -> str:
-    held = f"The pool holds {money(totals['closing_minor'])} at the end of the period"
-    if not totals["common_closing_minor"]:
-        return f"{held}, all of it in members' shares."
-    return (f"{held}: members' shares {money(totals['shares_closing_minor'])} plus "
-            f"{money(totals['common_closing_minor'])} held in common.")
-
-
 def render_pool_statement_text(statement: dict) -> str:
-    """The statement as plain English text for the pooling group."""
-    totals = statement["totals"]
-    head = [f"Pool statement: {statement['pool']}",
-            f"From {long_date(statement['from'])} to {long_date(statement['to'])}"]
-    if statement.get("opened") and statement["opened"] >= statement["from"]:
-        head.append(f"This pool opened on {long_date(statement['opened'])}.")
-    if statement.get("closed"):
-        head.append(f"This pool closed on {long_date(statement['closed'])}.")
-    sections = [head, _shares_section(statement), _purchases_section(statement),
-                _common_section(statement["common"]), _membership_section(statement),
-                textwrap.wrap(_total_text(totals), WIDTH)]
-    return "\n\n".join("\n".join(s) for s in sections if s) + "\n"
+    """The group's shared statement as plain English text: the same words as its HTML
+    and PDF (docs/pools.md#reader-version)."""
+    from ledger.reports.document import render_text
+    from ledger.reports.pool_doc import pool_document
+
+    return render_text(pool_document(statement))
