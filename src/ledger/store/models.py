@@ -203,6 +203,68 @@ class InstrumentState(Base):
     data: Mapped[str] = mapped_column(Text)
 
 
+class WebUser(Base):
+    """A sign-in for the web view (docs/web.md), in one ledger; the password only as an
+    Argon2id hash."""
+
+    __tablename__ = "web_user"
+    __table_args__ = (UniqueConstraint("ledger_id", "username", name="uq_web_user_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ledger_id: Mapped[int] = _ledger_id()
+    username: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class WebRole(Base):
+    """What a sign-in may read: `holder:H`, `pool:L`, `provider:P`, `council:C` or
+    `auditor` (docs/web.md#roles)."""
+
+    __tablename__ = "web_role"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_user.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(120), primary_key=True)
+
+
+class WebInvite(Base):
+    """A one-time invitation to make a sign-in with the given roles; only the SHA-256 of
+    its token is kept."""
+
+    __tablename__ = "web_invite"
+    __table_args__ = (UniqueConstraint("token_sha256", name="uq_web_invite_token"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ledger_id: Mapped[int] = _ledger_id()
+    token_sha256: Mapped[str] = mapped_column(String(64))
+    roles: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("web_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class WebLoginFailure(Base):
+    """A failed sign-in, by username and by address, for the rate limit."""
+
+    __tablename__ = "web_login_failure"
+    __table_args__ = (Index("ix_web_login_failure_key", "ledger_id", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ledger_id: Mapped[int] = _ledger_id()
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class WebSecret(Base):
+    """The key that signs a ledger's session cookies, shared by every web worker."""
+
+    __tablename__ = "web_secret"
+
+    ledger_id: Mapped[int] = mapped_column(ForeignKey("ledger.id"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))
+
+
 __all__ = [
     "Account",
     "AccountFloor",
@@ -215,4 +277,9 @@ __all__ = [
     "PartyRecord",
     "PeriodLock",
     "Posting",
+    "WebInvite",
+    "WebLoginFailure",
+    "WebRole",
+    "WebSecret",
+    "WebUser",
 ]
