@@ -396,3 +396,24 @@ def _check_document(document: Document) -> None:
     signed = [text for text in _words(document) if SIGNED_POUND.search(text)]
     assert not signed, signed
     assert not SIGNED_POUND.search(render_text(document))
+
+
+def test_council_statement_lists_direct_payments_above_the_threshold(db_url):
+    """The overview's surplus rows are the dp-monitoring export's rows with a surplus,
+    for the same weeks and contingency (docs/exports.md#dp-monitoring)."""
+    from fractions import Fraction
+
+    run(ROOT / "dp-holder.yaml", db_url)
+    end = dt.date(2026, 6, 30)
+    data = read(db_url, council_statement, "BCC", dt.date(2026, 4, 1), end, Fraction(2),
+                10000)
+    export = list(csv.DictReader(io.StringIO(invoke(
+        "export", "dp-monitoring", "--council", "BCC", "--as-of", end.isoformat(),
+        "--weeks", "2", "--contingency", "100", db=db_url).output)))
+    expected = {r["account"]: int(r["surplus_minor"]) for r in export
+                if int(r["surplus_minor"]) > 0}
+    assert expected  # the scenario has someone above two weeks
+    assert {r["account"]: r["surplus_minor"] for r in data["dp_surplus"]["rows"]} == expected
+    words = " ".join(render_text(council_document(data)).split())
+    assert "Direct payments above the threshold" in words
+    assert "A review would recover" in words

@@ -9,6 +9,35 @@ from ledger.reports.document import Document, Section, Table, decimal_hours, hou
 
 # ---------------------------------------------------------------- the document
 
+
+def _surplus_section(surplus: dict, end: str) -> Section:
+    """Direct payments above the threshold on the last day: what a review would recover,
+    with the working (docs/exports.md#dp-monitoring)."""
+    rows = surplus["rows"]
+    keep = f"{surplus['weeks']} weeks of support"
+    if surplus["contingency_minor"]:
+        keep += f" and a contingency of {money(surplus['contingency_minor'])}"
+    section = Section(heading="Direct payments above the threshold", id="dp-surplus")
+    if not rows:
+        section.sentences.append(f"On {end} no direct payment account held more than "
+                                 f"{keep}.")
+        section.easy.append("No one had more money than they may keep.")
+        return section
+    total = sum(r["surplus_minor"] for r in rows)
+    section.sentences.append(
+        f"On {end}, {len(rows)} direct payment account{'s' if len(rows) != 1 else ''} held "
+        f"more than {keep}. A review would recover {money(total)} in all.")
+    section.easy.append(f"{len(rows)} people had more money than they may keep.")
+    section.tables.append(Table(
+        caption=f"Direct payments above {keep}, on {end}",
+        columns=["Account", "Balance", "Weekly amount", "Weeks held", "May keep", "Surplus"],
+        rows=[[r["account"], money(r["balance_minor"]), money(r["weekly_amount_minor"]),
+               r["weeks_held"], money(r["allowed_minor"] + r["contingency_minor"]),
+               money(r["surplus_minor"])] for r in rows],
+        total=["All", "", "", "", "", money(total)]))
+    return section
+
+
 LABELS = {"direct_payments": "Direct payments", "isfs": "Individual Service Funds",
           "pools": "Pool shares", "funds": "Bursary funds",
           "framework": "Framework call-offs", "block": "Block contracts",
@@ -50,6 +79,7 @@ def council_document(data: dict) -> Document:
     for kind in HELD_KINDS:
         if data[kind]:
             doc.sections.append(_held_section(data, kind, what[kind], end))
+    doc.sections.append(_surplus_section(data["dp_surplus"], end))
     if data["contracts"]:
         doc.sections.append(_contract_section(data))
     if data["other"]:

@@ -269,14 +269,11 @@ def _two_places(value: Fraction) -> str:
     return f"{sign}{abs(hundredths) // 100}.{abs(hundredths) % 100:02d}"
 
 
-def write_dp_monitoring(store, council: str, as_of: dt.date, weeks: Fraction,
-                        contingency_pence: int, out: TextIO, excel: bool = False,
-                        mapping: Mapping | None = None, mapping_name: str = "") -> int:
-    """Every direct-payment account of the council's people: its balance on `as_of`, the
-    weeks of support it holds at the weekly amount its schedules pay, and the surplus a
-    review would recover (balance - contingency - weekly amount x weeks, rounded once;
-    never below 0), with its working. Posts nothing. With a mapping, each row takes the
-    codes of its account for a `dp_review` journal, the one that would recover it."""
+def dp_monitoring_rows(store, council: str, as_of: dt.date, weeks: Fraction,
+                       contingency_pence: int) -> list[dict]:
+    """Every direct-payment account of the council's people on `as_of`: its balance, the
+    weekly amount its schedules pay, the weeks held, what may be kept (weekly amount x
+    weeks, rounded once, plus the contingency) and the surplus above that (never below 0)."""
     from ledger.core.amounts import round_half_away
 
     schedules: dict[str, list[dict]] = {}
@@ -293,12 +290,26 @@ def write_dp_monitoring(store, council: str, as_of: dt.date, weeks: Fraction,
             continue  # no direct payment
         balance = store.balance_as_of(account, Unit.GBP, as_of)
         weekly = weekly_pence(schedules.get(holder, []), as_of)
-        held = _two_places(Fraction(balance) / weekly) if weekly else ""
-        weekly_minor = round_half_away(weekly)
         allowed = round_half_away(weekly * weeks)
-        rows.append([safe(holder), safe(account), format_amount(balance, Unit.GBP),
-                     balance, weekly_minor, held, contingency_pence, str(weeks), allowed,
-                     max(balance - contingency_pence - allowed, 0)])
+        rows.append({"holder": holder, "account": account, "balance_minor": balance,
+                     "weekly_amount_minor": round_half_away(weekly),
+                     "weeks_held": _two_places(Fraction(balance) / weekly) if weekly else "",
+                     "contingency_minor": contingency_pence, "allowed_weeks": str(weeks),
+                     "allowed_minor": allowed,
+                     "surplus_minor": max(balance - contingency_pence - allowed, 0)})
+    return rows
+
+
+def write_dp_monitoring(store, council: str, as_of: dt.date, weeks: Fraction,
+                        contingency_pence: int, out: TextIO, excel: bool = False,
+                        mapping: Mapping | None = None, mapping_name: str = "") -> int:
+    """`dp_monitoring_rows` as CSV, with the working. Posts nothing. With a mapping, each
+    row takes the codes of its account for a `dp_review` journal, the one that would
+    recover it."""
+    rows = [[safe(r["holder"]), safe(r["account"]), format_amount(r["balance_minor"], Unit.GBP),
+             r["balance_minor"], r["weekly_amount_minor"], r["weeks_held"],
+             r["contingency_minor"], r["allowed_weeks"], r["allowed_minor"], r["surplus_minor"]]
+            for r in dp_monitoring_rows(store, council, as_of, weeks, contingency_pence)]
     return _write_coded(out, excel, DP_MONITORING_COLUMNS, rows, mapping, mapping_name,
                         lambda row: (row[1], "dp_review"))
 

@@ -17,13 +17,14 @@ import csv
 import datetime as dt
 import io
 from collections import defaultdict
+from fractions import Fraction
 
 from sqlalchemy import case, func, or_, select
 
 from ledger.domain.budgets import budget_report
 from ledger.errors import UsageError
 from ledger.reports.balances import balances
-from ledger.reports.council_exports import payment_rows, write_contracts
+from ledger.reports.council_exports import dp_monitoring_rows, payment_rows, write_contracts
 from ledger.store import models as m
 from ledger.store.repo import DbStore, account_holder
 
@@ -44,7 +45,8 @@ CHUNK = 500
 
 
 def council_statement(store: DbStore, council: str, date_from: dt.date,
-                      date_to: dt.date) -> dict:
+                      date_to: dt.date, surplus_weeks: Fraction = Fraction(8),
+                      contingency_pence: int = 0) -> dict:
     party = store.party("council", council, as_of=date_to)
     if party is None:
         raise UsageError(f"council {council!r} is not in this ledger")
@@ -101,7 +103,14 @@ def council_statement(store: DbStore, council: str, date_from: dt.date,
             "kinds": kinds, "totals": totals,
             "budgets": _budgets(store, council, sorted(people), date_from, date_to),
             **held, "contracts": _contracts(store, council, date_from, date_to),
-            "other": [f for f in flows if f["kind"] == "other"]}
+            "other": [f for f in flows if f["kind"] == "other"],
+            # Direct payments holding more than `surplus_weeks` of support (plus the
+            # contingency) on the last day: what a review would recover
+            # (docs/exports.md#dp-monitoring).
+            "dp_surplus": {"weeks": str(surplus_weeks), "contingency_minor": contingency_pence,
+                           "rows": [r for r in dp_monitoring_rows(
+                               store, council, date_to, surplus_weeks, contingency_pence)
+                               if r["surplus_minor"] > 0]}}
 
 
 def _balances(store: DbStore, on: dt.date) -> dict[tuple[str, str], int]:
