@@ -106,11 +106,49 @@ def test_readme_setup_command_is_the_documented_one_and_its_ledger_part_runs(wor
 
 
 def test_readme_tour_commands_run_as_written_in_order(workspace):
-    """The tour's commands build on one another (pool.db), so they run in README order."""
+    """The tour's commands build on one another (pool.db), so they run in README order.
+    `ledger serve` runs until stopped: it is started, must answer its sign-in page, and
+    is stopped (on a free port when the README gives none)."""
     tour = [c for c in COMMANDS if not is_setup(c) and c != TEST_COMMAND and not is_postgres(c)]
     assert tour
     for command in tour:
-        run(command, workspace)
+        if command.startswith("ledger serve"):
+            serve(command, workspace)
+        else:
+            run(command, workspace)
+
+
+def serve(command: str, cwd: Path) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    if "--port" not in command:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        command += f" --port {port}"
+    else:
+        port = int(re.search(r"--port[ =](\d+)", command).group(1))
+    env = {k: v for k, v in os.environ.items() if k not in ("LEDGER_DATABASE_URL",
+                                                           "VIRTUAL_ENV")}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    server = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=cwd, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as r:
+                    assert r.status == 200 and b"Sign in" in r.read()
+                    break
+            except OSError:
+                assert server.poll() is None, f"{command} stopped: {server.stderr.read()}"
+                assert time.monotonic() < deadline, f"{command} never answered"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def test_readme_postgresql_example_runs_against_a_test_database(workspace, tmp_path):
