@@ -804,6 +804,36 @@ def statement_holder(holder: str, date_from, date_to, month, fmt: str, easy_read
     _write_document(holder_document(result), result, fmt, variant, output)
 
 
+@statement.command("holders")
+@click.option("--council", default=None, metavar="C", help="Every person of council C.")
+@click.option("--provider", default=None, metavar="P",
+              help="Every person whose ISF provider P holds.")
+@click.option("--month", required=True, metavar="YYYY-MM", help="The month.")
+@click.option("--format", "fmt", type=click.Choice(["json", "html", "pdf"]), default="html",
+              help="html (default), json or pdf.")
+@click.option("--out", "out_dir", required=True,
+              type=click.Path(path_type=Path, file_okay=False),
+              help="The folder for the files (made if missing): one per person, HOLDER.EXT.")
+@db_option
+def statement_holders(council: str | None, provider: str | None, month: str, fmt: str,
+                      out_dir: Path, db_url: str | None, ledger: str) -> None:
+    """One statement file per person of a council or a provider, each in the person's
+    recorded version (docs/statements.md#many)."""
+    from ledger.progress import BulkProgress
+    from ledger.reports.bulk import holders_for, write_holder_statements
+    from ledger.store.repo import DbStore
+
+    start, end = _period(None, None, month)
+    with _engine(db_url, read_only=True).connect() as conn:
+        _existing_ledger(conn, ledger)
+        store = DbStore(conn, ledger)
+        holders = holders_for(store, council=council, provider=provider, month_end=end)
+        with BulkProgress(len(holders), "writing statements") as bar:
+            written = write_holder_statements(store, holders, start, end, fmt, out_dir,
+                                              progress=bar)
+    click.echo(f"{written} statements written to {out_dir}")
+
+
 @statement.command("pool")
 @click.argument("pool")
 @click.option("--member", default=None, metavar="H",

@@ -100,3 +100,29 @@ def test_a_wrong_party_is_one_line_and_exit_2(args, why, ledgers):
                            "statement", *args, "--db", db], capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert why in done.stderr
+
+
+def test_many_statements_at_once_are_each_persons_own(ledgers, tmp_path):
+    """`statement holders` writes one file per person, the same bytes as asking for each
+    person's statement alone (docs/statements.md#many)."""
+    db = ledgers["wokingham-isf-pilot.yaml"]
+    for fmt in ("json", "html"):
+        out = tmp_path / fmt
+        done = invoke("statement", "holders", "--council", "WBC", "--month", "2026-05",
+                      "--format", fmt, "--out", str(out), db=db)
+        assert done.exit_code == 0, done.output
+        files = sorted(out.iterdir())
+        assert [f.name for f in files] == [f"H{n}.{fmt}" for n in range(1, 6)]
+        for path in files:
+            alone = invoke("statement", "holder", path.stem, "--month", "2026-05",
+                           "--format", fmt, db=db).output
+            assert path.read_text(encoding="utf-8") == alone
+    by_provider = tmp_path / "sh"
+    assert invoke("statement", "holders", "--provider", "SH", "--month", "2026-05",
+                  "--format", "json", "--out", str(by_provider), db=db).exit_code == 0
+    assert len(list(by_provider.iterdir())) == 5
+    neither = subprocess.run([sys.executable, "-c", "from ledger.cli import main; main()",
+                              "statement", "holders", "--month", "2026-05", "--out",
+                              str(tmp_path / "x"), "--db", db], capture_output=True, text=True)
+    assert neither.returncode == 2 and neither.stderr.count("\n") == 1, neither.stderr
+    assert not (tmp_path / "x").exists()

@@ -25,7 +25,7 @@ def _environment():
     return Environment(loader=PackageLoader("ledger.reports", "templates"),
                        autoescape=select_autoescape(["html", "j2"], default=True),
                        undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=False,
-                       keep_trailing_newline=True)
+                       keep_trailing_newline=True, auto_reload=False)
 
 
 def render_html(document: Document, variant: str = "standard") -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, select
 
 from ledger.core.amounts import Unit
 from ledger.core.journal import Journal
@@ -121,14 +121,31 @@ def holder_statement_and_journals(store: DbStore, holder: str, date_from: dt.dat
     owned = select(m.Posting.journal_id).join(
         m.Account, m.Account.id == m.Posting.account_id).where(_candidates(store, holder))
     last = max([date_to, *(dt.date.fromisoformat(b["to"]) for b in budgets)])
-    journals = store.load_journals(
-        or_(m.Journal.id.in_(owned), m.Journal.holder == holder), m.Journal.date <= last)
+    # Two index lookups joined by UNION: an OR across them makes SQLite scan every journal.
+    made_for = select(m.Journal.id).where(m.Journal.ledger_id == store.lid,
+                                          m.Journal.holder == holder)
+    journals = store.load_journals(m.Journal.id.in_(owned.union(made_for)),
+                                   m.Journal.date <= last)
+    accounts = account_movements(store, holder, date_from, date_to)
+    providers = store.parties("provider", as_of=date_to)
+    names = {f"{kind}:{pid}": p.get("name", pid) for kind, found in
+             (("council", store.parties("council", as_of=date_to)), ("provider", providers))
+             for pid, p in found.items()}
+    result = build_holder_statement(store, holder, date_from, date_to, party, budgets,
+                                    journals, accounts, providers, names)
+    return result, journals
+
+
+def build_holder_statement(store, holder: str, date_from: dt.date, date_to: dt.date,
+                           party: dict, budgets: list[dict], journals: list[Journal],
+                           accounts: list[dict], providers: dict[str, dict],
+                           names: dict[str, str]) -> dict:
+    """The statement from what was read for it: the one place its fields are put
+    together, for one person (`holder_statement`) and for many at once
+    (ledger.reports.bulk). `store` needs only `get_state` and `parties`."""
     # What was paid towards a budget by the statement's last day, never after it.
     report = budget_report(budgets, [j for j in journals if j.date <= date_to],
                            holder) if budgets else []
-    accounts = account_movements(store, holder, date_from, date_to)
-    names = {f"{kind}:{pid}": p.get("name", pid) for kind in ("council", "provider")
-             for pid, p in store.parties(kind, as_of=date_to).items()}
     lines = statement_lines(journals, {a["account"] for a in accounts}, date_from, date_to,
                             names)
     for budget in report:
@@ -153,11 +170,10 @@ def holder_statement_and_journals(store: DbStore, holder: str, date_from: dt.dat
     result["isf_months"] = figures.isf_months(store, result, journals, date_to)
     result["dp_reviews"] = figures.dp_reviews(store, holder, date_from, date_to)
     result["pool_labels"] = figures.pool_labels(store, holder, result, date_to)
-    result["provider_names"] = {pid: p.get("name", pid) for pid, p in
-                                store.parties("provider", as_of=date_to).items()
+    result["provider_names"] = {pid: p.get("name", pid) for pid, p in providers.items()
                                 if any(r["provider"] == pid for r in
                                        [*result["isf_months"], *result["commissioned"]])}
-    return result, journals
+    return result
 
 
 def earlier_agreements(store: DbStore, accounts: list[dict], date_to: dt.date) -> list[dict]:
