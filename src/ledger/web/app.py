@@ -71,6 +71,15 @@ def create_app(db_url: str, ledger: str = "main", https_only: bool = False) -> F
     app.add_middleware(SessionMiddleware, secret_key=web.secret, session_cookie="ledger_session",
                        max_age=SESSION_DAYS * 86400, same_site="lax", https_only=https_only)
     app.state.web = web
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        """The same headers on every answer, redirects and errors included."""
+        response = await call_next(request)
+        for name, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
     _routes(app, web)
     return app
 
@@ -125,7 +134,11 @@ def _signed_in(request: Request, web: Web) -> User | None:
     from ledger.web.users import load_user
 
     uid = request.session.get("uid")
-    if not isinstance(uid, int):
+    since = request.session.get("since")
+    if not isinstance(uid, int) or not isinstance(since, int | float):
+        return None
+    if _now().timestamp() - since > SESSION_DAYS * 86400:
+        request.session.clear()  # a day after signing in, whatever the cookie says
         return None
     with web.engine.connect() as conn:
         return load_user(conn, web.lid, uid)
@@ -146,6 +159,8 @@ def _month(value: str | None) -> tuple[dt.date, dt.date, str] | None:
             first = dt.datetime.strptime(value, MONTH_FORMAT).date()
         except ValueError:
             return None
+        if not 1900 <= first.year <= 2199:  # the ledger's dates (docs/rules-trust.md#reading)
+            return None
     last = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
     return first, last, first.strftime(MONTH_FORMAT)
 
@@ -155,6 +170,21 @@ def _version(request: Request, preference: str | None) -> str:
     if asked in ("standard", "easy_read", "large_print"):
         return asked
     return preference if preference in ("easy_read", "large_print") else "standard"
+
+
+def _plain_id(value: str) -> bool:
+    """An id as the ledger writes them: 1 to 200 characters, no control character (a NUL
+    byte would reach PostgreSQL, which cannot hold one)."""
+    return 0 < len(value) <= 200 and not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value)
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition for any id: an ASCII name, and the exact one (RFC 6266)."""
+    import re
+
+    exact = re.sub(r"[\\/]", "-", filename)
+    plain = re.sub(r"[^A-Za-z0-9._-]+", "-", exact)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(exact, safe='')}"
 
 
 def _safe_next(target: str | None) -> str:
@@ -179,7 +209,8 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: C901 - one place lists eve
         from ledger.web import users
 
         form = await request.form()
-        username = str(form.get("username", ""))[:100]
+        username = "".join(c if ord(c) >= 32 else "\ufffd"
+                           for c in str(form.get("username", ""))[:100])
         password = str(form.get("password", ""))
         target = _safe_next(str(form.get("next", "/")))
         if not _csrf_ok(request, form):
@@ -201,7 +232,8 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: C901 - one place lists eve
             return _page(request, "login.html.j2", status=401, next=target,
                          error="That username and password do not match. Please try again.")
         request.session.clear()  # a new session on sign-in: no fixation
-        request.session.update(uid=user.id, csrf=secrets.token_urlsafe(32))
+        request.session.update(uid=user.id, csrf=secrets.token_urlsafe(32),
+                               since=int(_now().timestamp()))
         return RedirectResponse(target, status_code=303)
 
     @app.post("/logout")
@@ -234,7 +266,8 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: C901 - one place lists eve
         period = _month(month)
         with web.engine.connect() as conn:
             store = DbStore(conn, web.ledger)
-            if period is None or store.party("holder", holder) is None or \
+            if period is None or not _plain_id(holder) or \
+                    store.party("holder", holder) is None or \
                     not scope.may_read_holder(store, user, holder, period[1]):
                 return _not_found(request, user)
             try:
@@ -246,7 +279,7 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: C901 - one place lists eve
         return _statement_response(request, user, doc, data, version, period[2], format,
                                    f"statement-{holder}-{period[2]}")
 
-    @app.get("/statements/pool/{pool}")
+    @app.get("/statements/pool/{pool:path}")
     def pool_page(request: Request, pool: str, month: str | None = None,
                   format: str = "html"):
         from ledger.reports.pool_doc import label_for, pool_document
@@ -258,7 +291,8 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: C901 - one place lists eve
         period = _month(month)
         with web.engine.connect() as conn:
             store = DbStore(conn, web.ledger)
-            if period is None or not scope.may_read_pool(store, user, pool, period[1]):
+            if period is None or not _plain_id(pool) or \
+                    not scope.may_read_pool(store, user, pool, period[1]):
                 return _not_found(request, user)
             data = pool_statement_from_store(store, pool, period[0], period[1])
             member = scope.own_member(store, user, pool)
@@ -285,7 +319,8 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: C901 - one place lists eve
         period = _month(month)
         with web.engine.connect() as conn:
             store = DbStore(conn, web.ledger)
-            if period is None or not scope.may_read_provider(store, user, provider):
+            if period is None or not _plain_id(provider) or \
+                    not scope.may_read_provider(store, user, provider):
                 return _not_found(request, user)
             data = provider_statement(store, provider, period[2])
         return _statement_response(request, user, provider_document(data), data,
@@ -304,7 +339,8 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: C901 - one place lists eve
         period = _month(month)
         with web.engine.connect() as conn:
             store = DbStore(conn, web.ledger)
-            if period is None or not scope.may_read_council(store, user, council):
+            if period is None or not _plain_id(council) or \
+                    not scope.may_read_council(store, user, council):
                 return _not_found(request, user)
             data = council_statement(store, council, period[0], period[1])
         return _statement_response(request, user, council_document(data), data,
@@ -328,11 +364,12 @@ def _home_links(store, user: User) -> list[dict]:
     for hid, party in holders:
         if scope.may_read_holder(store, user, hid, today):
             name = party.get("name") or hid
-            links.append({"href": f"/statements/holder/{hid}", "text": f"Statement: {name}"})
+            links.append({"href": f"/statements/holder/{quote(hid, safe='')}",
+                          "text": f"Statement: {name}"})
     for ref in sorted(store.state_refs("pool")):
         if scope.may_read_pool(store, user, ref, today):
             state = store.get_state("pool", ref) or {}
-            links.append({"href": f"/statements/pool/{ref}",
+            links.append({"href": f"/statements/pool/{quote(ref, safe='')}",
                           "text": f"Pool: {state.get('name') or ref}"})
     for pid, party in sorted(store.parties("provider", as_of=today).items()):
         if scope.may_read_provider(store, user, pid):
@@ -354,14 +391,14 @@ def _statement_response(request: Request, user: User, doc, data: dict, version: 
 
         return Response(render_pdf(doc, version), media_type="application/pdf", headers={
             **_SECURITY_HEADERS,
-            "Content-Disposition": f'attachment; filename="{filename}.pdf"'})
+            "Content-Disposition": _attachment(f"{filename}.pdf")})
     if fmt == "csv":
         return Response(_document_csv(doc), media_type="text/csv; charset=utf-8", headers={
             **_SECURITY_HEADERS,
-            "Content-Disposition": f'attachment; filename="{filename}.csv"'})
+            "Content-Disposition": _attachment(f"{filename}.csv")})
     if fmt != "html":
         return _not_found(request, user)
-    base = request.url.path
+    base = quote(request.url.path)
 
     def link(**changes) -> str:
         query = {"month": month, "version": version, **changes}

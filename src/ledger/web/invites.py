@@ -86,7 +86,7 @@ def invite_routes(app: FastAPI, web) -> None:
             return _page(request, "invite_accept.html.j2", status=400, token=token,
                          username=username, error=_sentence(str(err)))
         request.session.clear()
-        request.session.update(uid=uid)
+        request.session.update(uid=uid, since=int(_now().timestamp()))
         return RedirectResponse("/", status_code=303)
 
 
