@@ -120,17 +120,19 @@ def test_the_recorded_format_is_each_persons_variant(tmp_path):
     engine.dispose()
 
 
-def test_a_few_hundred_generated_people_match_one_by_one(db_url, tmp_path):
-    """Every person of a generated council of 240 (DPs and ISFs, two months), each file
-    against the functions `ledger statement holder` calls."""
+def test_a_few_hundred_generated_people_match_one_by_one(db_url, tmp_path, monkeypatch):
+    """Every person of a generated council of 120 (DPs and ISFs, two months), read in
+    batches of 50 so batch edges are crossed, each file against the functions `ledger
+    statement holder` calls."""
     from ledger.cli import _variant, _write_document
 
-    _load(db_url, ScenarioFile.model_validate(council_year(240, seed=7, months=2)))
+    monkeypatch.setattr(bulk, "CHUNK", 50)
+    _load(db_url, ScenarioFile.model_validate(council_year(120, seed=7, months=2)))
     start, end = dt.date(2026, 5, 1), dt.date(2026, 5, 31)
     engine = make_engine(db_url)
     with engine.connect() as conn:
         holders = sorted(DbStore(conn).parties("holder"))
-        assert len(holders) == 240
+        assert len(holders) == 120
         for fmt in ("json", "html"):
             bulk.write_holder_statements(DbStore(conn), holders, start, end, fmt,
                                          tmp_path / fmt)
