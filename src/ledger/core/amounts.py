@@ -153,10 +153,14 @@ def format_pence(pence: int) -> str:
 
 
 def format_minutes(minutes: int) -> str:
-    """Decimal hours, exact where minutes allow, else rounded to 2 places (halves away)."""
-    hundredths = round_half_away(Fraction(minutes * 100, MINUTES_PER_HOUR))
-    sign = "-" if hundredths < 0 else ""
-    whole, part = divmod(abs(hundredths), 100)
+    """Decimal hours, exact where minutes allow, else rounded to 2 places (halves away).
+
+    In integers only (an export formats a million of these): hundredths of an hour are
+    minutes x 100 / 60 = minutes x 5 / 3, rounded half away from zero."""
+    whole, rest = divmod(abs(minutes) * 5, 3)
+    hundredths = whole + (2 * rest >= 3)
+    sign = "-" if minutes < 0 and hundredths else ""
+    whole, part = divmod(hundredths, 100)
     text = f"{whole}.{part:02d}".rstrip("0").rstrip(".")
     return f"{sign}{text}" if text != "0" else "0"
 

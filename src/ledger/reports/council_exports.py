@@ -26,16 +26,18 @@ _RISKY = ("=", "+", "-", "@", "\t", "\r")
 STREAM_ROWS = 5000
 
 # Postings of every posted journal dated in the period that touches one of the council's
-# accounts, in date, journal and posting order.
+# accounts, in date, journal and posting order. The journals are found from the council's
+# accounts through the posting index (a posting carries its journal's date), not by
+# probing every journal in the period.
 _GL_SQL = text("""
 SELECT j.date, j.key, j.type, a.path, p.unit, p.amount_minor
 FROM journal j
 JOIN posting p ON p.journal_id = j.id
 JOIN account a ON a.id = p.account_id
 WHERE j.ledger_id = :lid AND j.status = 'posted' AND j.date >= :start AND j.date <= :end
-  AND EXISTS (SELECT 1 FROM posting q JOIN account b ON b.id = q.account_id
-              WHERE q.journal_id = j.id AND b.ledger_id = :lid
-                AND b.path LIKE :council_prefix ESCAPE '\\')
+  AND j.id IN (SELECT q.journal_id FROM account b JOIN posting q ON q.account_id = b.id
+               WHERE b.ledger_id = :lid AND b.path LIKE :council_prefix ESCAPE '\\'
+                 AND q.date >= :start AND q.date <= :end)
 ORDER BY j.date, j.id, p.id
 """).bindparams(bindparam("start", type_=Date()), bindparam("end", type_=Date()))
 # The GBP postings of every posted journal dated in the period with a GBP posting on the
@@ -46,9 +48,9 @@ FROM journal j
 JOIN posting p ON p.journal_id = j.id AND p.unit = 'GBP'
 JOIN account a ON a.id = p.account_id
 WHERE j.ledger_id = :lid AND j.status = 'posted' AND j.date >= :start AND j.date <= :end
-  AND EXISTS (SELECT 1 FROM posting q JOIN account b ON b.id = q.account_id
-              WHERE q.journal_id = j.id AND q.unit = 'GBP' AND b.path = :funding
-                AND b.ledger_id = :lid)
+  AND j.id IN (SELECT q.journal_id FROM account b JOIN posting q ON q.account_id = b.id
+               WHERE b.ledger_id = :lid AND b.path = :funding AND q.unit = 'GBP'
+                 AND q.date >= :start AND q.date <= :end)
 ORDER BY j.date, j.id, p.id
 """).bindparams(bindparam("start", type_=Date()), bindparam("end", type_=Date()))
 
