@@ -52,6 +52,8 @@ def council_statement(store: DbStore, council: str, date_from: dt.date,
         raise UsageError(f"council {council!r} is not in this ledger")
     if date_to < date_from:
         raise UsageError(f"--to {date_to} is before --from {date_from}")
+    for kind in ("isf", "budget", "dp_schedule"):
+        store.states(kind)  # one query each; the per-person reads below hit the cache
     funding = f"council:{council}:funding"
     opening = _balances(store, date_from - dt.timedelta(days=1))
     closing = _balances(store, date_to)

@@ -284,6 +284,18 @@ class DbStore:
         stored.update(ref for k, ref in self._pend_states if k == kind)
         return sorted(stored)
 
+    def states(self, kind: str) -> dict[str, dict]:
+        """Every stored state of a kind, read in one query (and kept, as `get_state`
+        keeps what it reads): for reports that look at all of them."""
+        for ref, data in self.conn.execute(
+                select(m.InstrumentState.ref, m.InstrumentState.data).where(
+                    m.InstrumentState.ledger_id == self.lid,
+                    m.InstrumentState.kind == kind)):
+            if (kind, ref) not in self._pend_states:
+                self._states[(kind, ref)] = json.loads(data)
+        return {ref: state for ref in self.state_refs(kind)
+                if (state := self.get_state(kind, ref)) is not None}
+
     def get_state(self, kind: str, ref: str) -> dict | None:
         # Shared, not copied: a handler's context copies what it reads (Ctx.state).
         if (kind, ref) in self._pend_states:

@@ -267,8 +267,7 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: C901 - one place lists eve
         with web.engine.connect() as conn:
             store = DbStore(conn, web.ledger)
             if period is None or not _plain_id(holder) or \
-                    store.party("holder", holder) is None or \
-                    not scope.may_read_holder(store, user, holder, period[1]):
+                    not scope.Reader(store, user, period[1]).holder(holder):
                 return _not_found(request, user)
             try:
                 data = holder_statement(store, holder, period[0], period[1])
@@ -292,10 +291,10 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: C901 - one place lists eve
         with web.engine.connect() as conn:
             store = DbStore(conn, web.ledger)
             if period is None or not _plain_id(pool) or \
-                    not scope.may_read_pool(store, user, pool, period[1]):
+                    not (reader := scope.Reader(store, user, period[1])).pool(pool):
                 return _not_found(request, user)
             data = pool_statement_from_store(store, pool, period[0], period[1])
-            member = scope.own_member(store, user, pool)
+            member = reader.own_member(pool)
             label = preference = None
             if member is not None:
                 parties = store.parties("holder", as_of=period[1])
@@ -320,7 +319,7 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: C901 - one place lists eve
         with web.engine.connect() as conn:
             store = DbStore(conn, web.ledger)
             if period is None or not _plain_id(provider) or \
-                    not scope.may_read_provider(store, user, provider):
+                    not scope.Reader(store, user, period[1]).provider(provider):
                 return _not_found(request, user)
             data = provider_statement(store, provider, period[2])
         return _statement_response(request, user, provider_document(data), data,
@@ -340,7 +339,7 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: C901 - one place lists eve
         with web.engine.connect() as conn:
             store = DbStore(conn, web.ledger)
             if period is None or not _plain_id(council) or \
-                    not scope.may_read_council(store, user, council):
+                    not scope.Reader(store, user, period[1]).council(council):
                 return _not_found(request, user)
             data = council_statement(store, council, period[0], period[1])
         return _statement_response(request, user, council_document(data), data,
@@ -360,23 +359,23 @@ def _home_links(store, user: User) -> list[dict]:
     """What this user may open, each with a plain name."""
     links = []
     today = _now().date()
+    reader = scope.Reader(store, user, today)
     holders = sorted(store.parties("holder", as_of=today).items())
     for hid, party in holders:
-        if scope.may_read_holder(store, user, hid, today):
+        if reader.holder(hid):
             name = party.get("name") or hid
             links.append({"href": f"/statements/holder/{quote(hid, safe='')}",
                           "text": f"Statement: {name}"})
-    for ref in sorted(store.state_refs("pool")):
-        if scope.may_read_pool(store, user, ref, today):
-            state = store.get_state("pool", ref) or {}
+    for ref, state in sorted(store.states("pool").items()):
+        if reader.pool(ref):
             links.append({"href": f"/statements/pool/{quote(ref, safe='')}",
                           "text": f"Pool: {state.get('name') or ref}"})
     for pid, party in sorted(store.parties("provider", as_of=today).items()):
-        if scope.may_read_provider(store, user, pid):
+        if reader.provider(pid):
             links.append({"href": f"/provider/{pid}/month-end",
                           "text": f"Month end: {party.get('name') or pid}"})
     for cid, party in sorted(store.parties("council", as_of=today).items()):
-        if scope.may_read_council(store, user, cid):
+        if reader.council(cid):
             links.append({"href": f"/council/{cid}",
                           "text": f"Council overview: {party.get('name') or cid}"})
     return links

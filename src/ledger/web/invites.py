@@ -49,7 +49,7 @@ def invite_routes(app: FastAPI, web) -> None:
             except UsageError:
                 allowed = False
             else:
-                allowed = scope.may_invite(user, role, store, _now().date())
+                allowed = scope.Reader(store, user, _now().date()).may_invite(role)
             if not allowed:
                 # The same words whether the role is malformed, someone else's or unknown.
                 return _page(request, "invite.html.j2", status=400, user=user, link=None,

@@ -1,4 +1,4 @@
-"""Who may read what (docs/web.md#roles). One function per kind of page; each answers
+"""Who may read what (docs/web.md#roles). One question per kind of page; each answers
 yes or no from the user's roles and the ledger, never why: a page that is not yours and a
 page that does not exist get the same answer.
 
@@ -9,11 +9,16 @@ page that does not exist get the same answer.
 - `council:C`: C's overview, its own people's statements (holders whose record names C),
   and the pools with one of its people as a member.
 - `auditor`: everything.
+
+A `Reader` is made per request: what it needs from the ledger (the people of the
+reader's councils, the people whose ISFs the reader's providers hold) is read once, with
+one query per kind, however many pages or links it answers for.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import cached_property
 
 from ledger.store.repo import DbStore
 from ledger.web.users import User
@@ -23,82 +28,86 @@ def _ids(user: User, kind: str) -> set[str]:
     return {role.split(":", 1)[1] for role in user.roles if role.startswith(kind + ":")}
 
 
-def holders_of_provider(store: DbStore, provider: str) -> set[str]:
-    holders = set()
-    for ref in store.state_refs("isf"):
-        state = store.get_state("isf", ref) or {}
-        if state.get("provider") == provider:
-            holders.add(state["holder"])
-    return holders
+class Reader:
+    def __init__(self, store: DbStore, user: User, on: dt.date) -> None:
+        self.store, self.user, self.on = store, user, on
+        self.auditor = "auditor" in user.roles
+        self.holders = _ids(user, "holder")
+        self.pools = _ids(user, "pool")
+        self.providers = _ids(user, "provider")
+        self.councils = _ids(user, "council")
 
+    @cached_property
+    def _parties(self) -> dict[str, dict]:
+        return self.store.parties("holder", as_of=self.on)
 
-def may_read_holder(store: DbStore, user: User, holder: str, on: dt.date) -> bool:
-    if "auditor" in user.roles or holder in _ids(user, "holder"):
-        return True
-    councils = _ids(user, "council")
-    if councils:
-        party = store.party("holder", holder, as_of=on)
-        if party is not None and party.get("council") in councils:
+    @cached_property
+    def council_people(self) -> set[str]:
+        """Holders whose record on the day names one of the reader's councils."""
+        if not self.councils:
+            return set()
+        return {hid for hid, p in self._parties.items() if p.get("council") in self.councils}
+
+    @cached_property
+    def provider_people(self) -> set[str]:
+        """Holders of an ISF one of the reader's providers holds."""
+        if not self.providers:
+            return set()
+        return {state["holder"] for state in self.store.states("isf").values()
+                if state.get("provider") in self.providers}
+
+    @cached_property
+    def _pools(self) -> dict[str, dict]:
+        return self.store.states("pool")
+
+    def members(self, pool: str) -> set[str]:
+        state = self._pools.get(pool) or {}
+        return {period["holder"] for period in state.get("history", [])}
+
+    # ---------------------------------------------------------------- the questions
+
+    def holder(self, holder: str) -> bool:
+        if holder not in self._parties:
+            return False
+        return (self.auditor or holder in self.holders or holder in self.council_people
+                or holder in self.provider_people)
+
+    def pool(self, pool: str) -> bool:
+        if pool not in self._pools:
+            return False
+        return (self.auditor or pool in self.pools
+                or bool(self.members(pool) & self.council_people))
+
+    def own_member(self, pool: str) -> str | None:
+        """The member whose own copy this reader reads: a holder role for one of the
+        pool's members, given with the pool role."""
+        if pool not in self.pools:
+            return None
+        mine = sorted(self.holders & self.members(pool))
+        return mine[0] if mine else None
+
+    def provider(self, provider: str) -> bool:
+        if self.store.party("provider", provider) is None:
+            return False
+        return self.auditor or provider in self.providers
+
+    def council(self, council: str) -> bool:
+        if self.store.party("council", council) is None:
+            return False
+        return self.auditor or council in self.councils
+
+    def may_invite(self, role: str) -> bool:
+        """A council may invite its own people, their pools and its own staff; a provider
+        its own staff and the people whose ISF it holds; an auditor anyone."""
+        if self.auditor:
             return True
-    return any(holder in holders_of_provider(store, p) for p in _ids(user, "provider"))
-
-
-def pool_members(store: DbStore, pool: str) -> set[str]:
-    state = store.get_state("pool", pool) or {}
-    return {period["holder"] for period in state.get("history", [])}
-
-
-def may_read_pool(store: DbStore, user: User, pool: str, on: dt.date) -> bool:
-    if store.get_state("pool", pool) is None:
-        return False
-    if "auditor" in user.roles or pool in _ids(user, "pool"):
-        return True
-    councils = _ids(user, "council")
-    if councils:
-        for member in pool_members(store, pool):
-            party = store.party("holder", member, as_of=on)
-            if party is not None and party.get("council") in councils:
-                return True
-    return False
-
-
-def own_member(store: DbStore, user: User, pool: str) -> str | None:
-    """The member whose own copy this user reads: a holder role for one of the pool's
-    members, given with the pool role (docs/web.md#roles)."""
-    if pool not in _ids(user, "pool"):
-        return None
-    mine = sorted(_ids(user, "holder") & pool_members(store, pool))
-    return mine[0] if mine else None
-
-
-def may_read_provider(store: DbStore, user: User, provider: str) -> bool:
-    if store.party("provider", provider) is None:
-        return False
-    return "auditor" in user.roles or provider in _ids(user, "provider")
-
-
-def may_read_council(store: DbStore, user: User, council: str) -> bool:
-    if store.party("council", council) is None:
-        return False
-    return "auditor" in user.roles or council in _ids(user, "council")
-
-
-def may_invite(user: User, role: str, store: DbStore, on: dt.date) -> bool:
-    """A council may invite its own people, their pools and its own staff; a provider its
-    own staff and the people whose ISF it holds; an auditor anyone."""
-    if "auditor" in user.roles:
-        return True
-    kind, _, ident = role.partition(":")
-    if kind == "council":
-        return ident in _ids(user, "council")
-    if kind == "provider":
-        return ident in _ids(user, "provider")
-    if kind == "holder":
-        councils, providers = _ids(user, "council"), _ids(user, "provider")
-        party = store.party("holder", ident, as_of=on)
-        if party is not None and party.get("council") in councils:
-            return True
-        return any(ident in holders_of_provider(store, p) for p in providers)
-    if kind == "pool":
-        return bool(_ids(user, "council")) and may_read_pool(store, user, ident, on)
-    return False  # only an auditor makes an auditor
+        kind, _, ident = role.partition(":")
+        if kind == "council":
+            return ident in self.councils
+        if kind == "provider":
+            return ident in self.providers
+        if kind == "holder":
+            return ident in self.council_people or ident in self.provider_people
+        if kind == "pool":
+            return bool(self.councils) and self.pool(ident)
+        return False  # only an auditor makes an auditor
