@@ -1,0 +1,870 @@
+"""The web view (`ledger serve`) under load on loopback, beside a baseline in the same run.
+
+    .venv/bin/python bench/web_load.py [--people 2000] [--readers 50] [--seconds 60]
+        [--workers 2] [--write-doc] [--db URL]
+
+What it does, in order (progress on stderr):
+  1. Set-up, not timed: a council-sized ledger. `generate.council_year(people - pooled)`
+     (--months whole months from April 2026, everyone moved under one council), plus
+     --pools pools of 4 direct-payment holders each, who pay in and share costs every
+     month. Replayed on the batched path (`DbStore(conn, batch=True)`, `run_scenario`)
+     into a fresh PostgreSQL database (made and dropped with `psql`) or a fresh SQLite file.
+     Then one sign-in per reader (`ledger.web.users.add_user`).
+  2. `ledger serve --host 127.0.0.1 --port FREE --workers N --db URL` as a subprocess, on
+     a free loopback port; the bench waits until GET /login answers.
+  3. Every reader signs in as a person would: GET /login for the form's csrf_token, then
+     POST /login, 303 and a session cookie. Each reader has its own session.
+  4. Baseline, in the same run: one reader alone for --baseline-seconds, alternating its
+     own statement and GET /login. This gives each page's latency with nothing else going.
+  5. The load: --readers concurrent readers (asyncio and httpx) for --seconds, and at most
+     --max-requests requests in all, whichever comes first. Each reader reads by its role:
+     a holder their own statement for a random month; a pool member the pool's statement
+     or their own; a provider its month end or the statement of someone whose ISF it
+     holds; a council its overview or one of its people's statements. One more client (the
+     probe) asks for GET /login, a page with no database work, every 0.2 s throughout: the
+     trivial page's latency under the same load.
+  Every request's latency and status is kept. An error is any answer but 200, or an
+  exception (a timeout, a refused connection). The server is stopped and the database
+  dropped at the end, whatever happened.
+
+Results go to bench/results/web_load.json; --write-doc rewrites the `bench:web` section at
+the end of docs/performance.md. At the defaults (PostgreSQL, 2,000 people, 12 months, 50
+readers, 60 s) the run took 10 to 17 minutes on a shared 2-core machine, most of it the
+set-up (the PostgreSQL replay: 6 to 12 minutes there, about 70 s on a quiet machine, see
+the `bench:compare` table); the load itself is --seconds plus at most --timeout.
+
+--db: a PostgreSQL server URL (default $LEDGER_BENCH_POSTGRES_URL, else
+postgresql://postgres@127.0.0.1:5432; a fresh database on it, its name ignored), or
+`sqlite` for a fresh SQLite file in a temporary folder (one worker: SQLite allows one).
+--profile also runs one request of each kind, and the home page of each kind of reader,
+in this process under cProfile against the same database (after the load, not timed with
+it); it prints the top functions on stderr, and the results and the doc get a summary.
+--timeout (30 s) is how long one request may take before it counts as an error;
+--doc-only rewrites the doc section from the last results without running anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import datetime as dt
+import io
+import json
+import math
+import os
+import platform
+import pstats
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from functools import partial
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402
+
+RESULTS = HERE / "results" / "web_load.json"
+DOC = ROOT / "docs" / "performance.md"
+START, END = "<!-- bench:web:start -->", "<!-- bench:web:end -->"
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432"
+LEDGER = str(Path(sys.executable).parent / "ledger")
+PASSWORD = "bench-password-not-secret"
+POOL_SIZE = 4
+PROBE_EVERY = 0.2  # seconds between the probe's GET /login
+TIMEOUT = 30.0  # seconds for one request; past it, the request is an error
+KINDS = ("holder", "pool", "provider", "council")
+
+
+def log(message: str) -> None:
+    print(f"web_load: {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ the data
+
+
+def _month_label(first: dt.date, n: int) -> str:
+    year, month = first.year + (first.month - 1 + n) // 12, (first.month - 1 + n) % 12 + 1
+    return f"{year:04d}-{month:02d}"
+
+
+def _pool_events(pools: int, council: str, months: int) -> tuple[list[dict], list[dict],
+                                                                  dict[str, list[str]]]:
+    """`pools` pools of POOL_SIZE direct-payment holders of their own: each month a DP
+    instalment each, a contribution each, and two shared costs split equally (always
+    within every member's share, so nothing is refused)."""
+    holders, events, members_of = [], [], {}
+    for p in range(pools):
+        pool = f"POOL{p:02d}"
+        members = [f"M{p:02d}{k}" for k in range(POOL_SIZE)]
+        members_of[pool] = members
+        holders += [{"id": h, "name": f"Member {h}", "council": council} for h in members]
+        events.append({"date": generate.START, "type": "pool_open", "pool": pool,
+                       "members": members, "name": f"Group {p}"})
+    for n in range(months):
+        first = dt.date.fromisoformat(_month_label(generate.START, n) + "-01")
+        for pool, members in members_of.items():
+            for h in members:
+                events.append({"date": first, "type": "dp_payment", "holder": h,
+                               "amount": "800.00"})
+                events.append({"date": first, "type": "pool_contribute", "pool": pool,
+                               "holder": h, "amount": "300.00"})
+            for day, amount, what in ((7, "240.00", "shared PA"), (21, "96.00", "outing")):
+                events.append({"date": first.replace(day=day), "type": "pool_spend",
+                               "pool": pool, "payee": "PA Example", "amount": amount,
+                               "description": f"{what}, {_month_label(generate.START, n)}"})
+    return holders, events, members_of
+
+
+def scenario(people: int, pools: int, months: int, seed: int) -> tuple[dict, dict]:
+    """The scenario dict, and what the readers need to know about it (the council, the
+    holders, each provider's ISF holders, each pool's members, the months)."""
+    pooled = pools * POOL_SIZE
+    data = generate.council_year(people - pooled, seed=seed, months=months)
+    council = data["parties"]["councils"][0]["id"]
+    data["parties"]["councils"] = data["parties"]["councils"][:1]
+    for holder in data["parties"]["holders"]:
+        holder["council"] = council
+    extra_holders, extra_events, members_of = _pool_events(pools, council, months)
+    data["parties"]["holders"] += extra_holders
+    # One date order; on a date, the generator's events first, then the pools' (which
+    # only touch the pools' own members, so their order against the others is free).
+    tagged = [(e["date"], 0, i, e) for i, e in enumerate(data["events"])]
+    tagged += [(e["date"], 1, i, e) for i, e in enumerate(extra_events)]
+    data["events"] = [e for *_, e in sorted(tagged, key=lambda t: t[:3])]
+    isf_of: dict[str, list[str]] = defaultdict(list)
+    for e in data["events"]:
+        if e["type"] == "isf_open":
+            isf_of[e["provider"]].append(e["holder"])
+    plain = [h["id"] for h in data["parties"]["holders"] if not h["id"].startswith("M")]
+    facts = {"council": council, "holders": plain, "isf_of": dict(isf_of),
+             "pools": members_of,
+             "months": [_month_label(generate.START, n) for n in range(months)]}
+    return data, facts
+
+
+def load(url: str, data: dict) -> dict:
+    """Replay on the batched path; returns counts and the time it took."""
+    from ledger.scenarios.runner import BATCH_EVENTS, run_scenario
+    from ledger.scenarios.schema import ScenarioFile
+    from ledger.store.repo import DbStore
+    from ledger.store.schema import open_database
+
+    started = time.perf_counter()
+    loaded = ScenarioFile.model_validate(data)
+    engine = open_database(url)
+    done = [0]
+    total = len(data["events"])
+
+    def tick() -> None:
+        done[0] += 1
+        if done[0] % 20_000 == 0:
+            log(f"  {done[0]:,} of {total:,} events")
+
+    with engine.connect() as conn:
+        store = DbStore(conn, batch=True)
+        result = run_scenario(store, loaded, progress=tick, commit_every=BATCH_EVENTS)
+        store.commit()
+    if result.failure:
+        raise SystemExit(f"web_load: set-up failed: {result.failure}")
+    with engine.connect() as conn:
+        from sqlalchemy import text
+
+        journals = conn.execute(text("SELECT count(*) FROM journal")).scalar_one()
+        postings = conn.execute(text("SELECT count(*) FROM posting")).scalar_one()
+    if engine.dialect.name == "postgresql":
+        # A database that has been in use has its statistics; a fresh bulk load has not
+        # yet (autovacuum would get to it within minutes).
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+    return {"events": total, "journals": journals, "postings": postings,
+            "load_s": round(time.perf_counter() - started, 1)}
+
+
+# ------------------------------------------------------------------ the readers
+
+
+def plan_readers(readers: int, facts: dict, seed: int) -> list[dict]:
+    """Each reader's username, roles and what it reads. About 1 in 20 a council, 1 in 10
+    a provider, 1 in 10 a pool member (at least one of each from 4 readers), the rest
+    budget holders reading their own statements; everyone a different person."""
+    rng = random.Random(f"readers:{seed}")
+    counts = {"council": round(readers * 0.05), "provider": round(readers * 0.10),
+              "pool": round(readers * 0.10)}
+    if readers >= 4:
+        counts = {k: max(1, v) for k, v in counts.items()}
+    counts = {k: min(v, readers) for k, v in counts.items()}
+    counts["pool"] = min(counts["pool"], len(facts["pools"]), readers - counts["council"])
+    counts["provider"] = min(counts["provider"], len(facts["isf_of"]),
+                             readers - counts["council"] - counts["pool"])
+    counts["holder"] = readers - sum(counts.values())
+    plan = []
+    for i in range(counts["council"]):
+        plan.append({"kind": "council", "username": f"council{i}",
+                     "roles": [f"council:{facts['council']}"]})
+    for i, provider in enumerate(rng.sample(sorted(facts["isf_of"]), counts["provider"])):
+        plan.append({"kind": "provider", "username": f"provider{i}",
+                     "roles": [f"provider:{provider}"], "provider": provider})
+    for i, pool in enumerate(rng.sample(sorted(facts["pools"]), counts["pool"])):
+        member = facts["pools"][pool][i % POOL_SIZE]
+        plan.append({"kind": "pool", "username": f"member{i}", "pool": pool,
+                     "holder": member, "roles": [f"pool:{pool}", f"holder:{member}"]})
+    for i, holder in enumerate(rng.sample(facts["holders"], counts["holder"])):
+        plan.append({"kind": "holder", "username": f"holder{i}", "holder": holder,
+                     "roles": [f"holder:{holder}"]})
+    return plan
+
+
+def add_users(url: str, plan: list[dict]) -> float:
+    from ledger.store.repo import DbStore
+    from ledger.store.schema import open_database
+    from ledger.web.users import add_user
+
+    started = time.perf_counter()
+    engine = open_database(url)
+    with engine.begin() as conn:
+        lid = DbStore(conn).lid
+        for reader in plan:
+            reader["uid"] = add_user(conn, lid, reader["username"], PASSWORD,
+                                     reader["roles"])
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def next_request(reader: dict, facts: dict, rng: random.Random) -> tuple[str, str]:
+    """(kind of page, path) of this reader's next request."""
+    month = rng.choice(facts["months"])
+    kind = reader["kind"]
+    if kind == "pool" and rng.random() < 0.5:
+        return "pool", f"/statements/pool/{reader['pool']}?month={month}"
+    if kind == "provider":
+        if rng.random() < 0.5:
+            return "provider", f"/provider/{reader['provider']}/month-end?month={month}"
+        holder = rng.choice(facts["isf_of"][reader["provider"]])
+        return "holder", f"/statements/holder/{holder}?month={month}"
+    if kind == "council":
+        if rng.random() < 0.3:
+            return "council", f"/council/{facts['council']}?month={month}"
+        return "holder", f"/statements/holder/{rng.choice(facts['holders'])}?month={month}"
+    return "holder", f"/statements/holder/{reader['holder']}?month={month}"
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def sign_in(client, username: str) -> float:
+    started = time.perf_counter()
+    form = await client.get("/login")
+    found = CSRF.search(form.text)
+    if form.status_code != 200 or not found:
+        raise SystemExit(f"web_load: GET /login answered {form.status_code} without a form")
+    answer = await client.post("/login", data={"username": username, "password": PASSWORD,
+                                               "csrf_token": found.group(1), "next": "/"})
+    if answer.status_code != 303 or "ledger_session" not in client.cookies:
+        raise SystemExit(f"web_load: sign-in of {username} answered {answer.status_code}")
+    return time.perf_counter() - started
+
+
+class Recorder:
+    """Every request: (phase, who, kind, seconds from the phase's start, latency, status
+    or the exception's name)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, float, float, int | str]] = []
+
+    async def get(self, client, phase: str, who: str, kind: str, path: str,
+                  t0: float) -> None:
+        started = time.perf_counter()
+        try:
+            answer = await client.get(path)
+            status: int | str = answer.status_code
+        except Exception as err:  # noqa: BLE001 - every failure is counted, none stops the run
+            status = type(err).__name__
+        self.rows.append((phase, who, kind, started - t0, time.perf_counter() - started,
+                          status))
+
+
+async def run_load(base: str, plan: list[dict], facts: dict, seconds: float,
+                   max_requests: int, baseline_seconds: float, seed: int,
+                   timeout: float = TIMEOUT) -> dict:
+    import httpx
+
+    limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
+    clients = [httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits)
+               for _ in plan]
+    probe = httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits)
+    rec = Recorder()
+    try:
+        log(f"signing in {len(plan)} readers (Argon2id; not timed)")
+        sem = asyncio.Semaphore(4)
+
+        async def one(client, reader) -> float:
+            async with sem:
+                return await sign_in(client, reader["username"])
+
+        sign_ins = await asyncio.gather(*(one(c, r) for c, r in zip(clients, plan,
+                                                                     strict=True)))
+
+        # The baseline: one holder reader alone, its statement and GET /login in turn.
+        alone = next((i for i, r in enumerate(plan) if r["kind"] == "holder"), 0)
+        log(f"baseline: one reader alone for {baseline_seconds:g} s")
+        rng = random.Random(f"baseline:{seed}")
+        t0 = time.perf_counter()
+        n = 0
+        while time.perf_counter() - t0 < baseline_seconds and n < max_requests:
+            kind, path = next_request(plan[alone], facts, rng)
+            await rec.get(clients[alone], "alone", plan[alone]["username"], kind, path, t0)
+            await rec.get(clients[alone], "alone", plan[alone]["username"], "login",
+                          "/login", t0)
+            n += 2
+
+        log(f"load: {len(plan)} readers for {seconds:g} s (at most {max_requests:,} "
+            "requests)")
+        t0 = time.perf_counter()
+        deadline = t0 + seconds
+        sent = [0]
+
+        async def reader(i: int) -> None:
+            r = random.Random(f"reader:{seed}:{i}")
+            while time.perf_counter() < deadline and sent[0] < max_requests:
+                sent[0] += 1
+                kind, path = next_request(plan[i], facts, r)
+                await rec.get(clients[i], "load", plan[i]["username"], kind, path, t0)
+
+        async def prober() -> None:
+            while time.perf_counter() < deadline:
+                await rec.get(probe, "probe", "probe", "login", "/login", t0)
+                await asyncio.sleep(PROBE_EVERY)
+
+        async def progress() -> None:
+            while time.perf_counter() < deadline and sent[0] < max_requests:
+                await asyncio.sleep(10)
+                done = [row for row in rec.rows if row[0] == "load"]
+                bad = sum(1 for row in done if row[5] != 200)
+                log(f"  {time.perf_counter() - t0:4.0f} s: {len(done):,} requests, "
+                    f"{bad} errors")
+
+        watcher = asyncio.create_task(progress())
+        await asyncio.gather(*(reader(i) for i in range(len(plan))), prober())
+        elapsed = time.perf_counter() - t0
+        watcher.cancel()
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients), probe.aclose())
+    return {"rows": rec.rows, "elapsed": elapsed, "sign_in_s": sign_ins}
+
+
+# ------------------------------------------------------------------ the server
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(url: str, port: int, workers: int, logfile: Path) -> subprocess.Popen:
+    cmd = [LEDGER, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
+           str(workers), "--db", url]
+    log(f"starting: ledger serve --host 127.0.0.1 --port {port} --workers {workers}")
+    out = logfile.open("w")
+    # Its own process group, so the workers stop with it (and nothing else does).
+    server = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    import httpx
+
+    started = time.perf_counter()
+    while time.perf_counter() - started < 60:
+        if server.poll() is not None:
+            raise SystemExit(f"web_load: ledger serve stopped: {logfile.read_text()[-800:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200:
+                # Every worker answers once before the clock starts (imports, templates).
+                for _ in range(workers * 4):
+                    httpx.get(f"http://127.0.0.1:{port}/login", timeout=10)
+                log(f"  answering after {time.perf_counter() - started:.1f} s")
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    stop_server(server)
+    raise SystemExit("web_load: ledger serve did not answer within 60 s")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    if server.poll() is not None:
+        return
+    try:
+        os.killpg(server.pid, signal.SIGTERM)  # the group this bench started, by its id
+        server.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(server.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        server.wait(timeout=10)
+
+
+def server_cpu_seconds(pgid: int) -> float:
+    """User and system CPU seconds of every live process in the server's group."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5, pgrp
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+
+def pg_params(base: str) -> dict:
+    from sqlalchemy import make_url
+
+    u = make_url(base)
+    return {"host": u.host or "127.0.0.1", "port": u.port or 5432,
+            "user": u.username or "postgres", "password": u.password}
+
+
+def psql(params: dict, sql: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if params["password"]:
+        env["PGPASSWORD"] = params["password"]
+    return subprocess.run(["psql", "-h", params["host"], "-p", str(params["port"]), "-U",
+                           params["user"], "-d", "postgres", "-tAq", "-v", "ON_ERROR_STOP=1",
+                           "-c", sql], env=env, capture_output=True, text=True, check=check)
+
+
+# ------------------------------------------------------------------ figures
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def summary(rows: list[tuple], window: float | None = None) -> dict:
+    """Counts and latency percentiles; with `window`, also the good answers (200) that
+    came back within the load's first `window` seconds, per second (the requests still
+    out when the clock stopped finish after it, and are counted in the rest)."""
+    ms = [r[4] * 1000 for r in rows]
+    out = {"requests": len(rows), "errors": sum(1 for r in rows if r[5] != 200),
+           "p50_ms": round(pct(ms, 50), 1), "p95_ms": round(pct(ms, 95), 1),
+           "p99_ms": round(pct(ms, 99), 1), "max_ms": round(max(ms, default=0.0), 1)}
+    if window:
+        good = sum(1 for r in rows if r[5] == 200 and r[3] + r[4] <= window)
+        out["per_s"] = round(good / window, 1)
+    return out
+
+
+def figures(run: dict, seconds: float) -> dict:
+    rows = run["rows"]
+    load = [r for r in rows if r[0] == "load"]
+    probe = [r for r in rows if r[0] == "probe"]
+    alone = [r for r in rows if r[0] == "alone"]
+    window = min(seconds, run["elapsed"])
+    out = {"load": summary(load, window),
+           "by_kind": {k: summary([r for r in load if r[2] == k], window)
+                       for k in KINDS if any(r[2] == k for r in load)},
+           "probe_login_under_load": summary(probe),
+           "alone_statement": summary([r for r in alone if r[2] != "login"]),
+           "alone_login": summary([r for r in alone if r[2] == "login"]),
+           "elapsed_s": round(run["elapsed"], 1)}
+    statuses: dict[str, int] = defaultdict(int)
+    for r in load + probe:
+        if r[5] != 200:
+            statuses[str(r[5])] += 1
+    out["error_kinds"] = dict(statuses)
+    holder_load = out["by_kind"].get("holder", {}).get("p50_ms", 0.0)
+    base = out["alone_statement"]["p50_ms"]
+    login = out["probe_login_under_load"]["p50_ms"]
+    out["ratios"] = {
+        "holder_p50_load_over_alone": round(holder_load / base, 1) if base else None,
+        "all_p50_over_login_p50_under_load": (round(out["load"]["p50_ms"] / login, 1)
+                                              if login else None)}
+    sign = sorted(run["sign_in_s"])
+    out["sign_in_ms"] = {"p50": round(pct(sign, 50) * 1000), "max": round(sign[-1] * 1000)}
+    return out
+
+
+# ------------------------------------------------------------------ profile
+
+
+def _session_of(app, username: str) -> dict:
+    """The session a real sign-in gives `username`: signed in through the app itself (in
+    this process), the cookie's contents read back with the app's key."""
+    import base64
+
+    from fastapi.testclient import TestClient
+    from itsdangerous import TimestampSigner
+
+    with TestClient(app) as client:
+        form = CSRF.search(client.get("/login").text)
+        if form is None:
+            raise SystemExit("web_load: GET /login (in process) has no csrf_token")
+        token = form.group(1)
+        answer = client.post("/login", data={"username": username, "password": PASSWORD,
+                                             "csrf_token": token, "next": "/"},
+                             follow_redirects=False)
+        if answer.status_code != 303:
+            raise SystemExit(f"web_load: in-process sign-in answered {answer.status_code}")
+        cookie = client.cookies["ledger_session"]
+    signed = TimestampSigner(str(app.state.web.secret)).unsign(cookie.encode())
+    return json.loads(base64.b64decode(signed))
+
+
+def _call_page(app, route, path: str, session: dict):
+    """The page's own function, with the session the middleware would give it."""
+    from urllib.parse import urlsplit
+
+    from starlette.requests import Request
+
+    split = urlsplit(path)
+    params = route.path_regex.match(split.path).groupdict()
+    if split.query:
+        params["month"] = split.query.removeprefix("month=")
+    scope = {"type": "http", "method": "GET", "path": split.path,
+             "raw_path": split.path.encode(), "query_string": split.query.encode(),
+             "headers": [(b"host", b"127.0.0.1")], "scheme": "http",
+             "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "root_path": "",
+             "app": app, "session": dict(session)}
+    return route.endpoint(Request(scope), **params)
+
+
+def profile_pages(url: str, plan: list[dict], facts: dict) -> tuple[str, dict]:
+    """One request of each kind, in this process, under cProfile: the page's own function
+    called directly (with the reader's session, as the middleware would give it), so
+    every call shows in this thread. The network, the middleware and the worker's thread
+    pool are left out."""
+    from urllib.parse import urlsplit
+
+    from ledger.web.app import create_app
+
+    app = create_app(url, "main")
+    out = io.StringIO()
+    found: dict[str, dict] = {}
+    rng = random.Random("profile")
+    # Each kind of page, then the home page (where a sign-in lands) of each kind of reader.
+    for kind in [*KINDS, *(f"home:{k}" for k in KINDS)]:
+        reader = next((r for r in plan if r["kind"] == kind.removeprefix("home:")), None)
+        if reader is None:
+            continue
+        if kind.startswith("home:"):
+            path = "/"
+        else:
+            found_kind, path = next_request(reader, facts, rng)
+            while found_kind != kind:
+                found_kind, path = next_request(reader, facts, rng)
+        route = next(r for r in app.routes if getattr(r, "path_regex", None) is not None
+                     and r.path_regex.match(urlsplit(path).path)
+                     and "GET" in (r.methods or ()))
+        call = partial(_call_page, app, route, path, _session_of(app, reader["username"]))
+        if call().status_code != 200:
+            raise SystemExit(f"web_load: profile: GET {path} as {reader['username']} did "
+                             "not answer 200")
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - started)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        answer = call()
+        profiler.disable()
+        out.write(f"\n=== {kind}: GET {path} -> {answer.status_code}; unprofiled "
+                  f"{min(times) * 1000:.0f} ms (best of 3)\n")
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("cumulative").print_stats(r"src/ledger/", 20)
+        stats.sort_stats("tottime").print_stats(12)
+        table = stats.stats  # type: ignore[attr-defined]  # pstats keeps its rows here
+        total = max(ct for (*_, ct, _) in table.values())
+        own = sorted(((ct, nc, f"{Path(file).name}:{name}")
+                      for (file, _, name), (_, nc, _, ct, _) in table.items()
+                      if "/src/ledger/" in file and "/web/" not in file), reverse=True)
+        found[kind] = {"path": path, "status": answer.status_code,
+                       "best_ms": round(min(times) * 1000, 1),
+                       "profiled_ms": round(total * 1000, 1),
+                       "top": [{"function": f, "calls": nc, "ms": round(ct * 1000, 1)}
+                               for ct, nc, f in own[:6]]}
+    return out.getvalue().replace(str(ROOT) + "/", ""), found
+
+
+# ------------------------------------------------------------------ the doc
+
+
+NAMES = {"holder": "holder statement", "pool": "pool statement",
+         "provider": "provider month end", "council": "council overview"}
+
+
+def _name(kind: str) -> str:
+    if kind.startswith("home:"):
+        return f"the home page of a {NAMES[kind[5:]].split()[0]} reader"
+    return NAMES[kind]
+
+
+def _row(name: str, s: dict, rate: bool = True) -> str:
+    per = s.get("per_s", "-") if rate else "-"
+    return (f"| {name} | {s['requests']:,} | {per} | {s['p50_ms']:,.0f} ms | "
+            f"{s['p95_ms']:,.0f} ms | {s['p99_ms']:,.0f} ms | {s['max_ms']:,.0f} ms | "
+            f"{s['errors']} |")
+
+
+def write_doc(r: dict) -> None:
+    f, m, c, d = r["figures"], r["machine"], r["config"], r["data"]
+    load, probe = f["load"], f["probe_login_under_load"]
+    alone, alone_login = f["alone_statement"], f["alone_login"]
+    ratios = f["ratios"]
+    table = [
+        "| page | requests | good answers a second | p50 | p95 | p99 | max | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        _row("**all pages, under load**", load),
+        *(_row(f"{NAMES[k]}, under load", s) for k, s in f["by_kind"].items()),
+        _row("baseline: GET /login (no database work), same load", probe, rate=False),
+        _row("baseline: one reader alone, own statement", alone, rate=False),
+        _row("baseline: one reader alone, GET /login", alone_login, rate=False)]
+    notes = [
+        f"- Under load, a holder's statement took {ratios['holder_p50_load_over_alone']}x "
+        f"its time alone at the median ({f['by_kind'].get('holder', {}).get('p50_ms', 0):,.0f}"
+        f" ms against {alone['p50_ms']:,.0f} ms).",
+        f"- A page took {ratios['all_p50_over_login_p50_under_load']}x as long as "
+        "GET /login under the same load, at the median."]
+    errors = load["errors"] + probe["errors"]
+    if errors == 0:
+        notes.append("- No request failed.")
+    else:
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(f["error_kinds"].items()))
+        where = ", ".join(f"{s['errors']:,} of {s['requests']:,} {NAMES[k]}s"
+                          for k, s in f["by_kind"].items() if s["errors"])
+        notes.append(f"- {errors} requests failed ({kinds}): {where or 'the probe'}. A "
+                     f"request that has no answer in {c['timeout_s']:g} s counts as an error "
+                     "(`--timeout`).")
+    per_request = r["server_cpu_s"] * 1000 / max(1, load["requests"] + probe["requests"])
+    pg = m["engine"].startswith("PostgreSQL")
+    notes.append(f"- The server's processes used {r['server_cpu_s']} CPU seconds in the "
+                 f"{f['elapsed_s']} s of load, {per_request:.0f} ms a request"
+                 + (", PostgreSQL's own work not counted. The bench's client and the "
+                    "database share the same " if pg else
+                    ". The bench's client shares the same ") + f"{m['cpus']} CPUs.")
+    notes.append(f"- Signing in (Argon2id) took {f['sign_in_ms']['p50']:,} ms at the median, "
+                 "4 at a time, before the clock started.")
+    if c["workers"] > 1 and alone_login["p50_ms"] > 30:
+        notes.append(
+            "- With `--workers` above 1, each answer on a kept-alive connection waits about "
+            "40 ms more, even GET /login alone. uvicorn binds the workers' socket without "
+            "`IPPROTO_TCP`, so asyncio never sets `TCP_NODELAY` on their connections, and the "
+            "body waits for the client's delayed ACK (uvicorn issue #3149). Both baselines "
+            "carry it. One worker, or a fresh connection for each request (nginx's default "
+            "to its upstream), does not.")
+    prof = r.get("profile")
+    if prof:
+        alone_ms = ", ".join(f"{_name(k)} {v['best_ms']:,.0f} ms" for k, v in prof.items())
+        notes.append(f"- One request of each kind, alone and in-process (`--profile`; no "
+                     f"network, best of 3): {alone_ms}.")
+        for kind in sorted(prof, key=lambda k: -prof[k]["best_ms"]):
+            if prof[kind]["best_ms"] < 1000:
+                continue
+            top = "; ".join(f"`{t['function']}` {t['ms']:,.0f} ms ({t['calls']:,} "
+                            f"call{'s' if t['calls'] != 1 else ''})"
+                            for t in prof[kind]["top"][:5])
+            notes.append(f"- Under cProfile, {'' if kind.startswith('home:') else 'the '}"
+                         f"{_name(kind)} took "
+                         f"{prof[kind]['profiled_ms']:,.0f} ms. The ledger's functions that "
+                         f"took longest, each with what it calls: {top}.")
+    block = "\n".join([
+        START,
+        "<!-- Written by bench/web_load.py --write-doc; edits between these markers are "
+        "overwritten. -->", "",
+        "## The web view under load", "",
+        "`bench/web_load.py` starts `ledger serve` on a free loopback port. It signs in "
+        "readers, each with its own session, and they read pages at the same time. The load "
+        "stops at a time limit and at a request count, whichever comes first. Every "
+        "request's latency and status is kept. An error is any answer but 200, or no "
+        "answer. The baselines come from the same run: GET /login (no database work) asked "
+        "every 0.2 s during the load, and one reader alone before it.", "",
+        "```bash",
+        ".venv/bin/python bench/web_load.py --write-doc    # PostgreSQL, 2,000 people, "
+        "50 readers, 60 s",
+        ".venv/bin/python bench/web_load.py --db sqlite --people 200 --months 3 "
+        "--readers 10 --seconds 10 --pools 2",
+        "```", "",
+        f"Run {r['date']}: {m['cpus']} CPUs, Python {m['python']}, {m['engine']}. Load "
+        f"average {m['load_start']:.1f} at the start and {m['load_end']:.1f} at the end "
+        "(other work on the machine counts in it). "
+        f"`ledger serve --workers {c['workers']}`. The data: {c['people']:,} people under "
+        f"one council ({c['pools']} pools of {POOL_SIZE} among them), {c['months']} months, "
+        f"{d['events']:,} events, {d['journals']:,} journals and {d['postings']:,} postings "
+        f"(set up in {d['load_s']:,} s, not timed). {c['readers']} readers for "
+        f"{c['seconds']:g} s, at most {c['max_requests']:,} requests: {r['mix_text']}. "
+        "Each asks for a random month of the data. It sends its next request as soon as the "
+        f"last one is answered. The whole run took {r['bench_s'] / 60:.1f} minutes.", "",
+        *table, "",
+        *notes, "",
+        "The readers never pause, so this is the server at its capacity. Past that point, "
+        "latency is mostly time spent waiting in the queue. The number of good answers a "
+        "second shows what the machine can serve.", "",
+        END])
+    text = DOC.read_text(encoding="utf-8")
+    if START in text:
+        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text,
+                      flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    DOC.write_text(text, encoding="utf-8")
+
+
+# ------------------------------------------------------------------ main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=2000)
+    parser.add_argument("--readers", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--max-requests", type=int, default=50_000,
+                        help="stop the load at this many requests, whatever the time")
+    parser.add_argument("--baseline-seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=TIMEOUT,
+                        help="seconds one request may take before it counts as an error")
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--pools", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--db", default=None, metavar="URL",
+                        help="a PostgreSQL server URL (default $LEDGER_BENCH_POSTGRES_URL, "
+                             f"else {DEFAULT_PG}), or `sqlite`")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--write-doc", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--doc-only", action="store_true",
+                        help="rewrite the doc section from --out's results; run nothing")
+    args = parser.parse_args(argv)
+    if args.doc_only:
+        write_doc(json.loads(args.out.read_text(encoding="utf-8")))
+        log(f"wrote the bench:web section of {DOC.relative_to(ROOT)} from {args.out}")
+        return 0
+    if args.readers < 1 or args.seconds <= 0 or args.max_requests < 1:
+        parser.error("--readers, --seconds and --max-requests must be positive")
+    if args.people < args.pools * POOL_SIZE + 10:
+        parser.error(f"--people must be at least {args.pools * POOL_SIZE + 10} "
+                     f"(--pools {args.pools} of {POOL_SIZE}, and 10 more)")
+    began = time.perf_counter()
+    base_url = args.db or os.environ.get("LEDGER_BENCH_POSTGRES_URL") or DEFAULT_PG
+    sqlite = base_url == "sqlite" or base_url.startswith("sqlite:")
+    work = Path(tempfile.mkdtemp(prefix="ledger-web-load-"))
+    workers = 1 if sqlite else args.workers
+    if sqlite and args.workers != 1:
+        log("SQLite: one worker (--workers above 1 needs PostgreSQL)")
+    pg_name = None
+    params = None
+    if sqlite:
+        url = f"sqlite:///{work / 'ledger.db'}"
+        engine_text = f"SQLite {__import__('sqlite3').sqlite_version}"
+    else:
+        if not shutil.which("psql"):
+            raise SystemExit("web_load: psql not found (apt-get install postgresql-client)")
+        params = pg_params(base_url)
+        version = psql(params, "SHOW server_version", check=False)
+        if version.returncode != 0:
+            raise SystemExit(f"web_load: PostgreSQL not reachable at {base_url}: "
+                             f"{version.stderr.strip()[:300]}")
+        engine_text = f"PostgreSQL {version.stdout.strip()}"
+        pg_name = f"ledger_web_bench_{os.getpid()}"
+        psql(params, f'DROP DATABASE IF EXISTS "{pg_name}"')
+        psql(params, f'CREATE DATABASE "{pg_name}"')
+        auth = params["user"] + (f":{params['password']}" if params["password"] else "")
+        url = f"postgresql://{auth}@{params['host']}:{params['port']}/{pg_name}"
+    server = None
+    try:
+        data, facts = scenario(args.people, args.pools, args.months, args.seed)
+        log(f"set-up: {args.people:,} people, {args.months} months, "
+            f"{len(data['events']):,} events into {engine_text.split(' (')[0]}")
+        counts = load(url, data)
+        log(f"  loaded in {counts['load_s']} s: {counts['journals']:,} journals, "
+            f"{counts['postings']:,} postings")
+        del data
+        plan = plan_readers(args.readers, facts, args.seed)
+        users_s = add_users(url, plan)
+        log(f"  {len(plan)} sign-ins made in {users_s:.1f} s")
+        port = free_port()
+        load_start = os.getloadavg()[0]
+        server = start_server(url, port, workers, work / "serve.log")
+        cpu_before = server_cpu_seconds(server.pid)
+        run = asyncio.run(run_load(f"http://127.0.0.1:{port}", plan, facts, args.seconds,
+                                   args.max_requests, args.baseline_seconds, args.seed,
+                                   args.timeout))
+        cpu_used = server_cpu_seconds(server.pid) - cpu_before
+        stop_server(server)
+        server = None
+        f = figures(run, args.seconds)
+        mix: dict[str, int] = defaultdict(int)
+        for reader in plan:
+            mix[reader["kind"]] += 1
+        mix_words = {"holder": ("budget holder", "budget holders",
+                                "their own statement"),
+                     "pool": ("pool member", "pool members",
+                              "the pool's statement or their own, half each"),
+                     "provider": ("provider", "providers", "their month end, or the "
+                                  "statement of a person whose ISF they hold, half each"),
+                     "council": ("council officer", "council officers", "the overview 3 "
+                                 "times in 10, otherwise one of their people's statements")}
+        result = {
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "engine": engine_text, "load_start": round(load_start, 2),
+                        "load_end": round(os.getloadavg()[0], 2)},
+            "config": {"people": args.people, "pools": args.pools, "months": args.months,
+                       "readers": len(plan), "seconds": args.seconds,
+                       "max_requests": args.max_requests, "workers": workers,
+                       "baseline_seconds": args.baseline_seconds, "seed": args.seed,
+                       "timeout_s": args.timeout},
+            "data": counts,
+            "mix": dict(mix),
+            "mix_text": "; ".join(f"{n} {mix_words[k][0 if n == 1 else 1]} "
+                                  f"({mix_words[k][2]})" for k, n in mix.items()),
+            "users_s": round(users_s, 1),
+            "server_cpu_s": round(cpu_used, 1),
+            "figures": f,
+        }
+        if args.profile:
+            log("profiling one request of each kind in this process")
+            text, result["profile"] = profile_pages(url, plan, facts)
+            print(text, file=sys.stderr)
+        result["bench_s"] = round(time.perf_counter() - began, 1)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps({k: result[k] for k in ("date", "config", "data", "figures",
+                                                 "bench_s")}, indent=2))
+        if args.write_doc:
+            write_doc(result)
+            log(f"wrote the bench:web section of {DOC.relative_to(ROOT)}")
+    finally:
+        if server is not None:
+            stop_server(server)
+        if pg_name is not None and params is not None:
+            psql(params, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)', check=False)
+            log(f"dropped {pg_name}")
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
