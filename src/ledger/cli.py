@@ -85,18 +85,9 @@ def _to_output(output: Path | None, write, binary: bool = False) -> None:
     if output is None:
         write(sys.stdout.buffer if binary else sys.stdout)
         return
-    partial = output.with_name(f".{output.name}.partial")
-    try:
-        with (partial.open("wb") if binary else
-              partial.open("w", encoding="utf-8", newline="")) as out:
-            write(out)
-        partial.replace(output)
-    except OSError as err:
-        partial.unlink(missing_ok=True)
-        raise UsageError(f"-o {output}: cannot write: {err.strerror or err}") from None
-    except BaseException:
-        partial.unlink(missing_ok=True)  # nothing half-written, whatever stopped it
-        raise
+    from ledger.files import write_whole
+
+    write_whole(output, write, binary, name=f"-o {output}")
 
 
 _output_option = click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
@@ -748,35 +739,20 @@ def _format_options(fn):
 def _variant(easy_read: bool, large_print: bool, preference: str | None) -> str:
     """What the reader asked for, else the person's recorded preference
     (docs/statements.md#formats)."""
+    from ledger.reports.html import version_for
+
     if easy_read and large_print:
         raise UsageError("give --easy-read or --large-print, not both")
-    if easy_read:
-        return "easy_read"
-    if large_print:
-        return "large_print"
-    return preference if preference in ("easy_read", "large_print") else "standard"
+    return version_for(preference, "easy_read" if easy_read else
+                       "large_print" if large_print else None)
 
 
 def _write_document(document, data: dict, fmt: str, variant: str, output: Path | None) -> None:
-    """One statement in the asked format: JSON is the data; text, HTML and PDF are the
-    document in the variant."""
-    from ledger.reports.document import render_easy_text, render_text
+    """One statement in the asked format (ledger.reports.html.render_statement)."""
+    from ledger.reports.html import render_statement
 
-    if fmt == "pdf":
-        from ledger.reports.html import render_pdf
-
-        pdf = render_pdf(document, variant)
-        _to_output(output, lambda out: out.write(pdf), binary=True)
-        return
-    if fmt == "json":
-        text = json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n"
-    elif fmt == "html":
-        from ledger.reports.html import render_html
-
-        text = render_html(document, variant)
-    else:
-        text = render_easy_text(document) if variant == "easy_read" else render_text(document)
-    _to_output(output, lambda out: out.write(text))
+    content = render_statement(document, data, fmt, variant)
+    _to_output(output, lambda out: out.write(content), binary=True)
 
 
 @cli.group()

@@ -181,22 +181,38 @@ def test_a_failure_part_way_leaves_no_partial_file(tmp_path, monkeypatch):
     holders = ["H1", "H2", "H3", "H4", "H5"]
     whole = tmp_path / "whole"
     _bulk(url, holders, start, end, "html", whole)
-    real_write = Path.write_bytes
+    real_open = Path.open
     for stop in (OSError(28, "No space left on device"), KeyboardInterrupt()):
         calls = []
 
-        def half_then_fail(path: Path, data: bytes, stop=stop, calls=calls) -> int:
-            calls.append(path)
-            if len(calls) == 3:  # the third file: half written, then the failure
-                real_write(path, data[: len(data) // 2])
-                raise stop
-            return real_write(path, data)
+        class HalfThenFail:
+            """The third file opened for writing: half its bytes, then the failure."""
 
-        monkeypatch.setattr(Path, "write_bytes", half_then_fail)
+            def __init__(self, file, stop=stop):
+                self.file, self.stop = file, stop
+
+            def write(self, data: bytes) -> int:
+                self.file.write(data[: len(data) // 2])
+                raise self.stop
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return self.file.__exit__(*exc)
+
+        def open_then_fail(path: Path, mode: str = "r", *args, calls=calls, **kwargs):
+            file = real_open(path, mode, *args, **kwargs)
+            if "w" not in mode:
+                return file
+            calls.append(path)
+            return HalfThenFail(file) if len(calls) == 3 else file
+
+        monkeypatch.setattr(Path, "open", open_then_fail)
         out = tmp_path / type(stop).__name__
         with pytest.raises(UsageError if isinstance(stop, OSError) else KeyboardInterrupt):
             _bulk(url, holders, start, end, "html", out)
-        monkeypatch.setattr(Path, "write_bytes", real_write)
+        monkeypatch.setattr(Path, "open", real_open)
         assert sorted(p.name for p in out.iterdir()) == ["H1.html", "H2.html"]
         for name in ("H1.html", "H2.html"):
             assert (out / name).read_bytes() == (whole / name).read_bytes()

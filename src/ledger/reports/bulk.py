@@ -105,35 +105,19 @@ def write_holder_statements(store: DbStore, holders: Iterable[str], start: dt.da
 
 def render(statement: dict, fmt: str) -> bytes:
     """The file `ledger statement holder H --format fmt` writes, in the person's recorded
-    format (cli._variant with neither --easy-read nor --large-print)."""
-    if fmt == "json":
-        return (json.dumps(statement, indent=2, default=str, ensure_ascii=False)
-                + "\n").encode("utf-8")
+    version."""
     from ledger.reports.holder_doc import holder_document
+    from ledger.reports.html import render_statement, version_for
 
-    preference = statement.get("statement_format")
-    variant = preference if preference in ("easy_read", "large_print") else "standard"
-    if fmt == "pdf":
-        from ledger.reports.html import render_pdf
-
-        return render_pdf(holder_document(statement), variant)
-    from ledger.reports.html import render_html
-
-    return render_html(holder_document(statement), variant).encode("utf-8")
+    return render_statement(holder_document(statement), statement, fmt,
+                            version_for(statement.get("statement_format")))
 
 
 def _write_file(path: Path, data: bytes) -> None:
-    """`data` to `path` whole or not at all (the CLI's `.NAME.partial`, then rename)."""
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(data)
-        partial.replace(path)
-    except OSError as err:
-        partial.unlink(missing_ok=True)
-        raise UsageError(f"{path}: cannot write: {err.strerror or err}") from None
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    """`data` to `path` whole or not at all, as the CLI's `-o` writes."""
+    from ledger.files import write_whole
+
+    write_whole(path, lambda out: out.write(data), binary=True)
 
 
 # ---------------------------------------------------------------- building

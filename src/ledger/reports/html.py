@@ -42,3 +42,30 @@ def render_pdf(document: Document, variant: str = "standard") -> bytes:
     html = render_html(document, variant)
     return HTML(string=html).write_pdf(pdf_variant="pdf/ua-1", pdf_tags=True,
                                        custom_metadata=True)
+
+
+def version_for(preference: str | None, asked: str | None = None) -> str:
+    """The version a reader gets: the one asked for, else the person's recorded
+    preference (docs/statements.md#formats), else standard."""
+    if asked in VARIANTS:
+        return asked
+    return preference if preference in ("easy_read", "large_print") else "standard"
+
+
+def render_statement(document: Document, data: dict, fmt: str, variant: str) -> bytes:
+    """The bytes of one statement file, the same for `ledger statement ...` and for
+    `ledger statement holders`: JSON is the data; text, HTML and PDF are the document in
+    the version."""
+    if fmt == "pdf":
+        return render_pdf(document, variant)
+    if fmt == "json":
+        import json
+
+        text = json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n"
+    elif fmt == "html":
+        text = render_html(document, variant)
+    else:
+        from ledger.reports.document import render_easy_text, render_text
+
+        text = render_easy_text(document) if variant == "easy_read" else render_text(document)
+    return text.encode("utf-8")

@@ -166,10 +166,9 @@ def _month(value: str | None) -> tuple[dt.date, dt.date, str] | None:
 
 
 def _version(request: Request, preference: str | None) -> str:
-    asked = request.query_params.get("version")
-    if asked in ("standard", "easy_read", "large_print"):
-        return asked
-    return preference if preference in ("easy_read", "large_print") else "standard"
+    from ledger.reports.html import version_for
+
+    return version_for(preference, request.query_params.get("version"))
 
 
 def _plain_id(value: str) -> bool:
@@ -250,9 +249,8 @@ def _routes(app: FastAPI, web: Web) -> None:  # noqa: C901 - one place lists eve
             return _to_login(request)
         with web.engine.connect() as conn:
             links = _home_links(DbStore(conn, web.ledger), user)
-        can_invite = any(r == "auditor" or r.startswith(("council:", "provider:"))
-                         for r in user.roles)
-        return _page(request, "home.html.j2", user=user, links=links, can_invite=can_invite)
+        return _page(request, "home.html.j2", user=user, links=links,
+                     can_invite=scope.can_invite(user))
 
     @app.get("/statements/holder/{holder}")
     def holder_page(request: Request, holder: str, month: str | None = None,

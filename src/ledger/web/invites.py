@@ -17,16 +17,12 @@ def invite_routes(app: FastAPI, web) -> None:
     from ledger.web import scope, users
     from ledger.web.app import _csrf_ok, _not_found, _now, _page, _signed_in, _to_login
 
-    def may_invite_any(user) -> bool:
-        return any(r == "auditor" or r.startswith(("council:", "provider:"))
-                   for r in user.roles)
-
     @app.get("/invite")
     def invite_form(request: Request):
         user = _signed_in(request, web)
         if user is None:
             return _to_login(request)
-        if not may_invite_any(user):
+        if not scope.can_invite(user):
             return _not_found(request, user)
         return _page(request, "invite.html.j2", user=user, link=None, error=None, role="")
 
@@ -37,7 +33,7 @@ def invite_routes(app: FastAPI, web) -> None:
             return _to_login(request)
         form = await request.form()
         role = str(form.get("role", "")).strip()[:130]
-        if not may_invite_any(user):
+        if not scope.can_invite(user):
             return _not_found(request, user)
         if not _csrf_ok(request, form):
             return _page(request, "invite.html.j2", status=400, user=user, link=None,

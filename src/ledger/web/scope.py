@@ -24,6 +24,11 @@ from ledger.store.repo import DbStore
 from ledger.web.users import User
 
 
+def can_invite(user: User) -> bool:
+    """Councils, providers and auditors may invite people (`Reader.may_invite` says whom)."""
+    return any(r == "auditor" or r.startswith(("council:", "provider:")) for r in user.roles)
+
+
 def _ids(user: User, kind: str) -> set[str]:
     return {role.split(":", 1)[1] for role in user.roles if role.startswith(kind + ":")}
 
