@@ -124,7 +124,7 @@ def test_a_few_hundred_generated_people_match_one_by_one(db_url, tmp_path, monke
     """Every person of a generated council of 120 (DPs and ISFs, two months), read in
     batches of 50 so batch edges are crossed, each file against the functions `ledger
     statement holder` calls."""
-    from ledger.cli import _variant, _write_document
+    from ledger.cli.common import _variant, _write_document
 
     monkeypatch.setattr(bulk, "CHUNK", 50)
     _load(db_url, ScenarioFile.model_validate(council_year(120, seed=7, months=2)))

@@ -1,0 +1,120 @@
+"""`ledger user` (sign-ins) and `ledger serve` (the web view)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ledger.cli.common import (
+    _engine,
+    _existing_ledger,
+    db_option,
+)
+from ledger.errors import UsageError
+
+
+@click.group()
+def user() -> None:
+    """Sign-ins for the web view (docs/web.md#sign-in)."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, metavar="ROLE",
+              help="holder:H, pool:L, provider:P, council:C or auditor; repeat for more.")
+@click.option("--password-stdin", is_flag=True, required=True,
+              help="Read the password from standard input (never from the command line).")
+@db_option
+def user_add(username: str, roles: tuple[str, ...], password_stdin: bool,
+             db_url: str | None, ledger: str) -> None:
+    """Make a sign-in USERNAME with its roles; the password is read from stdin."""
+    from ledger.store.repo import DbStore
+    from ledger.web.users import add_user
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    engine = _engine(db_url)
+    with engine.begin() as conn:
+        _existing_ledger(conn, ledger)
+        add_user(conn, DbStore(conn, ledger).lid, username, password, list(roles))
+    click.echo(f"added {username}: {', '.join(sorted(set(roles)))}")
+
+
+@user.command("invite")
+@click.option("--role", "roles", multiple=True, required=True, metavar="ROLE",
+              help="What the invited person may read; repeat for more.")
+@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True,
+              help="Where the web view is served, for the link.")
+@db_option
+def user_invite(roles: tuple[str, ...], base_url: str, db_url: str | None,
+                ledger: str) -> None:
+    """Print a one-time invitation link (valid 14 days) for a new sign-in."""
+    from ledger.store.repo import DbStore
+    from ledger.web.app import _now
+    from ledger.web.users import create_invite
+
+    engine = _engine(db_url)
+    with engine.begin() as conn:
+        _existing_ledger(conn, ledger)
+        token = create_invite(conn, DbStore(conn, ledger).lid, list(roles), None, _now())
+    click.echo(f"{base_url.rstrip('/')}/invite/{token}")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (localhost only by default).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (several need a PostgreSQL database).")
+@click.option("--https-only", is_flag=True,
+              help="Send the session cookie over HTTPS only (behind a TLS proxy).")
+@db_option
+def serve(host: str, port: int, workers: int, https_only: bool, db_url: str | None,
+          ledger: str) -> None:
+    """Serve the ledger's statements, read-only, behind a sign-in (docs/web.md)."""
+    import os
+
+    import uvicorn
+
+    from ledger.store.schema import database_url
+    from ledger.web.app import create_app
+
+    url = database_url(db_url)
+    engine = _engine(db_url)  # creates or upgrades the schema once, before any worker
+    with engine.connect() as conn:
+        _existing_ledger(conn, ledger)
+    engine.dispose()
+    if workers > 1:
+        if url.startswith("sqlite"):
+            raise UsageError("--workers above 1 needs a PostgreSQL database")
+        os.environ.update(LEDGER_DATABASE_URL=url, LEDGER_NAME=ledger,
+                          LEDGER_HTTPS_ONLY="1" if https_only else "0")
+        create_app(url, ledger, https_only)  # makes the session key once, before the workers
+        _serve_workers(host, port, workers)
+        return
+    uvicorn.run(create_app(url, ledger, https_only), host=host, port=port,
+                proxy_headers=True, log_level="warning")
+
+
+def _serve_workers(host: str, port: int, workers: int) -> None:
+    """Several uvicorn workers on one socket that we bind ourselves: named as TCP, so
+    asyncio switches off Nagle's delay on each connection (uvicorn's own bind for several
+    workers leaves the protocol out, which costs about 40 ms a reply)."""
+    import socket
+
+    from uvicorn import Config
+    from uvicorn.supervisors import Multiprocess
+
+    config = Config("ledger.web.app:create_app_from_env", factory=True, host=host, port=port,
+                    workers=workers, proxy_headers=True, log_level="warning")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    sock.set_inheritable(True)
+    Multiprocess(config, sockets=[sock]).run()
+
