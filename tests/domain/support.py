@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 
 from ledger.core.amounts import Unit
-from ledger.domain.memory import MemoryBackend
 from ledger.scenarios.runner import EventFailed, apply_event, run_scenario
 from ledger.scenarios.schema import ScenarioFile
+from ledger.store.memory import MemoryBackend
 
 
 class Ledger:

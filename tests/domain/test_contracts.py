@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from ledger.core.amounts import format_pence
 from ledger.domain.contracts import block_utilisation
-from ledger.domain.memory import MemoryBackend
 from ledger.scenarios.runner import run_scenario
 from ledger.scenarios.schema import load_scenario
+from ledger.store.memory import MemoryBackend
 from tests.domain import support
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from ledger.core.amounts import Unit, format_pence
 from ledger.domain.dp import add_months
-from ledger.domain.memory import MemoryBackend
 from ledger.scenarios.runner import EventFailed, apply_event, run_scenario
 from ledger.scenarios.schema import load_scenario
+from ledger.store.memory import MemoryBackend
 from tests.domain.support import run_events
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from ledger.core.amounts import Unit, format_minutes, format_pence
 from ledger.domain.base import month_name
-from ledger.domain.memory import MemoryBackend
 from ledger.scenarios.runner import EventFailed, apply_event, run_scenario
 from ledger.scenarios.schema import load_scenario
+from ledger.store.memory import MemoryBackend
 from tests.domain.support import run_events
 
 ROOT = Path(__file__).resolve().parents[2]

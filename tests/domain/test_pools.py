@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from ledger.core.amounts import Unit
+from ledger.core.change import Change, EventRecord
 from ledger.core.journal import Journal, transfer
-from ledger.domain.base import HANDLERS, Change, EventRecord
-from ledger.domain.memory import MemoryBackend
+from ledger.domain.base import HANDLERS
 from ledger.scenarios.runner import EventFailed, apply_event, run_scenario
 from ledger.scenarios.schema import load_scenario
+from ledger.store.memory import MemoryBackend
 
 GBP = Unit.GBP
 HOLDERS = ["H1", "H2", "H3", "H4", "H5"]

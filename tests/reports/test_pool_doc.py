@@ -12,9 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.core.amounts import Unit
+from ledger.core.change import Change, EventRecord
 from ledger.core.journal import Journal, transfer
-from ledger.domain.base import Change, EventRecord
-from ledger.domain.memory import MemoryBackend
 from ledger.reports.document import (
     EASY_READ_MAX_WORDS,
     Document,
@@ -31,6 +30,7 @@ from ledger.reports.pool_statement import pool_statement
 from ledger.reports.statements import pool_statement_from_store
 from ledger.scenarios.runner import EventFailed, apply_event, run_scenario
 from ledger.scenarios.schema import ScenarioFile
+from ledger.store.memory import MemoryBackend
 from ledger.store.repo import DbStore
 
 GBP = Unit.GBP

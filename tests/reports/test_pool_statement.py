@@ -12,9 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.core.amounts import Unit
+from ledger.core.change import Change, EventRecord
 from ledger.core.journal import Journal, transfer
-from ledger.domain.base import Change, EventRecord
-from ledger.domain.memory import MemoryBackend
 from ledger.reports.pool_statement import (
     member_labels,
     money,
@@ -22,6 +21,7 @@ from ledger.reports.pool_statement import (
     render_pool_statement_text,
 )
 from ledger.scenarios.runner import EventFailed, apply_event
+from ledger.store.memory import MemoryBackend
 
 GBP = Unit.GBP
 HOLDERS = {

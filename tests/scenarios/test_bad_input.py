@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.domain.base import HANDLERS
-from ledger.domain.memory import MemoryBackend
 from ledger.errors import CODES, UsageError
 from ledger.scenarios.runner import EventFailed, apply_event
 from ledger.scenarios.schema import load_scenario
+from ledger.store.memory import MemoryBackend
 
 PARTIES = [
     {"kind": "council", "id": "C1", "name": "Council"},

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.domain.memory import MemoryBackend
 from ledger.reports.balances import balances
 from ledger.scenarios.runner import EventFailed, apply_event, run_scenario
 from ledger.scenarios.schema import ScenarioFile
+from ledger.store.memory import MemoryBackend
 from ledger.store.repo import DbStore
 from ledger.store.schema import make_engine, upgrade
 from ledger.store.verify import first_break

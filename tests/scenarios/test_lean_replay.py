@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 from ledger.core.amounts import Unit
+from ledger.core.change import Change, EventRecord
 from ledger.core.journal import Journal, Posting
-from ledger.domain.base import Change, EventRecord
 from ledger.scenarios.rebuild import LeanReplay, rebuild_break
 from ledger.store.repo import DbStore
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from ledger.core.amounts import Unit
-from ledger.domain.memory import MemoryBackend
 from ledger.errors import UsageError
 from ledger.scenarios.runner import RunResult, run_scenario
 from ledger.scenarios.schema import MAX_FILE_BYTES, load_scenario
+from ledger.store.memory import MemoryBackend
 
 HEAD = """\
 format: 1

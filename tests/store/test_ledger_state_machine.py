@@ -27,8 +27,8 @@ from hypothesis.stateful import (
 )
 
 from ledger.core.amounts import Unit
+from ledger.core.change import Change, EventRecord
 from ledger.core.journal import Journal, Posting, default_floor, reversal_of, transfer
-from ledger.domain.base import Change, EventRecord
 from ledger.errors import LedgerError
 from ledger.reports.balances import balances
 from ledger.store.repo import DbStore

@@ -48,7 +48,7 @@ def test_the_same_keys_in_two_ledgers_are_two_separate_sets_of_books(engine):
 
 
 def test_a_period_lock_in_one_ledger_does_not_close_another(engine):
-    from ledger.domain.base import Change, EventRecord
+    from ledger.core.change import Change, EventRecord
 
     with engine.connect() as conn:
         a = DbStore(conn, "council-a")

@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 
 from ledger.core.amounts import Unit
+from ledger.core.change import Change, EventRecord
 from ledger.core.journal import Journal, transfer
-from ledger.domain.base import Change, EventRecord
 from ledger.errors import LedgerError
 from ledger.store.repo import DbStore
 from ledger.store.verify import first_break

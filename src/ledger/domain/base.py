@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from types import UnionType
-from typing import Annotated, Any, Protocol, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
 
 from ledger.core.amounts import Unit, format_amount, parse_minutes, parse_pence
+from ledger.core.change import Backend, Change, EventRecord
 from ledger.core.journal import Journal, Posting, check_journal, check_party_id, default_floor
 from ledger.core.plain import copy_plain
 from ledger.errors import LedgerError
@@ -237,77 +237,7 @@ def on_reverse(journal_type: str) -> Callable[[Callable], Callable]:
     return register
 
 
-# ---------------------------------------------------------------- backend and context
-
-
-@dataclass(frozen=True)
-class EventRecord:
-    key: str
-    type: str
-    date: dt.date
-    payload_hash: str
-    index: int | None = None
-    source: str | None = None
-    # The event as written, as canonical JSON (what `payload_hash` hashes): stored so
-    # `verify` can replay every recorded event and rebuild what it posted.
-    payload: str | None = None
-
-
-class Backend(Protocol):
-    """What a handler's context needs from storage: the database store or the reference
-    model in tests. Reads only; writing happens in `apply`."""
-
-    def balance(self, account: str, unit: Unit) -> int: ...
-    def floor(self, account: str, unit: Unit) -> int | None: ...
-    def get_state(self, kind: str, ref: str) -> dict | None: ...
-    def state_refs(self, kind: str) -> list[str]:
-        """Every ref of one kind of state, sorted (an index lookup, never a list kept in
-        one row that grows with every instrument)."""
-    def party(self, kind: str, party_id: str, as_of: dt.date | None = None) -> dict | None:
-        """The party's record in force on `as_of` (None: the newest), or None if it was
-        never declared (docs/rules-trust.md#parties)."""
-    def journal_hash(self, key: str) -> str | None: ...
-    def journals_for_event(self, event_key: str) -> list[Journal]: ...
-    def is_reversed(self, journal_key: str) -> bool: ...
-    def locked_until(self) -> dt.date | None: ...
-    def event_hash(self, key: str) -> str | None: ...
-    def balance_as_of(self, account: str, unit: Unit, as_of: dt.date) -> int: ...
-    def balance_moves_from(self, account: str, unit: Unit, day: dt.date
-                           ) -> tuple[int, list[tuple[dt.date, int]]]:
-        """The balance at the end of the day before `day`, then the net movement of each
-        later date that has postings (dates ascending): enough to know the balance on
-        every date from `day` on (docs/rules-trust.md#floors)."""
-    def apply(self, change: Change) -> None: ...
-    def lock_for_write(self) -> None:
-        """Wait for our turn to write, before reading what the checks depend on."""
-
-    def prefetch_events(self, keys: list[str]) -> None:
-        """A hint: these event keys are about to be looked up (one query, not many)."""
-
-    def flush(self) -> None:
-        """Write every change kept for a batch (docs/architecture.md#batches)."""
-
-    def commit(self) -> None:
-        """Flush, then make it durable; a batched run calls it once per batch."""
-
-    def add_parties(self, parties: list[dict]) -> None:
-        """Store each declaration (valid from the beginning); a party already stored with
-        a different declared record is `duplicate_conflict`, and nothing is stored."""
-
-
-@dataclass
-class Change:
-    """Everything one event does, applied by a backend atomically or not at all."""
-
-    event: EventRecord
-    journals: list[Journal] = field(default_factory=list)
-    states: dict[tuple[str, str], dict] = field(default_factory=dict)
-    floors: dict[tuple[str, Unit], int] = field(default_factory=dict)
-    lock_until: dt.date | None = None
-    # Party records this event writes (a declaration or a `party_update`): each a dict
-    # with kind, id, valid_from (ISO date) and the whole record as it stands from then.
-    parties: list[dict] = field(default_factory=list)
-    outcome: str = "applied"  # or "rejected:CODE" for an `expect_error` event, kept
+# ---------------------------------------------------------------- the handler context
 
 
 class Ctx:

@@ -16,11 +16,11 @@ import json
 from sqlalchemy import Connection, func, select, text
 
 from ledger.core.amounts import Unit
+from ledger.core.change import Change, EventRecord
 from ledger.core.journal import Journal, default_floor
-from ledger.domain.base import Change, EventRecord
-from ledger.domain.memory import MemoryBackend
 from ledger.scenarios.runner import EventFailed, apply_event
 from ledger.store import models as m
+from ledger.store.memory import MemoryBackend
 from ledger.store.repo import DbStore, journal_from_json
 
 STREAM_CHUNK = 5000  # stored journals read at a time when comparing

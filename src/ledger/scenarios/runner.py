@@ -17,9 +17,10 @@ from itertools import islice
 from pydantic import ValidationError
 
 import ledger.domain  # noqa: F401 - registers every handler
+from ledger.core.change import Backend, Change, EventRecord
 from ledger.core.journal import MAX_KEY_CHARS, sha256_text
 from ledger.core.text import text_problem
-from ledger.domain.base import HANDLERS, Backend, Change, Ctx, EventRecord, day
+from ledger.domain.base import HANDLERS, Ctx, day
 from ledger.errors import CODES, ExpectationFailed, LedgerError
 from ledger.scenarios.schema import ScenarioFile, ScenarioStream
 from ledger.store.repo import BatchRefused

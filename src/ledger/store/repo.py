@@ -41,9 +41,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ledger.core.amounts import Unit
+from ledger.core.change import Change, EventRecord
 from ledger.core.journal import Journal, Posting, default_floor, sha256_text
 from ledger.core.plain import copy_plain
-from ledger.domain.base import Change, EventRecord
 from ledger.errors import LedgerError
 from ledger.store import models as m
 from ledger.store.chain import GENESIS_HASH, canonical, journal_link, record_hash

@@ -7,9 +7,9 @@ import datetime as dt
 from collections import defaultdict
 
 from ledger.core.amounts import Unit
+from ledger.core.change import Change
 from ledger.core.journal import Journal
 from ledger.core.plain import copy_plain
-from ledger.domain.base import Change
 from ledger.errors import LedgerError
 
 
