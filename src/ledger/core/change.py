@@ -11,6 +11,14 @@ from ledger.core.amounts import Unit
 from ledger.core.journal import Journal
 
 
+# The rules an event is recorded under (docs/rules-trust.md#rules-versions): 1, the rules
+# before 2026-12-06 (every record a database held before versions were stored); 2, the
+# rules of 2026-12-06. Each record keeps its version and `verify` replays it under it.
+RULES_2026_12_06 = 2
+CURRENT_RULES = RULES_2026_12_06
+KNOWN_RULES = (1, RULES_2026_12_06)
+
+
 @dataclass(frozen=True)
 class EventRecord:
     key: str
@@ -22,6 +30,9 @@ class EventRecord:
     # The event as written, as canonical JSON (what `payload_hash` hashes): stored so
     # `verify` can replay every recorded event and rebuild what it posted.
     payload: str | None = None
+    # The rules version it was recorded under: new records take the current rules; a
+    # replay passes the version stored with the record.
+    rules_version: int = CURRENT_RULES
 
 
 class Backend(Protocol):

@@ -247,6 +247,10 @@ class Ctx:
         self.backend = backend
         self.event_key = event.key
         self.date = event.date
+        # The rules this event is recorded under (docs/rules-trust.md#rules-versions): a
+        # handler whose rule changed on a date branches on it, so a record keeps what it
+        # posted when `verify` replays it.
+        self.rules_version = event.rules_version
         self.change = Change(event)
         self._deltas: dict[tuple[str, Unit], int] = {}
         self._keys: set[str] = set()  # this event's journal keys: a lookup, never a scan
@@ -279,6 +283,12 @@ class Ctx:
                 lowest = (running, on)
         assert lowest is not None
         return lowest
+
+    def balance_as_of(self, account: str, unit: Unit, as_of: dt.date) -> int:
+        """The balance at the end of `as_of`, this event's journals included."""
+        mine = sum(amount for on, amount in self._dated.get((account, unit), {}).items()
+                   if on <= as_of)
+        return self.backend.balance_as_of(account, unit, as_of) + mine
 
     def state_refs(self, kind: str) -> list[str]:
         stored = set(self.backend.state_refs(kind))

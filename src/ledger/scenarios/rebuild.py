@@ -1,8 +1,9 @@
 """Rebuild everything an event log implies and compare it with what is stored
 (docs/rules-trust.md#verify).
 
-Every record in the chain keeps the event as written. Replaying the records, in chain
-order, into the in-memory backend through the same rules gives the journals, instrument
+Every record in the chain keeps the event as written and the rules version it was
+recorded under. Replaying the records, in chain order, into the in-memory backend, each
+under its own rules version, gives the journals, instrument
 state (ISF lots, schedules, pool membership, award totals, rate cards), party records,
 floors and period lock the ledger must hold. Anything stored that differs (a memo edited,
 a lot changed, a journal appended or deleted, a consent switched on by hand) is a break.
@@ -26,8 +27,8 @@ from ledger.store.repo import DbStore, journal_from_json
 STREAM_CHUNK = 5000  # stored journals read at a time when comparing
 _JOURNAL_HASHES = text("SELECT key, event_key, payload_hash, memo FROM journal"
                        " WHERE ledger_id = :lid AND status = 'posted' ORDER BY id")
-_RECORDS_SQL = ("SELECT seq, key, type, date, payload_hash, payload, outcome FROM event"
-                " WHERE ledger_id = :lid ORDER BY seq")
+_RECORDS_SQL = ("SELECT seq, key, type, date, payload_hash, payload, outcome, rules_version"
+                " FROM event WHERE ledger_id = :lid ORDER BY seq")
 
 
 def _normal(value: object) -> object:
@@ -116,7 +117,7 @@ def replay(conn: Connection, ledger: str = "main", lean: bool = False
     """Replay every record of one ledger into a fresh in-memory ledger. Returns it, or a
     break. `lean`: compare the journals as they are posted instead of keeping them."""
     memory = LeanReplay(DbStore(conn, ledger)) if lean else MemoryBackend()
-    for seq, key, type_, date, payload_hash, payload, outcome in conn.execute(
+    for seq, key, type_, date, payload_hash, payload, outcome, version in conn.execute(
             text(_RECORDS_SQL).execution_options(yield_per=5000),
             {"lid": _lid(conn, ledger)}):
         where = f"record {seq} ({key})"
@@ -124,7 +125,8 @@ def replay(conn: Connection, ledger: str = "main", lean: bool = False
             raise NotReplayable(f"{where} and any like it were recorded before events kept "
                                 "their text, so the instrument state was not rebuilt")
         day = date if isinstance(date, dt.date) else dt.date.fromisoformat(str(date))
-        record = EventRecord(key, type_, day, payload_hash, payload=payload)
+        record = EventRecord(key, type_, day, payload_hash, payload=payload,
+                             rules_version=version)
         data = json.loads(payload)
         if type_ == "party":
             memory.add_parties([data])
@@ -133,7 +135,8 @@ def replay(conn: Connection, ledger: str = "main", lean: bool = False
             memory.apply(Change(record, journals=[journal_from_json(j) for j in data]))
             continue
         try:
-            result, _ = apply_event(memory, data, key)
+            # Under the rules it was recorded with (docs/rules-trust.md#rules-versions).
+            result, _ = apply_event(memory, data, key, rules_version=version)
         except EventFailed as err:
             return None, f"{where}: replaying it now fails ({err})"
         done = "applied" if result == "applied" else f"rejected:{data.get('expect_error')}"

@@ -17,7 +17,7 @@ from itertools import islice
 from pydantic import ValidationError
 
 import ledger.domain  # noqa: F401 - registers every handler
-from ledger.core.change import Backend, Change, EventRecord
+from ledger.core.change import CURRENT_RULES, Backend, Change, EventRecord
 from ledger.core.journal import MAX_KEY_CHARS, sha256_text
 from ledger.core.text import text_problem
 from ledger.domain.base import HANDLERS, Ctx, day
@@ -121,9 +121,11 @@ def parse_event(raw: dict):
 
 
 def apply_event(backend: Backend, raw: dict, key: str, index: int | None = None,
-                source: str | None = None) -> tuple[str, int]:
-    """Apply one event. Returns ('applied'|'skipped'|'rejected', journals posted).
-    Raises EventFailed when the run must stop."""
+                source: str | None = None, rules_version: int = CURRENT_RULES
+                ) -> tuple[str, int]:
+    """Apply one event under `rules_version` (the current rules; `verify` passes the
+    version a record was made under). Returns ('applied'|'skipped'|'rejected', journals
+    posted). Raises EventFailed when the run must stop."""
     backend.lock_for_write()  # so the checks below read what the write will see
     payload = event_payload(raw)
     payload_hash = sha256_text(payload)
@@ -146,11 +148,11 @@ def apply_event(backend: Backend, raw: dict, key: str, index: int | None = None,
         raise EventFailed(f"invalid: expect_error {_shown(expected)} is not an error code "
                           f"(one of {', '.join(sorted(CODES))})")
     record = EventRecord(key, str(raw.get("type"))[:60], _record_date(raw.get("date")),
-                         payload_hash, index, source, payload)
+                         payload_hash, index, source, payload, rules_version)
     try:
         event = parse_event(raw)
         record = EventRecord(key, event.type, event.date, payload_hash, index, source,
-                             payload)
+                             payload, rules_version)
         ctx = Ctx(backend, record)
         HANDLERS[event.type][1](ctx, event)
         ctx.check()

@@ -6,7 +6,10 @@ Two links, one inside the other:
 - each record (an applied event, a party declaration, a direct post) is chained to the
   record before it, and its hash covers every stored field of the record (including the
   event as written), every journal it posted (link hash and memo) and every party record
-  it wrote. The chain's head is the newest record's hash.
+  it wrote, and, for a record made under rules version 2 or later, that version
+  (docs/rules-trust.md#rules-versions). A record of version 1 is hashed exactly as before
+  versions were stored, so the hashes a database already holds stay what they were.
+  The chain's head is the newest record's hash.
 A migration keeps its own copy of these formulas, as migrations never import live code.
 """
 
@@ -31,14 +34,17 @@ def canonical(value: object) -> str:
 
 def record_hash(prev_hash: str, seq: int, key: str, type_: str, date_iso: str,
                 payload_hash: str, payload: str | None, outcome: str, source: str | None,
-                journals: list[list[str]], parties: list[list]) -> str:
+                journals: list[list[str]], parties: list[list], rules_version: int) -> str:
     """`journals`: [link hash, memo text] of each journal the record posted, in order;
-    `parties`: [kind, id, valid_from or None, data text] of each party record it wrote."""
-    return sha256_text(json.dumps(
-        [prev_hash, seq, key, type_, date_iso, payload_hash, payload, outcome, source,
-         sha256_text(json.dumps(journals, ensure_ascii=False)),
-         sha256_text(json.dumps(parties, ensure_ascii=False))],
-        separators=(",", ":"), ensure_ascii=False))
+    `parties`: [kind, id, valid_from or None, data text] of each party record it wrote;
+    `rules_version`: the rules it was recorded under (covered from version 2 on)."""
+    fields: list[object] = [
+        prev_hash, seq, key, type_, date_iso, payload_hash, payload, outcome, source,
+        sha256_text(json.dumps(journals, ensure_ascii=False)),
+        sha256_text(json.dumps(parties, ensure_ascii=False))]
+    if rules_version != 1:
+        fields.append(rules_version)
+    return sha256_text(json.dumps(fields, separators=(",", ":"), ensure_ascii=False))
 
 
 __all__ = ["GENESIS_HASH", "canonical", "journal_link", "record_hash"]

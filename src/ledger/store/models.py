@@ -144,7 +144,8 @@ class Event(Base):
     idempotency key: one record of the hash chain. `seq` orders the chain; `hash` covers
     every stored field of the record, of each journal it posted and of each party record
     it wrote (docs/rules-trust.md#verify). `payload` is the event as written, so `verify`
-    can replay it."""
+    can replay it; `rules_version` the rules it was recorded under, which the replay uses
+    (docs/rules-trust.md#rules-versions; records from before versions were stored are 1)."""
 
     __tablename__ = "event"
     __table_args__ = (Index("ix_event_seq", "ledger_id", "seq", unique=True),)
@@ -161,6 +162,7 @@ class Event(Base):
     payload: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    rules_version: Mapped[int] = mapped_column(Integer, server_default="1")
 
 
 class PeriodLock(Base):

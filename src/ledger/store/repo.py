@@ -601,11 +601,12 @@ class DbStore:
             source = (event.source or "")[-500:] or None  # the column holds 500
             this = record_hash(prev, seq, event.key, event.type, event.date.isoformat(),
                                event.payload_hash, event.payload, outcome, source, links,
-                               party_rows)
+                               party_rows, event.rules_version)
             rows.append({"ledger_id": self._id, "key": event.key, "type": event.type,
                          "date": event.date, "payload_hash": event.payload_hash,
                          "outcome": outcome, "source": source, "seq": seq,
-                         "payload": event.payload, "prev_hash": prev, "hash": this})
+                         "payload": event.payload, "prev_hash": prev, "hash": this,
+                         "rules_version": event.rules_version})
             self._event_hashes[event.key] = event.payload_hash
             prev = this
         if rows:

@@ -6,8 +6,9 @@ Checked here, from the rows alone:
   hash matching their postings, their link hash following from the one before;
 - records (events, party declarations, direct posts), in chain order: numbered 1, 2, ...
   without a gap, each chained to the one before, each hash covering every stored field of
-  the record, of each journal it posted (link and memo) and each party record it wrote;
-  every journal and party record belongs to a record;
+  the record, of each journal it posted (link and memo) and each party record it wrote,
+  and its rules version from version 2 on (a version this program does not know is a
+  break); every journal and party record belongs to a record;
 - stored balances equal the posted sums, and all balances in each unit sum to zero;
 - every floored balance at or above its floor on every date it has postings;
 - no journal posted into a period after the period was closed.
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, func, select, text
 
+from ledger.core.change import KNOWN_RULES
 from ledger.core.journal import payload_hash_of, sha256_text
 from ledger.store import models as m
 from ledger.store.chain import GENESIS_HASH, journal_link, record_hash
@@ -151,8 +153,8 @@ _POSTINGS_SQL = (  # a posting in another ledger than its journal's is its own b
     " ORDER BY p.journal_id, p.id"
 )
 _RECORDS_SQL = (
-    "SELECT seq, key, type, date, payload_hash, payload, outcome, source, prev_hash, hash"
-    " FROM event WHERE ledger_id = :lid ORDER BY seq"
+    "SELECT seq, key, type, date, payload_hash, payload, outcome, source, prev_hash, hash,"
+    " rules_version FROM event WHERE ledger_id = :lid ORDER BY seq"
 )
 
 
@@ -229,17 +231,20 @@ def _check_records(conn: Connection, take, orphan, head: ChainHead, lid: int
     prev = GENESIS_HASH
     expected_seq = 1
     for (seq, key, type_, date, payload_hash, payload, outcome, source, stored_prev,
-         stored_hash) in _stream(conn, _RECORDS_SQL, lid):
+         stored_hash, rules_version) in _stream(conn, _RECORDS_SQL, lid):
         where = f"record {seq} ({key})"
         if seq != expected_seq:
             return f"record {expected_seq} is missing from the chain (found {seq} next)"
+        if rules_version not in KNOWN_RULES:
+            return (f"{where} was recorded under rules version {rules_version}, which this "
+                    f"version of ledger does not know (it knows {', '.join(map(str, KNOWN_RULES))})")
         if payload is not None and sha256_text(payload) != payload_hash:
             return f"{where}: the event as stored does not match its payload hash"
         if stored_prev != prev:
             return f"{where}: hash chain broken (previous hash does not match)"
         mine = take(key)
         this = record_hash(prev, seq, key, type_, str(date), payload_hash, payload, outcome,
-                           source, mine, parties.pop(key, []))
+                           source, mine, parties.pop(key, []), rules_version)
         if this != stored_hash:
             return f"{where}: hash chain broken (its hash does not match its content)"
         head.journals += len(mine)
