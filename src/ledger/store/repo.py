@@ -522,6 +522,12 @@ class DbStore:
         self.conn.commit()
         self._locked = False
 
+    def rollback(self) -> None:
+        """Undo everything since the last commit: what was written, what is kept for the
+        batch and what was read (the ledger's lock goes with the transaction)."""
+        self.conn.rollback()
+        self._reset_caches()
+
     def _write_now(self, changes: list[Change]) -> None:
         try:
             with self.conn.begin_nested():
@@ -762,8 +768,10 @@ class DbStore:
                 "VALUES (:n, 0, :g, :g) ON CONFLICT (name) DO NOTHING"), values)
             row = self.conn.execute(lock, values).one()
         head = (row.event_seq, row.event_hash)
-        if self._last_record is not None and head != self._last_record:
-            self._reset_caches()  # another writer wrote since our last commit
+        if head != self._last_record:
+            # Another writer wrote since our last commit, or this is our first lock and
+            # whatever was read before it may be stale: read everything again.
+            self._reset_caches()
         self._id = row.id
         self._last_record = head
         self._last_hash = row.journal_hash
