@@ -10,7 +10,6 @@ from typing import Protocol
 from ledger.core.amounts import Unit
 from ledger.core.journal import Journal
 
-
 # The rules an event is recorded under (docs/rules-trust.md#rules-versions): 1, the rules
 # before 2026-12-06 (every record a database held before versions were stored); 2, the
 # rules of 2026-12-06. Each record keeps its version and `verify` replays it under it.

@@ -6,6 +6,7 @@ from ledger.domain import (  # noqa: F401
     contracts,
     dp,
     isf,
+    isf_reconcile,
     isf_reversals,
     ledger_events,
     parties,

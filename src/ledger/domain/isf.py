@@ -4,11 +4,17 @@ may be borrowed a little, and expire by age and by a carry-over cap at reconcili
 
 The lot bookkeeping lives in state kind "isf" (ref "H:P"); the HRS balance of
 `isf:{H}:{P}` is the truth, and always equals the lots' minutes less any borrowed
-minutes. Rules the file format leaves open are in docs/rules-dp-isf.md.
+minutes. Rules the file format leaves open are in docs/rules-dp-isf.md. A rule dated
+2026-12-06 applies to records made under rules version 2 (`ctx.rules_version`); a record
+made earlier is replayed under the rules it was made with
+(docs/rules-trust.md#rules-versions). The lots themselves: ledger/domain/isf_lots.py;
+the month's reconciliation: ledger/domain/isf_reconcile.py.
 """
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
@@ -23,9 +29,11 @@ from ledger.core.amounts import (
     pence_for_minutes,
     round_half_away,
 )
+from ledger.core.change import RULES_2026_12_06
 from ledger.core.journal import Posting, transfer
 from ledger.domain.base import (
     Ctx,
+    Day,
     Event,
     Minutes,
     Month,
@@ -35,9 +43,16 @@ from ledger.domain.base import (
     Strict,
     handles,
     month_index,
-    month_name,
 )
 from ledger.domain.dp import external_account, holder_council, not_negative, number_text
+from ledger.domain.isf_lots import (
+    add_entry,
+    bank_minutes,
+    restore_lot,
+    settle_borrowing,
+    start_log,
+    take_oldest_first,
+)
 from ledger.errors import LedgerError
 
 MAX_EXPIRE_AFTER_MONTHS = 120  # a limit on everything: ten years of carry-over
@@ -83,6 +98,9 @@ class IsfOpen(IsfEvent):
     fee: Fee | None = None
     underspend: Literal["return", "retain"] = "return"
     allow_pool_contributions: bool = False  # read by the pools module
+    # Added 2026-12-06: the first month of an ISF opened after the 1st, in full or for
+    # the days it is open (docs/rules-dp-isf.md#first-month).
+    first_month: Literal["full", "pro_rata"] = "full"
 
 
 class IsfAdvance(IsfEvent):
@@ -98,6 +116,9 @@ class IsfDelivery(IsfEvent):
     worker: str | None = None
     reference: str | None = None
     notes: str | None = None
+    # Added 2026-12-06: the day late support was given, when it is recorded in a later
+    # month (docs/rules-dp-isf.md#late-support).
+    worked_on: Day | None = None
 
 
 class IsfPurchase(IsfEvent):
@@ -127,7 +148,21 @@ class IsfVary(IsfEvent):
     underspend: Literal["return", "retain"] | None = None
 
 
-# ---------------------------------------------------------------- state and lots
+def dated_rules(ctx: Ctx) -> bool:
+    """Whether this event is recorded under the rules of 2026-12-06."""
+    return ctx.rules_version >= RULES_2026_12_06
+
+
+def refuse_later_fields(ctx: Ctx, event: Event, *names: str) -> None:
+    """A field added on 2026-12-06 was an unknown field before: a record made earlier
+    that gave it was refused, and is refused again when it is replayed."""
+    if not dated_rules(ctx):
+        for name in names:
+            if name in event.model_fields_set:
+                raise LedgerError("invalid", f"{name}: unknown field")
+
+
+# ---------------------------------------------------------------- state
 
 
 def isf_ref(holder: str, provider: str) -> str:
@@ -153,46 +188,6 @@ def open_isf(ctx: Ctx, event: IsfEvent) -> dict:
     return state
 
 
-def take_oldest_first(lots: list[dict], minutes: int) -> tuple[list[dict], int]:
-    """Consume up to `minutes` from the oldest lots; returns what each lot gave and the
-    shortfall. Emptied lots are dropped."""
-    taken = []
-    for lot in lots:
-        if minutes == 0:
-            break
-        used = min(lot["minutes"], minutes)
-        if used:
-            taken.append({"month": lot["month"], "minutes": used})
-            lot["minutes"] -= used
-            minutes -= used
-    lots[:] = [lot for lot in lots if lot["minutes"] > 0]
-    return taken, minutes
-
-
-def restore_lot(lots: list[dict], month: str, minutes: int) -> None:
-    """Give minutes back to the lot dated `month`, recreating it in month order."""
-    for lot in lots:
-        if lot["month"] == month:
-            lot["minutes"] += minutes
-            return
-    lots.append({"month": month, "minutes": minutes})
-    lots.sort(key=lambda lot: month_index(lot["month"]))
-
-
-def settle_borrowing(state: dict) -> int:
-    """A negative bank is repaid first from whatever lots there are; returns minutes repaid."""
-    if state["borrowed_minutes"] == 0:
-        return 0
-    taken, short = take_oldest_first(state["lots"], state["borrowed_minutes"])
-    repaid = state["borrowed_minutes"] - short
-    state["borrowed_minutes"] = short
-    return repaid
-
-
-def bank_minutes(state: dict) -> int:
-    return sum(lot["minutes"] for lot in state["lots"]) - state["borrowed_minutes"]
-
-
 TERMS = ("hours_per_month_minutes", "rate_pence_per_hour", "expire_after_months",
          "max_minutes", "max_borrow_minutes", "fee", "underspend")
 
@@ -214,19 +209,61 @@ def month_of(day) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+def last_day(month: str) -> dt.date:
+    year, mon = (int(part) for part in month.split("-"))
+    return dt.date(year, mon, calendar.monthrange(year, mon)[1])
+
+
+def reconciled_month(state: dict, day: dt.date) -> bool:
+    """Whether `day` falls in a month the ISF has reconciled (this one or an earlier)."""
+    last = state["last_reconciled"]
+    return last is not None and month_index(month_of(day)) <= month_index(last)
+
+
 def money_for_month_exact(state: dict) -> Fraction:
     return Fraction(state["hours_per_month_minutes"] * state["rate_pence_per_hour"], 60)
 
 
-def fee_pence(state: dict) -> int:
-    """The month's fee: a percent of hours_per_month x rate (exact, rounded once), or a
-    fixed sum."""
+def fee_pence(state: dict, share: Fraction = Fraction(1)) -> int:
+    """The month's fee (or the fee of `share` of the month): a percent of
+    hours_per_month x rate (exact, rounded once), or a fixed sum."""
     fee = state["fee"]
     if fee is None:
         return 0
     if fee["kind"] == "fixed":
-        return parse_pence(fee["value"])
-    return round_half_away(money_for_month_exact(state) * parse_rate(fee["value"]) / 100)
+        return round_half_away(parse_pence(fee["value"]) * share)
+    return round_half_away(money_for_month_exact(state) * share * parse_rate(fee["value"]) / 100)
+
+
+def first_month(state: dict, month: str) -> tuple[dt.date | None, Fraction]:
+    """For the month an ISF opened in, when it opened after the 1st: the opening day (its
+    advance is dated that day) and the share of the month advanced, all of it or, with
+    `first_month: pro_rata`, the days open over the days in the month
+    (docs/rules-dp-isf.md#first-month). Any other month: (None, 1)."""
+    opened = dt.date.fromisoformat(state["opened"])
+    if month_of(opened) != month or opened.day == 1:
+        return None, Fraction(1)
+    if state.get("first_month") != "pro_rata":
+        return opened, Fraction(1)
+    days = calendar.monthrange(opened.year, opened.month)[1]
+    return opened, Fraction(days - opened.day + 1, days)
+
+
+def advance_amounts(terms: dict, share: Fraction, dated: bool) -> dict:
+    """One month's advance (or `share` of one): its minutes, the money (rounded once),
+    the fee and the part of it paid on top. Under the rules of 2026-12-06 (`dated`) an
+    inside fee grants the whole minutes the money less the fee buys at the rate
+    (docs/rules-dp-isf.md#inside-fee); otherwise the lot is hours_per_month (x share,
+    rounded down to the minute)."""
+    budget_pence = round_half_away(money_for_month_exact(terms) * share)
+    fee = fee_pence(terms, share)
+    basis = terms["fee"]["basis"] if terms["fee"] else None
+    if dated and fee and basis == "inside":
+        minutes = (budget_pence - fee) * 60 // terms["rate_pence_per_hour"]
+    else:
+        minutes = terms["hours_per_month_minutes"] * share.numerator // share.denominator
+    return {"minutes": minutes, "budget_pence": budget_pence, "fee_pence": fee,
+            "on_top_pence": fee if basis == "on_top" else 0}
 
 
 def moves(from_account: str, to_account: str, unit: Unit, amount_minor: int) -> list[Posting]:
@@ -261,6 +298,7 @@ def save(ctx: Ctx, state: dict) -> None:
 
 @handles(IsfOpen)
 def isf_open(ctx: Ctx, event: IsfOpen) -> None:
+    refuse_later_fields(ctx, event, "first_month")
     council = holder_council(ctx, event.holder, event.council)
     ctx.party("provider", event.provider)
     ref = isf_ref(event.holder, event.provider)
@@ -285,6 +323,9 @@ def isf_open(ctx: Ctx, event: IsfOpen) -> None:
     }
     if agreement > 1:
         state.update(agreement=agreement, earlier_money_pence=earlier_pence)
+    if dated_rules(ctx):
+        state["first_month"] = event.first_month
+        start_log(state)
     if state["fee"] and state["fee"]["basis"] == "inside":
         if 0 < fee_pence(state) >= round_half_away(money_for_month_exact(state)):
             raise LedgerError("invalid", "an inside fee must be less than the month's budget")
@@ -304,23 +345,32 @@ def isf_advance(ctx: Ctx, event: IsfAdvance) -> None:
         raise LedgerError("invalid", f"{month} is already reconciled (up to {last})")
     account, council = isf_account(state), state["council"]
     terms = terms_for(state, month)  # an advance uses the terms in force for its month
-    minutes = terms["hours_per_month_minutes"]
-    budget_pence = round_half_away(money_for_month_exact(terms))
-    fee = fee_pence(terms)
-    on_top_pence = fee if terms["fee"] and terms["fee"]["basis"] == "on_top" else 0
-    restore_lot(state["lots"], month, minutes)
-    repaid = settle_borrowing(state)
-    postings = transfer(f"council:{council}:hours", account, Unit.HRS, minutes)
+    dated = dated_rules(ctx)
+    opening_day, share = first_month(state, month) if dated else (None, Fraction(1))
+    on = opening_day or ctx.date
+    amounts = advance_amounts(terms, share, dated)
+    minutes, budget_pence = amounts["minutes"], amounts["budget_pence"]
+    fee, on_top_pence = amounts["fee_pence"], amounts["on_top_pence"]
+    if dated:
+        start_log(state)
+        repaid = add_entry(state, on.isoformat(), "advance", ctx.event_key, minutes,
+                           month)["repaid"]
+    else:
+        restore_lot(state["lots"], month, minutes)
+        repaid = settle_borrowing(state)
+    postings = moves(f"council:{council}:hours", account, Unit.HRS, minutes)
     postings += moves(f"council:{council}:funding", account, Unit.GBP,
                       budget_pence + on_top_pence)
-    journal = ctx.post("isf_advance", postings, holder=state["holder"], memo={
+    part = ({"days_open": share.numerator, "days_in_month": share.denominator}
+            if share != 1 else {})
+    journal = ctx.post("isf_advance", postings, holder=state["holder"], on=on, memo={
         **agreement_memo(state),
         "month": month, "minutes": minutes, "rate_pence_per_hour": terms["rate_pence_per_hour"],
         "budget_pence": budget_pence, "fee_on_top_pence": on_top_pence,
-        "repaid_borrowed_minutes": repaid})
+        "repaid_borrowed_minutes": repaid, **part})
     if fee:
         ctx.post("isf_fee", transfer(account, f"provider:{state['provider']}:fees", Unit.GBP, fee),
-                 suffix="fee", holder=state["holder"],
+                 suffix="fee", holder=state["holder"], on=on,
                  memo={**agreement_memo(state), "month": month, **terms["fee"],
                        "fee_pence": fee,
                        "of_pence": budget_pence if terms["fee"]["kind"] == "percent" else None})
@@ -328,11 +378,37 @@ def isf_advance(ctx: Ctx, event: IsfAdvance) -> None:
     save(ctx, state)
 
 
+def check_support_date(state: dict, day: dt.date, worked_on: dt.date | None) -> None:
+    """The rules of 2026-12-06 for a delivery's dates (docs/rules-dp-isf.md#support-dates):
+    not before the ISF opened, not in a month already reconciled; `worked_on` on or
+    before the date and not before the ISF opened."""
+    opened = state["opened"]
+    if day.isoformat() < opened:
+        raise LedgerError("invalid", f"support dated {day} is before the ISF opened on "
+                          f"{opened}")
+    if worked_on is not None and worked_on > day:
+        raise LedgerError("invalid", f"worked_on {worked_on} is after the support's date "
+                          f"{day}: late support is recorded on or after the day it was given")
+    if worked_on is not None and worked_on.isoformat() < opened:
+        raise LedgerError("invalid", f"worked_on {worked_on} is before the ISF opened on "
+                          f"{opened}")
+    if reconciled_month(state, day):
+        raise LedgerError("period_closed", f"{month_of(day)} is already reconciled for this "
+                          f"ISF (up to {state['last_reconciled']}): record late support in "
+                          "the open month, with worked_on")
+
+
 @handles(IsfDelivery)
 def isf_delivery(ctx: Ctx, event: IsfDelivery) -> None:
     state = open_isf(ctx, event)
+    refuse_later_fields(ctx, event, "worked_on")
+    dated = dated_rules(ctx)
+    if dated:
+        check_support_date(state, event.date, event.worked_on)
     account, minutes = isf_account(state), event.hours
-    terms = terms_for(state, month_of(event.date))  # valued at the rate of its month
+    terms = terms_for(state, month_of(event.date))  # its month's borrowing limit
+    # Valued at the rate in force on the day the support was given.
+    rate = terms_for(state, month_of(event.worked_on or event.date))["rate_pence_per_hour"]
     # The bank on the delivery's date and every later date (docs/rules-trust.md#floors).
     lowest, on = ctx.lowest_balance(account, Unit.HRS, event.date)
     after = min(lowest, bank_minutes(state)) - minutes
@@ -341,10 +417,14 @@ def isf_delivery(ctx: Ctx, event: IsfDelivery) -> None:
             f"{account} has {format_minutes(lowest)} hours on {on}; delivering "
             f"{format_minutes(minutes)} would leave {format_minutes(after)}, beyond the "
             f"{format_minutes(terms['max_borrow_minutes'])} hours it may borrow"))
-    lots, borrowed = take_oldest_first(state["lots"], minutes)
-    state["borrowed_minutes"] += borrowed
+    if dated:
+        start_log(state)
+        done = add_entry(state, event.date.isoformat(), "delivery", ctx.event_key, minutes)
+        lots, borrowed = done["lots"], done["borrowed"]
+    else:
+        lots, borrowed = take_oldest_first(state["lots"], minutes)
+        state["borrowed_minutes"] += borrowed
     state["last_delivery"] = max(state.get("last_delivery") or "", event.date.isoformat())
-    rate = terms["rate_pence_per_hour"]
     amount_pence = pence_for_minutes(minutes, rate)
     provider = state["provider"]
     postings = transfer(account, f"provider:{provider}:delivered", Unit.HRS, minutes)
@@ -354,7 +434,8 @@ def isf_delivery(ctx: Ctx, event: IsfDelivery) -> None:
         "minutes": minutes, "rate_pence_per_hour": rate, "amount_pence": amount_pence,
         "lots": lots, "borrowed_minutes": borrowed,
         **{k: v for k in ("worker", "reference", "notes")
-           if (v := getattr(event, k)) is not None}})
+           if (v := getattr(event, k)) is not None},
+        **({"worked_on": event.worked_on.isoformat()} if event.worked_on else {})})
     save(ctx, state)
 
 
@@ -362,89 +443,13 @@ def isf_delivery(ctx: Ctx, event: IsfDelivery) -> None:
 def isf_purchase(ctx: Ctx, event: IsfPurchase) -> None:
     """Money only; an overspend is allowed and shows as a negative ISF balance."""
     state = open_isf(ctx, event)
+    if dated_rules(ctx) and reconciled_month(state, event.date):
+        raise LedgerError("period_closed", f"{month_of(event.date)} is already reconciled "
+                          f"for this ISF (up to {state['last_reconciled']})")
     payee = external_account(event.payee)
     ctx.post("isf_purchase", transfer(isf_account(state), payee, Unit.GBP, event.amount),
              holder=state["holder"],
              memo={**agreement_memo(state), "payee": payee.removeprefix("external:")})
-
-
-def check_reconcile_order(state: dict, month: str) -> None:
-    last = state["last_reconciled"]
-    if last is not None:
-        if month_index(month) != month_index(last) + 1:
-            raise LedgerError("invalid", f"reconcile {month_name(month_index(last) + 1)} next "
-                              f"(months are reconciled once each, in order; last was {last})")
-        return
-    opened = state["opened"][:7]
-    earliest = min([*state["advanced"], opened], key=month_index)
-    if month_index(month) < month_index(earliest):
-        raise LedgerError("invalid", f"{month} is before the ISF began ({earliest})")
-    first_lot = min(state["advanced"], key=month_index, default=None)
-    if first_lot is not None and month_index(month) > month_index(first_lot):
-        raise LedgerError("invalid", f"reconcile {first_lot} first: months are reconciled "
-                          "in order and none has been yet")
-
-
-def expire_hours(state: dict, month: str) -> list[dict]:
-    """(1) lots old enough expire; (2) if the hours left in lots of this month and earlier
-    (less any borrowed) exceed the cap, the excess expires, oldest lots first. A later
-    month's lot, advanced before this reconciliation, is never touched by it
-    (docs/rules-dp-isf.md#carry-over-cap)."""
-    expired = []
-    kept = []
-    terms = terms_for(state, month)  # the carry-over terms in force for the month
-    for lot in state["lots"]:
-        if month_index(lot["month"]) + terms["expire_after_months"] <= month_index(month):
-            expired.append({"month": lot["month"], "minutes": lot["minutes"], "reason": "age"})
-        else:
-            kept.append(lot)
-    state["lots"] = kept
-    cap = terms["max_minutes"]
-    counted = [lot for lot in kept if month_index(lot["month"]) <= month_index(month)]
-    excess = (sum(lot["minutes"] for lot in counted) - state["borrowed_minutes"] - cap
-              if cap is not None else 0)
-    if excess > 0:
-        taken, short = take_oldest_first(counted, excess)  # the same lot objects as `kept`
-        assert short == 0
-        expired += [{**lot, "reason": "cap"} for lot in taken]
-        state["lots"] = [lot for lot in kept if lot["minutes"] > 0]
-    return expired
-
-
-@handles(IsfReconcile)
-def isf_reconcile(ctx: Ctx, event: IsfReconcile) -> None:
-    state = open_isf(ctx, event)
-    check_reconcile_order(state, event.month)
-    account, council = isf_account(state), state["council"]
-    terms = terms_for(state, event.month)
-    expired = expire_hours(state, event.month)
-    expired_minutes = sum(lot["minutes"] for lot in expired)
-    returned_pence = 0
-    if expired_minutes:
-        ctx.post("isf_hours_expiry",
-                 transfer(account, f"council:{council}:hours", Unit.HRS, expired_minutes),
-                 suffix="expiry", holder=state["holder"],
-                 memo={**agreement_memo(state), "month": event.month,
-                       "minutes": expired_minutes, "lots": expired})
-        if terms["underspend"] == "return":
-            worth_pence = pence_for_minutes(expired_minutes, terms["rate_pence_per_hour"])
-            returned_pence = min(worth_pence, max(own_money(ctx, state), 0))
-    if returned_pence:
-        ctx.post("isf_underspend_return",
-                 transfer(account, f"council:{council}:funding", Unit.GBP, returned_pence),
-                 suffix="return", holder=state["holder"],
-                 memo={**agreement_memo(state), "month": event.month,
-                       "expired_minutes": expired_minutes,
-                       "rate_pence_per_hour": terms["rate_pence_per_hour"],
-                       "worth_pence": pence_for_minutes(expired_minutes,
-                                                        terms["rate_pence_per_hour"]),
-                       "returned_pence": returned_pence})
-    state["last_reconciled"] = event.month
-    save(ctx, state)
-    ctx.put_state("isf_reconcile", f"{isf_ref(state['holder'], state['provider'])}:{event.month}", {
-        "date": event.date.isoformat(), "event": ctx.event_key,
-        "expired_minutes": expired_minutes, "returned_pence": returned_pence,
-        "bank_minutes": bank_minutes(state), "money_pence": own_money(ctx, state)})
 
 
 @handles(IsfVary)

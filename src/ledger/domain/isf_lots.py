@@ -1,0 +1,184 @@
+"""An ISF's bank of hours as dated lots, worked out by pure functions (docs/rules-dp-isf.md
+#hour-lots).
+
+A lot is `{"month": "YYYY-MM", "minutes": n}`; a bank is its lots, oldest month first,
+and the minutes borrowed beyond them. Deliveries take from the oldest lot first, a
+negative bank is repaid first from the next advance's lot, and a month's reconciliation
+expires lots by age and over the carry-over cap.
+
+Under the rules of 2026-12-06 (docs/rules-trust.md#rules-versions) the bank is worked out
+from the ISF's lot entries in date order (ties in the order recorded), whatever order they
+were recorded in. The ISF state keeps:
+- `carried`: the bank as it stood at the end of the last reconciled month (or, for an ISF
+  whose state was made under earlier rules, the bank it had then): nothing can be
+  recorded before it any more;
+- `entries`: each later advance and delivery, as {date, seq, kind, key, minutes, month};
+- `lots` and `borrowed_minutes`: the bank after every entry, for readers.
+"""
+
+from __future__ import annotations
+
+from ledger.domain.base import month_index
+
+# ---------------------------------------------------------------- a bank's moves
+
+
+def take_oldest_first(lots: list[dict], minutes: int) -> tuple[list[dict], int]:
+    """Consume up to `minutes` from the oldest lots; returns what each lot gave and the
+    shortfall. Emptied lots are dropped."""
+    taken = []
+    for lot in lots:
+        if minutes == 0:
+            break
+        used = min(lot["minutes"], minutes)
+        if used:
+            taken.append({"month": lot["month"], "minutes": used})
+            lot["minutes"] -= used
+            minutes -= used
+    lots[:] = [lot for lot in lots if lot["minutes"] > 0]
+    return taken, minutes
+
+
+def restore_lot(lots: list[dict], month: str, minutes: int) -> None:
+    """Give minutes back to the lot dated `month`, recreating it in month order."""
+    for lot in lots:
+        if lot["month"] == month:
+            lot["minutes"] += minutes
+            return
+    lots.append({"month": month, "minutes": minutes})
+    lots.sort(key=lambda lot: month_index(lot["month"]))
+
+
+def settle_borrowing(bank: dict) -> int:
+    """A negative bank is repaid first from whatever lots there are; returns minutes repaid."""
+    if bank["borrowed_minutes"] == 0:
+        return 0
+    _, short = take_oldest_first(bank["lots"], bank["borrowed_minutes"])
+    repaid = bank["borrowed_minutes"] - short
+    bank["borrowed_minutes"] = short
+    return repaid
+
+
+def bank_minutes(bank: dict) -> int:
+    return sum(lot["minutes"] for lot in bank["lots"]) - bank["borrowed_minutes"]
+
+
+def expire_lots(bank: dict, month: str, expire_after_months: int,
+                max_minutes: int | None) -> list[dict]:
+    """Month `month`'s reconciliation on `bank` (changed in place): (1) lots old enough
+    expire; (2) if the hours left in lots of this month and earlier (less any borrowed)
+    exceed the cap, the excess expires, oldest lots first. A later month's lot is never
+    touched (docs/rules-dp-isf.md#carry-over-cap). Returns the expired lots, each with its
+    reason; never more than the lots hold."""
+    expired = []
+    kept = []
+    for lot in bank["lots"]:
+        if month_index(lot["month"]) + expire_after_months <= month_index(month):
+            expired.append({"month": lot["month"], "minutes": lot["minutes"], "reason": "age"})
+        else:
+            kept.append(lot)
+    bank["lots"] = kept
+    counted = [lot for lot in kept if month_index(lot["month"]) <= month_index(month)]
+    excess = (sum(lot["minutes"] for lot in counted) - bank["borrowed_minutes"] - max_minutes
+              if max_minutes is not None else 0)
+    if excess > 0:
+        taken, short = take_oldest_first(counted, excess)  # the same lot objects as `kept`
+        assert short == 0
+        expired += [{**lot, "reason": "cap"} for lot in taken]
+        bank["lots"] = [lot for lot in kept if lot["minutes"] > 0]
+    return expired
+
+
+# ---------------------------------------------------------------- lots in date order
+
+
+def _order(entry: dict) -> tuple[str, int]:
+    return entry["date"], entry["seq"]
+
+
+def copy_bank(bank: dict) -> dict:
+    return {"lots": [dict(lot) for lot in bank["lots"]],
+            "borrowed_minutes": bank["borrowed_minutes"]}
+
+
+def run_entries(carried: dict, entries: list[dict]) -> tuple[dict, dict[str, dict]]:
+    """The bank after `entries`, applied in date order (ties in recorded order) to the
+    bank `carried`, and what each entry did, by its key: an advance {"repaid": minutes of
+    borrowing it repaid}; a delivery {"lots": what each lot gave, "borrowed": minutes}."""
+    bank = copy_bank(carried)
+    done: dict[str, dict] = {}
+    for entry in sorted(entries, key=_order):
+        if entry["kind"] == "advance":
+            restore_lot(bank["lots"], entry["month"], entry["minutes"])
+            done[entry["key"]] = {"repaid": settle_borrowing(bank)}
+        else:
+            taken, short = take_oldest_first(bank["lots"], entry["minutes"])
+            bank["borrowed_minutes"] += short
+            done[entry["key"]] = {"lots": taken, "borrowed": short}
+    return bank, done
+
+
+def has_log(state: dict) -> bool:
+    return "entries" in state
+
+
+def start_log(state: dict) -> None:
+    """Give a state the lot log (a new ISF, or one whose state was made under the rules
+    before 2026-12-06: its bank as it stands is carried, and everything later is dated)."""
+    if has_log(state):
+        return
+    state["carried"] = copy_bank(state)
+    state["entries"] = []
+    state["entry_seq"] = 0
+    state.setdefault("advance_reversals", {})
+
+
+def settle(state: dict) -> dict[str, dict]:
+    """Work the bank out again from `carried` and `entries` into `lots` and
+    `borrowed_minutes`; returns what each entry did (see `run_entries`)."""
+    bank, done = run_entries(state["carried"], state["entries"])
+    state["lots"], state["borrowed_minutes"] = bank["lots"], bank["borrowed_minutes"]
+    return done
+
+
+def add_entry(state: dict, date_iso: str, kind: str, key: str, minutes: int,
+              month: str | None = None) -> dict:
+    """Record an advance or a delivery dated `date_iso` and work the bank out again;
+    returns what it did (see `run_entries`)."""
+    state["entry_seq"] += 1
+    entry = {"date": date_iso, "seq": state["entry_seq"], "kind": kind, "key": key,
+             "minutes": minutes}
+    if month is not None:
+        entry["month"] = month
+    state["entries"].append(entry)
+    return settle(state)[key]
+
+
+def drop_entry(state: dict, key: str) -> bool:
+    """Forget the entry a reversed journal made; False if it is carried already."""
+    kept = [e for e in state["entries"] if e["key"] != key]
+    found = len(kept) != len(state["entries"])
+    state["entries"] = kept
+    return found
+
+
+def bank_at(state: dict, last_day_iso: str) -> tuple[dict, list[dict]]:
+    """The bank at the end of `last_day_iso` (the carried bank and every entry dated on
+    or before it), and the entries dated later."""
+    before = [e for e in state["entries"] if e["date"] <= last_day_iso]
+    after = [e for e in state["entries"] if e["date"] > last_day_iso]
+    bank, _ = run_entries(state["carried"], before)
+    return bank, after
+
+
+def carry_forward(state: dict, bank: dict, after: list[dict]) -> None:
+    """A month is reconciled: its bank at the month's end is carried, and only the later
+    entries stay dated (nothing can now be recorded in the month)."""
+    state["carried"] = bank
+    state["entries"] = after
+    settle(state)
+
+
+__all__ = ["add_entry", "bank_at", "bank_minutes", "carry_forward", "copy_bank",
+           "drop_entry", "expire_lots", "has_log", "restore_lot", "run_entries", "settle",
+           "settle_borrowing", "start_log", "take_oldest_first"]
