@@ -7,13 +7,15 @@ change to an ISF's hour lots is written over by another's (issue 18).
 
 Each case is repeated over many trials, every trial in its own ledger of one database
 (ledgers never wait on each other), with the commands run as separate `ledger`
-processes started together."""
+processes released together (LEDGER_SOAK=N runs N times as many trials)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,8 +25,7 @@ from click.testing import CliRunner
 from ledger.cli import cli
 from tests.dbutil import empty_database
 
-TRIALS = 8
-LEDGER = Path(sys.executable).with_name("ledger")
+TRIALS = 6 * int(os.environ.get("LEDGER_SOAK", "1"))
 
 # H1 carries at most 10 h for a month; H2 may borrow 5 h; H3 pays a 10% fee inside its
 # budget. Every ISF opens on 1 April; April is advanced before each trial.
@@ -102,17 +103,41 @@ RECONCILE_APRIL = ["isf", "reconcile", "--provider", "SH", "--month", "2026-04",
                    "--format", "json"]
 
 
+# Each writer is the `ledger` console entry point in its own process. It loads first, then
+# waits at a barrier, so the writers start their work within a few milliseconds of each
+# other rather than a Python start-up apart.
+AT_THE_BARRIER = """\
+import os, sys, time
+from ledger.cli import main
+ready, go = sys.argv[1:3]
+open(ready, "w").close()
+while not os.path.exists(go):
+    time.sleep(0.001)
+sys.argv = ["ledger", *sys.argv[3:]]
+main()
+"""
+
+
 def _at_once(db: str, ledger: str, *commands: list[str]) -> list[subprocess.CompletedProcess]:
-    """Start every command as its own `ledger` process at the same moment."""
+    """Run every command as its own `ledger` process, all released at the same moment."""
     env = {k: v for k, v in os.environ.items() if k not in ("LEDGER_DATABASE_URL",
                                                             "LEDGER_NAME")}
-    procs = [subprocess.Popen([str(LEDGER), *cmd, "--db", db, "--ledger", ledger],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=env) for cmd in commands]
-    done = []
-    for cmd, proc in zip(commands, procs, strict=True):
-        out, err = proc.communicate(timeout=120)
-        done.append(subprocess.CompletedProcess(cmd, proc.returncode, out, err))
+    with tempfile.TemporaryDirectory() as folder:
+        ready = [Path(folder, f"ready{n}") for n in range(len(commands))]
+        go = Path(folder, "go")
+        procs = [subprocess.Popen([sys.executable, "-c", AT_THE_BARRIER, str(r), str(go),
+                                   *cmd, "--db", db, "--ledger", ledger],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=env) for r, cmd in zip(ready, commands, strict=True)]
+        deadline = time.monotonic() + 60
+        while not all(r.exists() for r in ready) and time.monotonic() < deadline and all(
+                p.poll() is None for p in procs):
+            time.sleep(0.005)
+        go.touch()
+        done = []
+        for cmd, proc in zip(commands, procs, strict=True):
+            out, err = proc.communicate(timeout=120)
+            done.append(subprocess.CompletedProcess(cmd, proc.returncode, out, err))
     return done
 
 
