@@ -151,13 +151,9 @@ def reversal_of(original: Journal, key: str, on: date, event_key: str, reason: s
 
 
 def default_floor(account: str, unit: Unit) -> int | None:
-    """Floors the domain always needs (docs/rules-trust.md#floors): a DP account, a pool share,
-    a fund and an award can never go below zero. Others are set per account (ISF hours
-    may borrow) or have none (council sources run negative, ISF money may overspend)."""
-    parts = account.split(":")
-    if unit is Unit.GBP:
-        if parts[0] == "holder" and len(parts) == 3 and parts[2] == "dp":
-            return 0
-        if parts[0] in ("pool", "fund"):
-            return 0
-    return None
+    """Moved to ledger.domain.floors (which accounts have floors is a domain rule; the
+    core only applies the floors it is given). Kept here, deferred, only until its
+    remaining callers import it from there."""
+    from ledger.domain.floors import default_floor as rule
+
+    return rule(account, unit)

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
 
+from ledger.core import calendar
 from ledger.core.amounts import Unit, format_amount, parse_minutes, parse_pence
 from ledger.core.change import Backend, Change, EventRecord
 from ledger.core.journal import Journal, Posting, check_journal, check_party_id, default_floor
@@ -172,14 +173,9 @@ def _read_as_written(model: type[BaseModel], data: object) -> object:
 _AS_WRITTEN: dict[type[BaseModel], list[tuple[str, Callable]]] = {}
 
 
-def month_index(month: str) -> int:
-    """Months since year 0, for arithmetic on 'YYYY-MM' strings."""
-    year, mon = month.split("-")
-    return int(year) * 12 + int(mon) - 1
-
-
-def month_name(index: int) -> str:
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+# Month arithmetic lives in ledger.core.calendar; these names stay for their callers.
+month_index = calendar.month_index
+month_name = calendar.month_from_index
 
 
 class Event(BaseModel):

@@ -24,6 +24,7 @@ from pydantic import Field, StringConstraints, model_validator
 from ledger.core.amounts import Unit, format_pence, largest_remainder
 from ledger.core.journal import Journal
 from ledger.domain.base import Ctx, Event, PartyId, Pence, handles
+from ledger.domain.dp import dp_account
 from ledger.errors import LedgerError
 
 MAX_FUNDERS = 20  # council, NHS (CHC, FNC), ILF, top-ups: a handful, never hundreds
@@ -128,7 +129,7 @@ def deployment_flows(journal: Journal, holder: str) -> dict[str, int]:
     """How one journal changes what is paid towards `holder`'s budget, per deployment, in
     pence. The pool figure is money moved from the DP account into the person's pool
     shares, so the DP figure is shown net of it: money is counted once, where it now is."""
-    dp = f"holder:{holder}:dp"
+    dp = dp_account(holder)
     into_pool = 0
     if _touches(journal, lambda a: a.startswith("pool:") and a.endswith(f":{holder}")):
         into_pool = -_gbp(journal, lambda a: a == dp)

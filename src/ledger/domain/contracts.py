@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from ledger.core.amounts import Unit, format_minutes, format_pence, pence_for_minutes
+from ledger.core.calendar import month_index, month_of
 from ledger.core.journal import Journal, Posting, check_account, transfer
 from ledger.domain.base import (
     Ctx,
@@ -26,7 +27,6 @@ from ledger.domain.base import (
     RatePence,
     Strict,
     handles,
-    month_index,
     on_reverse,
 )
 from ledger.errors import LedgerError
@@ -51,10 +51,6 @@ def _segment(value: str) -> str:
 
 Ref = Annotated[str, Field(max_length=MAX_REF_CHARS), AfterValidator(_segment)]
 """An instrument id or an external name: one account-path segment."""
-
-
-def month_of(day: dt.date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
 
 
 def _minutes_moved(postings: tuple[Posting, ...]) -> int:

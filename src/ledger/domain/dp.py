@@ -7,7 +7,6 @@ Rules the file format leaves open are in docs/rules-dp-isf.md.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Callable
 from fractions import Fraction
@@ -16,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, model_validator
 
 from ledger.core.amounts import Unit, format_pence, parse_pence, parse_rate, round_half_away
+from ledger.core.calendar import add_months  # schedules: the same day, clamped to month end
 from ledger.core.journal import check_account, transfer
 from ledger.domain.base import Ctx, Event, PartyId, Pence, handles, lift
 from ledger.errors import LedgerError
@@ -227,15 +227,6 @@ class DpSchedule(Event):
         if self.end is not None and self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
         return self
-
-
-def add_months(start: dt.date, months: int) -> dt.date:
-    """The same day-of-month `months` later, clamped to the month's last day. Always
-    computed from the schedule's start, so 31 Jan gives 28/29 Feb and then 31 Mar."""
-    index = start.year * 12 + start.month - 1 + months
-    year, month0 = divmod(index, 12)
-    last_day = calendar.monthrange(year, month0 + 1)[1]
-    return dt.date(year, month0 + 1, min(start.day, last_day))
 
 
 def period_start(start: dt.date, every: str, k: int) -> dt.date:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable
 from decimal import Decimal
 from fractions import Fraction
 from typing import Annotated, Literal
@@ -27,6 +28,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from ledger.core.amounts import Unit, format_pence, largest_remainder, parse_rate
 from ledger.core.journal import Journal, Posting, check_account, transfer
 from ledger.domain.base import Ctx, Event, PartyId, Pence, handles, on_reverse
+from ledger.domain.dp import dp_account
 from ledger.errors import LedgerError
 
 KIND = "pool"
@@ -157,6 +159,36 @@ def current_members(state: dict) -> list[str]:
     return [period["holder"] for period in state["history"] if period["left"] is None]
 
 
+def member_labels(state: dict, parties: dict[str, dict], extra: Iterable[str] = ()
+                  ) -> dict[str, str]:
+    """Holder id -> how the group's statements show them (docs/pools.md, "Names are
+    shown only with consent"), in
+    first-join order, then `extra` (anyone else the statement lists) sorted by id. Their
+    name only when their party record consents (`show_name`), else their pseudonym, else
+    "Member N": N is their place in that order, so it never changes when others leave.
+    Two who would read alike are told apart by their number. Give the party records in
+    force on the statement's last day, so a consent given later never reaches it. Every
+    statement, report and page that names a pool member asks here."""
+    order: list[str] = []
+    for period in state.get("history", []):
+        if period["holder"] not in order:
+            order.append(period["holder"])
+    order += sorted(set(extra) - set(order))
+    labels: dict[str, str] = {}
+    for number, holder in enumerate(order, start=1):
+        party = parties.get(holder) or {}
+        if party.get("show_name") and party.get("name"):
+            label = str(party["name"])
+        elif party.get("pseudonym"):
+            label = str(party["pseudonym"])
+        else:
+            label = f"Member {number}"
+        while label in labels.values():  # two members must never read as one
+            label += f" ({number})"
+        labels[holder] = label
+    return labels
+
+
 def _current_period(state: dict, holder: str) -> dict | None:
     return next((p for p in state["history"] if p["holder"] == holder and p["left"] is None),
                 None)
@@ -244,7 +276,7 @@ def _refund_share(ctx: Ctx, pool: str, holder: str, reason: str, **memo: object)
     if share_pence <= 0:
         return
     ctx.post("pool_refund",
-             transfer(share_account(pool, holder), f"holder:{holder}:dp", GBP, share_pence),
+             transfer(share_account(pool, holder), dp_account(holder), GBP, share_pence),
              suffix=holder if reason == "close" else None, holder=holder,
              memo={"pool": pool, "reason": reason, "amount_minor": share_pence, **memo})
 
@@ -303,7 +335,7 @@ def pool_contribute(ctx: Ctx, event: PoolContribute) -> None:
     _member_period(state, event.holder, ctx.date)
     earlier_pence = 0
     if event.provider is None:
-        source = f"holder:{event.holder}:dp"
+        source = dp_account(event.holder)
     else:
         source = _isf_source(ctx, event.holder, event.provider)
         # Only the current agreement's own money (docs/rules-trust.md#isf-agreements).

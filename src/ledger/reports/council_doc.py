@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ledger.reports.document import Document, Section, Table, decimal_hours, hours, long_date, money
+from ledger.reports.isf_kinds import OTHER
 
 # ---------------------------------------------------------------- the document
 
@@ -181,8 +182,7 @@ def _isf_sentences(rows: list[dict]) -> list[str]:
             (r["money_other_minor"], money(r["money_other_minor"])),
             (r["hours_other_minutes"], hours(r["hours_other_minutes"]))) if n]
         if moved:
-            said.append(f"{r['account']}: corrections, pool payments or its closing moved "
-                        f"{' and '.join(moved)}.")
+            said.append(f"{r['account']}: {OTHER.label} moved {' and '.join(moved)}.")
     return said
 
 

@@ -18,6 +18,8 @@ from typing import TextIO
 from sqlalchemy import Connection, Date, bindparam, text
 
 from ledger.core.amounts import Unit, format_amount
+from ledger.core.calendar import financial_quarter
+from ledger.reports.contract_rows import PAYING_TYPE, contract_rows, two_places
 
 GL_COLUMNS = ("date", "journal", "type", "account", "unit", "amount", "minor_units")
 PAYMENT_COLUMNS = ("date", "journal", "type", "direction", "counterparty", "amount",
@@ -262,15 +264,6 @@ def weekly_pence(schedules: list[dict], as_of: dt.date) -> Fraction:
     return total
 
 
-def _two_places(value: Fraction) -> str:
-    """A number to 2 decimal places, rounded once, halves away from zero."""
-    from ledger.core.amounts import round_half_away
-
-    hundredths = round_half_away(value * 100)
-    sign = "-" if hundredths < 0 else ""
-    return f"{sign}{abs(hundredths) // 100}.{abs(hundredths) % 100:02d}"
-
-
 def dp_monitoring_rows(store, council: str, as_of: dt.date, weeks: Fraction,
                        contingency_pence: int) -> list[dict]:
     """Every direct-payment account of the council's people on `as_of`: its balance, the
@@ -303,7 +296,7 @@ def dp_monitoring_rows(store, council: str, as_of: dt.date, weeks: Fraction,
         allowed = round_half_away(weekly * weeks)
         rows.append({"holder": holder, "account": account, "balance_minor": balance,
                      "weekly_amount_minor": round_half_away(weekly),
-                     "weeks_held": _two_places(Fraction(balance) / weekly) if weekly else "",
+                     "weeks_held": two_places(Fraction(balance) / weekly) if weekly else "",
                      "contingency_minor": contingency_pence, "allowed_weeks": str(weeks),
                      "allowed_minor": allowed,
                      "surplus_minor": max(balance - contingency_pence - allowed, 0)})
@@ -370,90 +363,26 @@ def write_isf_returns(store, council: str, month: str, out: TextIO,
 CONTRACT_COLUMNS = ("quarter", "kind", "contract", "provider", "service",
                     "rate_pence_per_hour", "spend", "spend_minor", "hours_minutes",
                     "contracted_minor", "capacity_minutes", "utilisation_percent")
-_CONTRACT_TYPES = ("calloff", "block_payment", "block_usage", "spot_purchase", "grant")
-
-
-def financial_quarter(on: dt.date) -> str:
-    """UK public-sector quarters: Q1 is April to June. `2026-27 Q1`."""
-    year = on.year if on.month >= 4 else on.year - 1
-    quarter = (on.month - 4) % 12 // 3 + 1
-    return f"{year}-{(year + 1) % 100:02d} Q{quarter}"
 
 
 def write_contracts(store, council: str, start: dt.date, end: dt.date, out: TextIO,
                     excel: bool = False, mapping: Mapping | None = None,
                     mapping_name: str = "") -> int:
-    """Per contract and financial quarter, what the council spent and the hours it
-    bought, against what was contracted (docs/exports.md#contracts). A reversal counts
-    against the contract of the journal it reverses. With a mapping, each row takes the
-    codes of `provider:{P}:income` for the contract's paying journal type."""
-    from ledger.store import models as m
+    """`contract_rows` as CSV: per contract and financial quarter, what the council spent
+    and the hours it bought, against what was contracted (docs/exports.md#contracts).
+    With a mapping, each row takes the codes of `provider:{P}:income` for the contract's
+    paying journal type."""
 
-    funding, hours_account = f"council:{council}:funding", f"council:{council}:hours"
-    found = store.load_journals(
-        m.Journal.date <= end,
-        m.Journal.type.in_([*_CONTRACT_TYPES, "reversal"]))
-    by_key = {j.key: j for j in found}
-    groups: dict[tuple, dict] = {}
-    for j in found:
-        if j.date < start:
-            continue
-        origin = by_key.get(j.reverses_key) if j.type == "reversal" else j
-        if origin is None or origin.type not in _CONTRACT_TYPES:
-            continue
-        spend = -sum(p.amount_minor for p in j.postings
-                     if p.account == funding and p.unit is Unit.GBP)
-        minutes = -sum(p.amount_minor for p in j.postings
-                       if p.account == hours_account and p.unit is Unit.HRS)
-        if not spend and not minutes:
-            continue  # another council's
-        provider = next((p.account.split(":")[1] for p in origin.postings
-                         if p.account.startswith("provider:")), "")
-        memo = origin.memo
-        kind = {"calloff": "framework", "block_payment": "block", "block_usage": "block",
-                "spot_purchase": "spot", "grant": "grant"}[origin.type]
-        contract = memo.get("contract") or memo.get("framework") or f"{kind}:{provider}"
-        service = memo.get("service", "")
-        rate = memo.get("rate_pence_per_hour", "")
-        key = (financial_quarter(j.date), kind, contract, provider, service, rate)
-        group = groups.setdefault(key, {"spend": 0, "minutes": 0})
-        group["spend"] += spend
-        group["minutes"] += minutes
-    rows = []
-    for (quarter, kind, contract, provider, service, rate), group in sorted(
-            groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
-        contracted, capacity, utilisation = "", "", ""
-        if kind == "block":
-            block = store.get_state("block", contract) or {}
-            months = _months_in(quarter, block, start, end)
-            contracted = block.get("amount_per_month_pence", 0) * months
-            capacity = block.get("capacity_minutes_per_month", 0) * months
-            if capacity:
-                utilisation = _two_places(Fraction(group["minutes"] * 100, capacity))
-        rows.append([quarter, kind, safe(contract), safe(provider), safe(service), rate,
-                     format_amount(group["spend"], Unit.GBP), group["spend"],
-                     group["minutes"], contracted, capacity, utilisation])
-    paying = {"framework": "calloff", "block": "block_payment", "spot": "spot_purchase",
-              "grant": "grant"}
+    def blank(value: object) -> object:
+        return "" if value is None else value
+
+    rows = [[r.quarter, r.kind, safe(r.contract), safe(r.provider), safe(r.service),
+             blank(r.rate_pence_per_hour), format_amount(r.spend_minor, Unit.GBP),
+             r.spend_minor, r.hours_minutes, blank(r.contracted_minor),
+             blank(r.capacity_minutes), blank(r.utilisation_percent)]
+            for r in contract_rows(store, council, start, end)]
     return _write_coded(out, excel, CONTRACT_COLUMNS, rows, mapping, mapping_name,
-                        lambda row: (f"provider:{row[3]}:income",
-                                     paying[row[1]]))
-
-
-def _months_in(quarter: str, block: dict, start: dt.date, end: dt.date) -> int:
-    """Months of the quarter within the period that the block was open on the 1st of."""
-    year, q = int(quarter[:4]), int(quarter[-1])
-    count = 0
-    for i in range(3):
-        month = 4 + (q - 1) * 3 + i
-        first = dt.date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
-        if not start.replace(day=1) <= first <= end:
-            continue
-        opened = block.get("opened", "9999")[:7]
-        closed = block.get("closed")
-        if opened <= first.isoformat()[:7] and (closed is None or closed >= first.isoformat()):
-            count += 1
-    return count
+                        lambda row: (f"provider:{row[3]}:income", PAYING_TYPE[row[1]]))
 
 
 __all__ = ["GL_COLUMNS", "PAYMENT_COLUMNS", "financial_quarter", "safe", "write_contracts",

@@ -8,14 +8,14 @@ of the council's people with what was paid towards them. These rules hold (tests
     held, each kind             = the sum of its accounts' balances on the last day
 
 Paid and recovered are the payments export's rows (`payment_rows`); spend per contract is
-the contracts export's; balances are `ledger balance --as-of`. Accounts are named by id.
+the contracts export's rows (`contract_rows`); an ISF's figures are sorted by the one
+table of ISF movement kinds (`isf_kinds`); balances are `ledger balance --as-of`.
+Accounts are named by id.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections import defaultdict
 from fractions import Fraction
 
@@ -24,7 +24,9 @@ from sqlalchemy import case, func, select
 from ledger.domain.budgets import budget_report
 from ledger.errors import UsageError
 from ledger.reports.balances import balances
-from ledger.reports.council_exports import dp_monitoring_rows, payment_rows, write_contracts
+from ledger.reports.contract_rows import contract_rows
+from ledger.reports.council_exports import dp_monitoring_rows, payment_rows
+from ledger.reports.isf_kinds import key_of
 from ledger.store import models as m
 from ledger.store.repo import DbStore, account_holder
 
@@ -33,14 +35,11 @@ KINDS = ("direct_payments", "isfs", "pools", "funds", "framework", "block", "spo
 CONTRACT_KINDS = ("framework", "block", "spot", "grant")
 _CONTRACT_TYPES = {"calloff": "framework", "block_payment": "block", "spot_purchase": "spot",
                    "grant": "grant"}
-# ISF movements counted by journal type, as the month's report counts them
-# (docs/month-end.md#the-report): (unit, type, sign) -> key.
-_ISF_TYPED = {("HRS", "isf_advance", 1): "hours_allocated_minutes",
-              ("HRS", "isf_delivery", -1): "hours_delivered_minutes",
-              ("HRS", "isf_hours_expiry", -1): "hours_expired_minutes",
-              ("GBP", "isf_delivery", -1): "money_delivered_minor",
-              ("GBP", "isf_fee", -1): "money_fees_minor",
-              ("GBP", "isf_purchase", -1): "money_purchases_minor"}
+# The ISF row's figures, each the month report's key but for money `in`, which the
+# council calls advanced.
+_COUNCIL_KEYS = {"money_in_minor": "money_advanced_minor"}
+_TYPED = ("hours_allocated_minutes", "hours_delivered_minutes", "hours_expired_minutes",
+          "money_delivered_minor", "money_fees_minor", "money_purchases_minor")
 CHUNK = 500
 
 
@@ -75,7 +74,7 @@ def council_statement(store: DbStore, council: str, date_from: dt.date,
     held = {
         "direct_payments": rows("direct_payments",
                                 {f"holder:{h}:dp" for h in people} & known),
-        "isfs": _isf_rows(store, council, date_from, date_to, opening, closing, moved,
+        "isfs": _isf_rows(store, council, date_from, date_to, opening, closing,
                           {f["account"] for f in flows if f["kind"] == "isfs"}),
         "pools": rows("pools", {a for a in known if a.startswith("pool:")
                                 and account_holder(a) in people}),
@@ -161,11 +160,11 @@ def _council_funds(store: DbStore, council: str) -> set[str]:
 
 
 def _isf_rows(store: DbStore, council: str, date_from: dt.date, date_to: dt.date,
-              opening: dict, closing: dict, moved: dict, paid_to: set[str]) -> list[dict]:
+              opening: dict, closing: dict, paid_to: set[str]) -> list[dict]:
     """Per ISF of the council (and any other ISF its funding paid): money and hours at
-    the start, moved in the period, and at the end. Advanced and returned are the
-    council's payments and recoveries; `other` is the rest (corrections, pool payments,
-    a closure's hours), signed, so that in every row
+    the start, moved in the period by the kinds of `isf_kinds` (the month report's
+    table: advanced is its `in`), and at the end. `other` is the rest (corrections, pool
+    payments, a closing), signed, so that in every row
     opening + advanced - delivered - fees - purchases - returned + other = closing."""
     accounts = set(paid_to)
     for ref, state in store.states("isf").items():  # one query for every ISF
@@ -177,19 +176,22 @@ def _isf_rows(store: DbStore, council: str, date_from: dt.date, date_to: dt.date
         if (state["closed"] or "9999") >= date_from.isoformat() or any(
                 closing.get((f"isf:{ref}", unit), 0) for unit in ("GBP", "HRS")):
             accounts.add(f"isf:{ref}")
-    typed = _typed_movements(store, "isf:", date_from, date_to)
+    typed: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (a, unit, kind, _), total in _typed_movements(store, "isf:", date_from,
+                                                          date_to).items():
+        key, counted = key_of(kind, unit == "HRS", total)
+        typed[a][_COUNCIL_KEYS.get(key, key)] += counted
     rows = []
     for a in sorted(accounts):
         _, holder, provider = a.split(":")
         row = {"account": a, "holder": holder, "provider": provider,
                "money_opening_minor": opening.get((a, "GBP"), 0),
-               "money_advanced_minor": moved[(a, "payment")],
-               "money_returned_minor": moved[(a, "recovery")],
+               **{key: typed[a][key] for key in ("money_advanced_minor",
+                                                 "money_returned_minor")},
                "money_closing_minor": closing.get((a, "GBP"), 0),
                "hours_opening_minutes": opening.get((a, "HRS"), 0),
                "hours_closing_minutes": closing.get((a, "HRS"), 0),
-               **{key: sign * typed.get((a, unit, kind, sign), 0)
-                  for (unit, kind, sign), key in _ISF_TYPED.items()}}
+               **{key: typed[a][key] for key in _TYPED}}
         row["money_other_minor"] = row["money_closing_minor"] - (
             row["money_opening_minor"] + row["money_advanced_minor"]
             - row["money_delivered_minor"] - row["money_fees_minor"]
@@ -252,17 +254,15 @@ def _budgets(store: DbStore, council: str, people: list[str], date_from: dt.date
 
 def _contracts(store: DbStore, council: str, date_from: dt.date, date_to: dt.date
                ) -> list[dict]:
-    """The contracts export's rows (docs/exports.md#contracts), quarters added up: per
-    contract, the money spent (paid less recovered) and the hours bought."""
-    out = io.StringIO()
-    write_contracts(store, council, date_from, date_to, out)
+    """The contracts export's rows (`contract_rows`, docs/exports.md#contracts), quarters
+    added up: per contract, the money spent (paid less recovered) and the hours bought."""
     found: dict[tuple[str, str, str], dict] = {}
-    for row in csv.DictReader(io.StringIO(out.getvalue())):
-        key = (row["kind"], row["contract"], row["provider"])
+    for row in contract_rows(store, council, date_from, date_to):
+        key = (row.kind, row.contract, row.provider)
         entry = found.setdefault(key, {"kind": key[0], "contract": key[1], "provider": key[2],
                                        "spend_minor": 0, "hours_minutes": 0})
-        entry["spend_minor"] += int(row["spend_minor"])
-        entry["hours_minutes"] += int(row["hours_minutes"])
+        entry["spend_minor"] += row.spend_minor
+        entry["hours_minutes"] += row.hours_minutes
     return [found[key] for key in sorted(found)]
 
 

@@ -17,6 +17,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from ledger.core.amounts import format_minutes
+from ledger.core.calendar import month_title
 
 EASY_READ_MAX_WORDS = 15
 
@@ -92,8 +93,8 @@ def long_date(value: str | dt.date) -> str:
 
 
 def month_name(month: str) -> str:
-    """`2026-05` -> `May 2026`."""
-    return f"{dt.date.fromisoformat(month + '-01'):%B %Y}"
+    """`2026-05` -> `May 2026` (ledger.core.calendar.month_title)."""
+    return month_title(month)
 
 
 def word_count(sentence: str) -> int:

@@ -12,6 +12,7 @@ import datetime as dt
 from collections import defaultdict
 
 from ledger.core.amounts import Unit
+from ledger.core.calendar import is_whole_month
 from ledger.reports.document import (
     Document,
     Section,
@@ -21,15 +22,14 @@ from ledger.reports.document import (
     money,
     month_name,
 )
+from ledger.reports.isf_kinds import OTHER
 
 
 def _period(statement: dict) -> tuple[str, bool]:
     """('May 2026', True) for a whole calendar month, else ('1 May to 9 June 2026', False)."""
     start = dt.date.fromisoformat(statement["from"])
     end = dt.date.fromisoformat(statement["to"])
-    following = (end.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    if start.day == 1 and end == following - dt.timedelta(days=1) and \
-            (start.year, start.month) == (end.year, end.month):
+    if is_whole_month(start, end):
         return f"{start:%B %Y}", True
     return f"{long_date(start)} to {long_date(end)}", False
 
@@ -170,8 +170,8 @@ def _isf_money_sentences(m: dict, own: int, earlier: dict | None) -> list[str]:
     if m["returned"]:
         said.append(f"{money(m['returned'])} went back to the council.")
     if m["other"]:
-        said.append(f"Corrections {'added' if m['other'] > 0 else 'took away'} "
-                    f"{money(m['other'])}.")
+        said.append(f"{OTHER.label[:1].upper()}{OTHER.label[1:]} "
+                    f"{'added' if m['other'] > 0 else 'took away'} {money(m['other'])}.")
     if own >= 0:
         said.append(f"The fund holds {money(own)} at the end.")
     else:

@@ -4,8 +4,9 @@ Added to the holder statement's JSON beside its fixed fields, so the words on th
 and the figures a program reads are the same numbers:
 
 - `isf_months`: per Individual Service Fund, the agreed hours a month and rate in force
-  at the period's end, the period's hours and money side by side (opening, in, used,
-  expired, returned, closing), why hours expired, and what carries over and its worth;
+  at the period's end, the period's hours and money side by side (opening, then the
+  kinds of `isf_kinds`, the table every ISF view sorts by, then closing), why hours
+  expired, and what carries over and its worth;
 - `dp_reviews`: each direct-payment review dated in the period, with its working
   (balance, weeks allowed, contingency, surplus recovered);
 - `pool_labels`: how the person appears in each pool's shared statement.
@@ -16,22 +17,14 @@ from __future__ import annotations
 import datetime as dt
 
 from ledger.core.amounts import Unit, pence_for_minutes
+from ledger.core.calendar import month_of, next_month
 from ledger.core.journal import Journal
 from ledger.domain.isf import terms_for
+from ledger.domain.pools import member_labels
+from ledger.reports.isf_kinds import HOURS_NAMES, MONEY_NAMES, counted, kind_of
 
-_HOURS_KINDS = {"isf_advance": "in", "isf_delivery": "delivered",
-                "isf_hours_expiry": "expired"}
-_MONEY_KINDS = {"isf_advance": "in", "isf_delivery": "delivered", "isf_fee": "fees",
-                "isf_purchase": "purchases", "isf_underspend_return": "returned",
-                "closure_return": "returned"}
-HOURS_KEYS = ("opening", "in", "delivered", "expired", "other", "closing")
-MONEY_KEYS = ("opening", "in", "delivered", "fees", "purchases", "returned", "other",
-              "closing")
-
-
-def next_month(day: dt.date) -> str:
-    following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return f"{following.year:04d}-{following.month:02d}"
+HOURS_KEYS = ("opening", *HOURS_NAMES, "closing")
+MONEY_KEYS = ("opening", *MONEY_NAMES, "closing")
 
 
 def isf_months(store, statement: dict, journals: list[Journal], end: dt.date
@@ -45,7 +38,7 @@ def isf_months(store, statement: dict, journals: list[Journal], end: dt.date
     for account, units in sorted(by_account.items()):
         _, holder, provider = account.split(":")
         state = store.get_state("isf", f"{holder}:{provider}") or {}
-        month = f"{end.year:04d}-{end.month:02d}"
+        month = month_of(end)
         terms = terms_for(state, month) if state else {}
         hours = dict.fromkeys(HOURS_KEYS, 0)
         money = dict.fromkeys(MONEY_KEYS, 0)
@@ -54,14 +47,10 @@ def isf_months(store, statement: dict, journals: list[Journal], end: dt.date
         for line in statement["lines"]:
             if line["account"] != account:
                 continue
-            kind = line["type"]
             amount = line["amount_minor"]
-            if line["unit"] == Unit.HRS.value:
-                name = _HOURS_KINDS.get(kind, "other")
-                hours[name] += amount if name in ("in", "other") else -amount
-            else:
-                name = _MONEY_KINDS.get(kind, "other")
-                money[name] += amount if name in ("in", "other") else -amount
+            in_hours = line["unit"] == Unit.HRS.value
+            kind = kind_of(line["type"], in_hours, amount)
+            (hours if in_hours else money)[kind.name] += counted(kind, amount)
         hours["closing"] = (hours["opening"] + hours["in"] - hours["delivered"]
                             - hours["expired"] + hours["other"])
         money["closing"] = (money["opening"] + money["in"] - money["delivered"]
@@ -84,7 +73,7 @@ def isf_months(store, statement: dict, journals: list[Journal], end: dt.date
             "carry_over_minutes": carried,
             "carry_over_worth_minor": pence_for_minutes(carried, rate) if rate else 0,
             "borrowed_minutes": max(-hours["closing"], 0),
-            "next_month": next_month(end),
+            "next_month": next_month(month),
         })
     return rows
 
@@ -129,8 +118,6 @@ def dp_reviews(store, holder: str, start: dt.date, end: dt.date) -> list[dict]:
 def pool_labels(store, holder: str, statement: dict, end: dt.date) -> dict[str, str]:
     """How the person appears in the shared statement of each pool they have a share in
     (docs/pools.md): their name only with their consent, else a pseudonym or 'Member N'."""
-    from ledger.reports.pool_statement import member_labels
-
     labels = {}
     parties = None
     for row in statement["accounts"]:

@@ -2,9 +2,9 @@
 provider for a month, then the month's report, one row per ISF and a total.
 
 Opening is the balance of `isf:{H}:{P}` before the month's first day, closing its balance
-at the month's last day, in each unit. Movements dated in the month are sorted by journal
-type; anything else (a reversal, a pool contribution, a closure) is `other`, signed, so
-in every row:
+at the month's last day, in each unit. Movements dated in the month are sorted into the
+kinds of `isf_kinds` (the one table every ISF view uses); anything else (a reversal, a
+pool contribution, a closure) is `other`, signed, so in every row:
 
     hours: opening + allocated - delivered - expired + other = closing
     money: opening + in - delivered - fees - purchases - returned + other = closing
@@ -16,7 +16,9 @@ import datetime as dt
 from fractions import Fraction
 
 from ledger.core.amounts import Unit
-from ledger.domain.base import day
+from ledger.core.calendar import month_bounds
+from ledger.core.change import Backend
+from ledger.reports.isf_kinds import key_of
 from ledger.store import models as m
 from ledger.store.repo import DbStore
 
@@ -27,27 +29,11 @@ ROW_KEYS = (
     "money_purchases_minor", "money_returned_minor", "money_other_minor",
     "money_closing_minor", "flag",
 )
-# Journal type -> (hours key, money key) it is counted under, as the size of the movement.
-_KINDS = {
-    "isf_advance": ("hours_allocated_minutes", "money_in_minor"),
-    "isf_delivery": ("hours_delivered_minutes", "money_delivered_minor"),
-    "isf_hours_expiry": ("hours_expired_minutes", None),
-    "isf_fee": (None, "money_fees_minor"),
-    "isf_purchase": (None, "money_purchases_minor"),
-    "isf_underspend_return": (None, "money_returned_minor"),
-}
-_INFLOWS = {"hours_allocated_minutes", "money_in_minor"}
 
 
-def month_bounds(month: str) -> tuple[dt.date, dt.date]:
-    """The first and last day of YYYY-MM (years as any date: docs/rules-trust.md)."""
-    first = day(f"{month}-01")
-    following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return first, following - dt.timedelta(days=1)
-
-
-def provider_isfs(store: DbStore, provider: str) -> list[dict]:
-    """Every ISF state of the provider, newest agreement of each, sorted by holder."""
+def provider_isfs(store: Backend, provider: str) -> list[dict]:
+    """Every ISF state of the provider, newest agreement of each, sorted by holder (from
+    the database store, or any backend a handler reads through)."""
     found = []
     for ref in store.state_refs("isf"):
         holder, _, of = ref.partition(":")
@@ -81,13 +67,8 @@ def report(store: DbStore, provider: str, month: str, tolerance_percent: Fractio
         if before:
             row["hours_opening_minutes" if hours else "money_opening_minor"] += amount
             continue
-        keys = _KINDS.get(kind)
-        key = keys[0 if hours else 1] if keys else None
-        sign = 1 if key in _INFLOWS else -1
-        if key is None or amount * sign < 0:  # not what this type usually does
-            row["hours_other_minutes" if hours else "money_other_minor"] += amount
-        else:
-            row[key] += abs(amount)
+        key, counted = key_of(kind, hours, amount)
+        row[key] += counted
     for row in rows.values():
         _close(row, tolerance_percent)
     ordered = [rows[h] for h in sorted(rows)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from ledger.domain.pools import member_labels
 from ledger.reports.document import (
     EASY_READ_MAX_WORDS,
     Document,
@@ -26,7 +27,6 @@ from ledger.reports.document import (
     money,
     word_count,
 )
-from ledger.reports.pool_statement import member_labels
 
 NAMES_NOTE = ("Members who have not agreed to show their name appear by a pseudonym or as "
               "Member 1, Member 2 and so on, in the order they joined.")
@@ -39,9 +39,10 @@ EASY_LABEL_WORDS = 6  # a longer name is shortened in easy-read lines only
 
 
 def label_for(pool_state: dict, parties: dict[str, dict], holder: str) -> str:
-    """The label holder `holder` has in the pool's statements: their name (with consent),
-    pseudonym or "Member N". Pass the same party records as the statement was built from
-    (those in force on its last day), so the label matches the statement's."""
+    """The label holder `holder` has in the pool's statements (`member_labels`, the one
+    rule): their name (with consent), pseudonym or "Member N". Pass the same party
+    records as the statement was built from (those in force on its last day), so the
+    label matches the statement's. A ValueError if they were never a member."""
     labels = member_labels(pool_state, parties)
     if holder not in labels:
         raise ValueError(f"{holder} has never been a member of pool {pool_state.get('pool')}")

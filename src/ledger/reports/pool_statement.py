@@ -6,43 +6,19 @@ in-memory backend give the same statement. Every amount is integer pence (`*_min
 Members appear by pseudonym unless they consented to their name being shown
 (docs/pools.md, "The pool statement"; docs/sources.md#s003, case study II: sharing
 discussions "were not disclosed to the local authority"); holder ids appear only with that
-consent too.
+consent too. The labels are `ledger.domain.pools.member_labels`, the one rule for them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from typing import Any
 
 from ledger.core.journal import Journal
+from ledger.domain.pools import member_labels
 
 _MEMBER_TOTALS = ("opening_minor", "contributed_minor", "received_minor", "charged_minor",
                   "refunded_minor", "corrections_minor", "closing_minor")
-
-
-def member_labels(pool_state: dict, parties: dict[str, dict], extra: Iterable[str] = ()
-                  ) -> dict[str, str]:
-    """Holder id -> the label the group sees, in first-join order. 'Member N' is the
-    holder's place in that order, so it does not change when others leave."""
-    order: list[str] = []
-    for period in pool_state.get("history", []):
-        if period["holder"] not in order:
-            order.append(period["holder"])
-    order += sorted(set(extra) - set(order))
-    labels: dict[str, str] = {}
-    for number, holder in enumerate(order, start=1):
-        party = parties.get(holder) or {}
-        if party.get("show_name") and party.get("name"):
-            label = str(party["name"])
-        elif party.get("pseudonym"):
-            label = str(party["pseudonym"])
-        else:
-            label = f"Member {number}"
-        while label in labels.values():  # two members must never read as one
-            label += f" ({number})"
-        labels[holder] = label
-    return labels
 
 
 def _membership(pool_state: dict, holder: str) -> tuple[str | None, str | None]:

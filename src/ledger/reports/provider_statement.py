@@ -14,6 +14,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ledger.core.amounts import parse_pence
+from ledger.core.calendar import month_bounds
 from ledger.domain.isf import terms_for
 from ledger.errors import UsageError
 from ledger.reports.document import (
@@ -26,7 +27,8 @@ from ledger.reports.document import (
     money,
     month_name,
 )
-from ledger.reports.isf_month import ROW_KEYS, month_bounds, provider_isfs, report
+from ledger.reports.isf_kinds import OTHER
+from ledger.reports.isf_month import ROW_KEYS, provider_isfs, report
 from ledger.store.repo import DbStore
 
 FIGURES = tuple(key for key in ROW_KEYS if key not in ("holder", "flag"))
@@ -285,7 +287,7 @@ def _terms(row: dict) -> str:
 
 def _other(amount: int, said: str) -> str:
     verb = "added" if amount > 0 else "took away"
-    return f"Corrections or the fund's closing {verb} {said}."
+    return f"{_cap(OTHER.label)} {verb} {said}."
 
 
 def _percent(text: str) -> str:
