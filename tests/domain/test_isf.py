@@ -415,7 +415,9 @@ def play(terms: dict, months: list, close: bool) -> MemoryBackend:
         else:
             reconciled_all = False  # later months could not be reconciled in order
         if undo is not None:
-            events.append(reverse(f"p#{undo % len(events)}", f"{month}-28"))
+            # Dated early in the next month: a reconciled month is closed to reversals.
+            events.append(reverse(f"p#{undo % len(events)}",
+                                  f"{month_name(2026 * 12 + 4 + i)}-02"))
     if close:
         events.append({"date": "2027-01-01", "type": "isf_close", "holder": "H1",
                        "provider": "SH"})
@@ -425,7 +427,7 @@ def play(terms: dict, months: list, close: bool) -> MemoryBackend:
         except EventFailed as err:
             # Reversals may be refused (already reversed, nothing posted, month reconciled),
             # and so may a reconciliation once its month's advance is reversed.
-            allowed = ("insufficient_funds", "invalid") if event["type"] in (
+            allowed = ("insufficient_funds", "invalid", "period_closed") if event["type"] in (
                 "reverse", "isf_reconcile") else ("insufficient_funds",)
             assert str(err).startswith(allowed), err
     return b

@@ -33,7 +33,6 @@ from ledger.core.change import RULES_2026_12_06
 from ledger.core.journal import Posting, transfer
 from ledger.domain.base import (
     Ctx,
-    Day,
     Event,
     Minutes,
     Month,
@@ -118,7 +117,7 @@ class IsfDelivery(IsfEvent):
     notes: str | None = None
     # Added 2026-12-06: the day late support was given, when it is recorded in a later
     # month (docs/rules-dp-isf.md#late-support).
-    worked_on: Day | None = None
+    worked_on: dt.date | None = None
 
 
 class IsfPurchase(IsfEvent):
@@ -353,8 +352,8 @@ def isf_advance(ctx: Ctx, event: IsfAdvance) -> None:
     fee, on_top_pence = amounts["fee_pence"], amounts["on_top_pence"]
     if dated:
         start_log(state)
-        repaid = add_entry(state, on.isoformat(), "advance", ctx.event_key, minutes,
-                           month)["repaid"]
+        repaid = add_entry(state, on.isoformat(), "advance", ctx.event_key,
+                           minutes=minutes, month=month)["repaid"]
     else:
         restore_lot(state["lots"], month, minutes)
         repaid = settle_borrowing(state)
@@ -419,7 +418,8 @@ def isf_delivery(ctx: Ctx, event: IsfDelivery) -> None:
             f"{format_minutes(terms['max_borrow_minutes'])} hours it may borrow"))
     if dated:
         start_log(state)
-        done = add_entry(state, event.date.isoformat(), "delivery", ctx.event_key, minutes)
+        done = add_entry(state, event.date.isoformat(), "delivery", ctx.event_key,
+                         minutes=minutes)
         lots, borrowed = done["lots"], done["borrowed"]
     else:
         lots, borrowed = take_oldest_first(state["lots"], minutes)

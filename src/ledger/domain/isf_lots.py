@@ -12,7 +12,8 @@ were recorded in. The ISF state keeps:
 - `carried`: the bank as it stood at the end of the last reconciled month (or, for an ISF
   whose state was made under earlier rules, the bank it had then): nothing can be
   recorded before it any more;
-- `entries`: each later advance and delivery, as {date, seq, kind, key, minutes, month};
+- `entries`: each later advance and delivery, as {date, seq, kind, key, minutes, month},
+  and each later reversal of one (kind `undo`, dated on or after what it undoes);
 - `lots` and `borrowed_minutes`: the bank after every entry, for readers.
 """
 
@@ -101,20 +102,64 @@ def copy_bank(bank: dict) -> dict:
             "borrowed_minutes": bank["borrowed_minutes"]}
 
 
+def give_back_delivery(bank: dict, taken: list[dict], borrowed: int, newest: str) -> None:
+    """Undo a delivery: its minutes go back to the lots they came from; minutes it
+    borrowed are un-borrowed, or, if an advance has repaid them since, go back to the
+    newest lot (`newest`, the repayer)."""
+    for lot in taken:
+        restore_lot(bank["lots"], lot["month"], lot["minutes"])
+    unborrowed = min(borrowed, bank["borrowed_minutes"])
+    bank["borrowed_minutes"] -= unborrowed
+    if borrowed > unborrowed:
+        restore_lot(bank["lots"], newest, borrowed - unborrowed)
+    settle_borrowing(bank)
+
+
+def take_back_advance(bank: dict, month: str, minutes: int) -> None:
+    """Undo an advance: its month's lot goes; whatever the lot had already given
+    (deliveries, repaying a borrow) is taken back from the other lots oldest first, else
+    borrowed."""
+    remaining = next((lot["minutes"] for lot in bank["lots"] if lot["month"] == month), 0)
+    bank["lots"] = [lot for lot in bank["lots"] if lot["month"] != month]
+    _, short = take_oldest_first(bank["lots"], minutes - remaining)
+    bank["borrowed_minutes"] += short
+
+
+def give_back_expiry(bank: dict, expired: list[dict]) -> None:
+    """Undo an expiry: the hours go back to their lots."""
+    for lot in expired:
+        restore_lot(bank["lots"], lot["month"], lot["minutes"])
+    settle_borrowing(bank)
+
+
 def run_entries(carried: dict, entries: list[dict]) -> tuple[dict, dict[str, dict]]:
     """The bank after `entries`, applied in date order (ties in recorded order) to the
-    bank `carried`, and what each entry did, by its key: an advance {"repaid": minutes of
-    borrowing it repaid}; a delivery {"lots": what each lot gave, "borrowed": minutes}."""
+    bank `carried`, and what each advance and delivery did, by its key: an advance
+    {"repaid": minutes of borrowing it repaid}; a delivery {"lots": what each lot gave,
+    "borrowed": minutes}. An `undo` entry (a reversal) undoes the entry `of` as it ran,
+    or, when that entry is carried already, as its stored `lots` and `borrowed` say."""
     bank = copy_bank(carried)
     done: dict[str, dict] = {}
+    newest = max((lot["month"] for lot in bank["lots"]), key=month_index, default=None)
     for entry in sorted(entries, key=_order):
-        if entry["kind"] == "advance":
+        kind = entry["kind"]
+        if kind == "advance":
             restore_lot(bank["lots"], entry["month"], entry["minutes"])
             done[entry["key"]] = {"repaid": settle_borrowing(bank)}
-        else:
+            if newest is None or month_index(entry["month"]) > month_index(newest):
+                newest = entry["month"]
+        elif kind == "delivery":
             taken, short = take_oldest_first(bank["lots"], entry["minutes"])
             bank["borrowed_minutes"] += short
             done[entry["key"]] = {"lots": taken, "borrowed": short}
+        elif entry["undoes"] == "advance":
+            take_back_advance(bank, entry["month"], entry["minutes"])
+        elif entry["undoes"] == "expiry":
+            give_back_expiry(bank, entry["lots"])
+        else:
+            ran = done.get(entry["of"], entry)
+            give_back_delivery(bank, ran["lots"], ran["borrowed"],
+                               newest or entry["date"][:7])
     return bank, done
 
 
@@ -141,44 +186,45 @@ def settle(state: dict) -> dict[str, dict]:
     return done
 
 
-def add_entry(state: dict, date_iso: str, kind: str, key: str, minutes: int,
-              month: str | None = None) -> dict:
-    """Record an advance or a delivery dated `date_iso` and work the bank out again;
-    returns what it did (see `run_entries`)."""
+def add_entry(state: dict, date_iso: str, kind: str, key: str, **fields) -> dict:
+    """Record an entry dated `date_iso` and work the bank out again; returns what it did
+    (see `run_entries`; nothing for an `undo`)."""
     state["entry_seq"] += 1
-    entry = {"date": date_iso, "seq": state["entry_seq"], "kind": kind, "key": key,
-             "minutes": minutes}
-    if month is not None:
-        entry["month"] = month
-    state["entries"].append(entry)
-    return settle(state)[key]
+    state["entries"].append({"date": date_iso, "seq": state["entry_seq"], "kind": kind,
+                             "key": key, **fields})
+    return settle(state).get(key, {})
 
 
-def drop_entry(state: dict, key: str) -> bool:
-    """Forget the entry a reversed journal made; False if it is carried already."""
-    kept = [e for e in state["entries"] if e["key"] != key]
-    found = len(kept) != len(state["entries"])
-    state["entries"] = kept
-    return found
+def dated_entry(state: dict, key: str) -> dict | None:
+    """The entry an advance or a delivery made, while it is still dated (not carried)."""
+    return next((e for e in state["entries"] if e["key"] == key and e["kind"] != "undo"),
+                None)
 
 
-def bank_at(state: dict, last_day_iso: str) -> tuple[dict, list[dict]]:
+def bank_at(state: dict, last_day_iso: str) -> tuple[dict, dict[str, dict]]:
     """The bank at the end of `last_day_iso` (the carried bank and every entry dated on
-    or before it), and the entries dated later."""
-    before = [e for e in state["entries"] if e["date"] <= last_day_iso]
-    after = [e for e in state["entries"] if e["date"] > last_day_iso]
-    bank, _ = run_entries(state["carried"], before)
-    return bank, after
+    or before it), and what each of those entries did."""
+    return run_entries(state["carried"],
+                       [e for e in state["entries"] if e["date"] <= last_day_iso])
 
 
-def carry_forward(state: dict, bank: dict, after: list[dict]) -> None:
-    """A month is reconciled: its bank at the month's end is carried, and only the later
-    entries stay dated (nothing can now be recorded in the month)."""
+def carry_forward(state: dict, last_day_iso: str, bank: dict, done: dict[str, dict]) -> None:
+    """A month is reconciled: `bank`, its bank at its last day after the expiry, is
+    carried, and only the entries dated later stay dated (nothing can now be recorded in
+    the month). A later reversal of a delivery now carried keeps what that delivery did."""
+    later = []
+    for entry in state["entries"]:
+        if entry["date"] <= last_day_iso:
+            continue
+        if entry["kind"] == "undo" and entry.get("of") in done:
+            entry = {**entry, **done[entry["of"]]}
+        later.append(entry)
     state["carried"] = bank
-    state["entries"] = after
+    state["entries"] = later
     settle(state)
 
 
 __all__ = ["add_entry", "bank_at", "bank_minutes", "carry_forward", "copy_bank",
-           "drop_entry", "expire_lots", "has_log", "restore_lot", "run_entries", "settle",
-           "settle_borrowing", "start_log", "take_oldest_first"]
+           "dated_entry", "expire_lots", "give_back_delivery", "give_back_expiry",
+           "has_log", "restore_lot", "run_entries", "settle", "settle_borrowing",
+           "start_log", "take_back_advance", "take_oldest_first"]

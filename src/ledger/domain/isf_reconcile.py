@@ -101,9 +101,9 @@ def isf_reconcile(ctx: Ctx, event: IsfReconcile) -> None:
         check_advanced_order(state, month)
         start_log(state)
         on = last_day(month)
-        bank, later = bank_at(state, on.isoformat())
+        bank, done = bank_at(state, on.isoformat())
         expired = expire_lots(bank, month, terms["expire_after_months"], terms["max_minutes"])
-        carry_forward(state, bank, later)
+        carry_forward(state, on.isoformat(), bank, done)
         money_pence = money_of_months_to(ctx, state, month, on)
         bank_after = bank_minutes(bank)
     else:

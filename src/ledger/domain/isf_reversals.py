@@ -2,24 +2,32 @@
 these keep the hour lots (state kind "isf") in step with the HRS balance.
 
 Under the rules of 2026-12-06 the lots are worked out from the ISF's dated entries
-(ledger/domain/isf_lots.py): reversing an advance or a delivery still dated there drops
-its entry, and the lots are worked out again in date order. One already carried (its month
-reconciled, or recorded under the earlier rules) is undone on the carried bank as the
-earlier rules undid it on the whole bank (docs/rules-dp-isf.md#reversals)."""
+(ledger/domain/isf_lots.py): a reversal is an entry of its own, dated on its own date (or
+on the date of what it reverses, if that is later), that undoes what the reversed advance,
+delivery or expiry did at that point, so the lots agree with the balance on every date
+(docs/rules-dp-isf.md#reversals)."""
 
 from __future__ import annotations
 
 from ledger.core.amounts import Unit
 from ledger.core.journal import Journal
 from ledger.domain.base import Ctx, month_index, on_reverse
-from ledger.domain.isf import dated_rules, isf_ref, journal_agreement, save
+from ledger.domain.isf import (
+    dated_rules,
+    isf_ref,
+    journal_agreement,
+    month_of,
+    reconciled_month,
+    save,
+)
 from ledger.domain.isf_lots import (
-    drop_entry,
-    restore_lot,
+    add_entry,
+    dated_entry,
+    give_back_delivery,
+    give_back_expiry,
     settle,
-    settle_borrowing,
     start_log,
-    take_oldest_first,
+    take_back_advance,
 )
 from ledger.errors import LedgerError
 
@@ -43,7 +51,23 @@ def _state_for(ctx: Ctx, journal: Journal, *, closed_ok: bool = False,
         # agreement's to take back or give (docs/rules-trust.md#isf-agreements).
         raise LedgerError("invalid", f"{journal.key} belongs to an earlier agreement of "
                           f"{account}, which is closed")
+    if dated_rules(ctx) and reconciled_month(state, ctx.date):
+        raise LedgerError("period_closed", f"{month_of(ctx.date)} is already reconciled "
+                          f"for {account} (up to {state['last_reconciled']}): date the "
+                          "reversal in the open month")
     return state
+
+
+def _undo(ctx: Ctx, state: dict, journal: Journal, undoes: str, **what) -> None:
+    """Under the rules of 2026-12-06: an `undo` entry for `journal`, dated on the
+    reversal's date, which may not be before the journal's own (the hours cannot come
+    back before they went: the lots would not agree with the balance in between)."""
+    if ctx.date < journal.date:
+        raise LedgerError("invalid", f"{journal.key} is dated {journal.date}: its reversal "
+                          "may not be dated before it")
+    start_log(state)
+    add_entry(state, ctx.date.isoformat(), "undo", f"{ctx.event_key}|{journal.key}",
+              undoes=undoes, of=journal.key, **what)
 
 
 @on_reverse("isf_purchase")
@@ -62,37 +86,19 @@ def reverse_money_only(ctx: Ctx, journal: Journal) -> None:
         save(ctx, state)
 
 
-def _undo(ctx: Ctx, state: dict, journal: Journal, on_bank) -> None:
-    """Undo `journal`'s effect on the lots: `on_bank(bank)` undoes it on a bank (the
-    whole state under the earlier rules; under the rules of 2026-12-06 the carried bank,
-    unless the journal's entry is still dated, when dropping it is enough)."""
-    if not dated_rules(ctx):
-        on_bank(state)
-        return
-    start_log(state)
-    if not drop_entry(state, journal.key):
-        on_bank(state["carried"])
-    settle(state)
-
-
 @on_reverse("isf_delivery")
 def reverse_delivery(ctx: Ctx, journal: Journal) -> None:
     """The minutes go back to the lots they came from; borrowed minutes are un-borrowed,
     or, if an advance has repaid them since, go back to the newest lot (the repayer)."""
     state = _state_for(ctx, journal)
-
-    def give_back(bank: dict) -> None:
-        for lot in journal.memo["lots"]:
-            restore_lot(bank["lots"], lot["month"], lot["minutes"])
-        borrowed = journal.memo["borrowed_minutes"]
-        unborrowed = min(borrowed, bank["borrowed_minutes"])
-        bank["borrowed_minutes"] -= unborrowed
-        if borrowed > unborrowed:
-            newest = max(state["advanced"], key=month_index)
-            restore_lot(bank["lots"], newest, borrowed - unborrowed)
-        settle_borrowing(bank)
-
-    _undo(ctx, state, journal, give_back)
+    if dated_rules(ctx):
+        start_log(state)
+        ran = {} if dated_entry(state, journal.key) else {
+            "lots": journal.memo["lots"], "borrowed": journal.memo["borrowed_minutes"]}
+        _undo(ctx, state, journal, "delivery", **ran)
+    else:
+        give_back_delivery(state, journal.memo["lots"], journal.memo["borrowed_minutes"],
+                           max(state["advanced"], key=month_index, default=""))
     save(ctx, state)
 
 
@@ -108,18 +114,13 @@ def reverse_advance(ctx: Ctx, journal: Journal) -> None:
     last = state["last_reconciled"]
     if last is not None and month_index(month) <= month_index(last):
         raise LedgerError("invalid", f"{month} is already reconciled; its advance stands")
-
-    def take_back(bank: dict) -> None:
-        remaining = next((lot["minutes"] for lot in bank["lots"] if lot["month"] == month), 0)
-        bank["lots"] = [lot for lot in bank["lots"] if lot["month"] != month]
-        _, short = take_oldest_first(bank["lots"], journal.memo["minutes"] - remaining)
-        bank["borrowed_minutes"] += short
-
-    _undo(ctx, state, journal, take_back)
-    state["advanced"].pop(month, None)
     if dated_rules(ctx):
+        _undo(ctx, state, journal, "advance", month=month, minutes=journal.memo["minutes"])
         counts = state.setdefault("advance_reversals", {})
         counts[month] = counts.get(month, 0) + 1
+    else:
+        take_back_advance(state, month, journal.memo["minutes"])
+    state["advanced"].pop(month, None)
     save(ctx, state)
 
 
@@ -128,13 +129,10 @@ def reverse_expiry(ctx: Ctx, journal: Journal) -> None:
     """Expired hours go back to their lots; the month stays reconciled, so they expire
     again at the next reconciliation if they are still too old or over the cap."""
     state = _state_for(ctx, journal)
-
-    def give_back(bank: dict) -> None:
-        for lot in journal.memo["lots"]:
-            restore_lot(bank["lots"], lot["month"], lot["minutes"])
-        settle_borrowing(bank)
-
-    _undo(ctx, state, journal, give_back)
+    if dated_rules(ctx):
+        _undo(ctx, state, journal, "expiry", lots=journal.memo["lots"])
+    else:
+        give_back_expiry(state, journal.memo["lots"])
     save(ctx, state)
 
 
@@ -146,7 +144,7 @@ def reverse_closure(ctx: Ctx, journal: Journal) -> None:
         raise LedgerError("invalid", "the ISF has been reopened since; close it first")
     state["closed"] = None
     if dated_rules(ctx) and "entries" in state:
-        settle(state)  # the lots the closure returned: its dated entries are all kept
+        settle(state)  # the bank the closure returned: its entries are all kept
     else:
         state.update(lots=journal.memo["lots"],
                      borrowed_minutes=journal.memo["borrowed_minutes"])
