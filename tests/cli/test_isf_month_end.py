@@ -65,9 +65,11 @@ def _balance(db: str, account: str, unit: str, as_of: str) -> int:
 def test_advance_reaches_every_open_isf_of_the_provider_once(db_url, tmp_path):
     _run(tmp_path, "open", OPEN, db_url)
     done = invoke("isf", "advance", "--provider", "SH", "--month", "2026-04", db=db_url)
-    assert done.exit_code == 0 and "2 advances posted" in done.output, done.output
-    # H3 opened on the 15th: not open on the month's first day. OT is another provider.
-    assert _balance(db_url, "isf:H3:SH", "HRS", "2026-04-30") == 0
+    assert done.exit_code == 0 and "3 advances posted" in done.output, done.output
+    # H3 opened on the 15th: advanced for its first month, dated its opening day (nothing
+    # on the 14th). OT is another provider.
+    assert _balance(db_url, "isf:H3:SH", "HRS", "2026-04-14") == 0
+    assert _balance(db_url, "isf:H3:SH", "HRS", "2026-04-15") == 600
     assert _balance(db_url, "isf:H1:OT", "HRS", "2026-04-30") == 0
     again = invoke("isf", "advance", "--provider", "SH", "--month", "2026-04", db=db_url)
     assert "0 advances posted" in again.output

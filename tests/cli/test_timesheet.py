@@ -123,7 +123,9 @@ def test_every_problem_is_named_with_its_line_and_nothing_is_posted(tmp_path, db
     assert sorted(by_line) == [3, 4, 5, 6, 7, 8, 9]
     assert "unknown holder 'H9'" in by_line[3]
     assert "H3 has no open ISF with SH on 2026-04-03" in by_line[4]
-    assert "no open ISF" in by_line[5]  # before it opened
+    # Before the ISF opened: the delivery rule's own refusal, as from any other source.
+    assert "invalid: support dated 2026-03-31 is before the ISF opened on 2026-04-01" in (
+        by_line[5])
     assert "2026-02-30" in by_line[6]
     assert "whole number of minutes" in by_line[7]
     assert "insufficient_funds" in by_line[8]  # past its borrowing limit
@@ -202,4 +204,24 @@ def test_a_visit_in_a_closed_period_or_at_an_unreadable_time_is_refused(tmp_path
     assert ":2: period_closed" in done.stderr
     assert ":3: '25:00' is not a time of day HH:MM" in done.stderr
     assert done.stderr.strip().endswith("2 problems; nothing was posted")
+    assert _hours(db, "H1") == "40"
+
+
+def test_a_row_dated_before_the_isf_opened_gets_the_answer_a_scenario_file_gets(tmp_path,
+                                                                                db_url):
+    """One rule, decided once by the delivery itself: the same refusal from a timesheet
+    row as from a scenario file's event (docs/month-end.md#timesheets)."""
+    db = _ledger(tmp_path, db_url)
+    sheet = _csv(tmp_path, "early.csv", "holder,date,hours\nH1,2026-03-31,1:00\n")
+    done = _import(sheet, db)
+    assert done.returncode == 2
+    from_sheet = done.stderr.splitlines()[0].split(":2: ", 1)[1]
+    early = tmp_path / "early.yaml"
+    early.write_text(SETUP.replace("name: setup", "name: early").split("events:")[0]
+                     + "events:\n  - {date: 2026-03-31, type: isf_delivery, holder: H1, "
+                       "provider: SH, hours: '1:00'}\n", encoding="utf-8")
+    run = subprocess.run([*MAIN, "scenario", "run", str(early), "--db", db],
+                         capture_output=True, text=True)
+    assert run.returncode == 1
+    assert from_sheet.startswith("invalid: ") and run.stderr.rstrip().endswith(from_sheet)
     assert _hours(db, "H1") == "40"

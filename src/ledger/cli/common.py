@@ -39,23 +39,18 @@ def db_option(fn):
 
 def _existing_ledger(conn, ledger: str) -> int:
     """A read command's ledger: its id, or exit 2 if the database has no such ledger."""
-    from ledger.store.repo import ledger_id_of, ledger_names
+    from ledger.app.db import existing_ledger
 
-    found = ledger_id_of(conn, ledger)
-    if found is None:
-        names = ", ".join(ledger_names(conn)) or "none yet"
-        raise UsageError(f"there is no ledger named {ledger!r} in this database "
-                         f"(ledgers: {names})")
-    return found
+    return existing_ledger(conn, ledger)
 
 
 def _engine(db_url: str | None, read_only: bool = False):
     """A write engine (creating or upgrading the schema as needed), or for the read
     commands one that never creates a database, never waits for a writer and works on a
-    read-only SQLite file."""
-    from ledger.store.schema import open_database
+    read-only SQLite file (ledger.app.db)."""
+    from ledger.app.db import engine
 
-    return open_database(db_url, read_only=read_only)
+    return engine(db_url, read_only=read_only)
 
 
 def _date(_ctx, param, value: str | None) -> dt.date | None:
@@ -172,11 +167,23 @@ def _say(message: object) -> None:
     click.echo("error: " + "; ".join(" ".join(part.split()) for part in str(message)
                                      .splitlines() if part.strip()), err=True)
 
+
 def _checked_month(month: str) -> str:
-    from ledger.reports.isf_month import month_bounds
+    from ledger.core.calendar import parse_month
 
     try:
-        month_bounds(month)
+        parse_month(month)
     except ValueError:
         raise UsageError(f"--month {month[:40]!r} is not a month (YYYY-MM)") from None
     return month
+
+
+def _import_problems(file: Path, found: list[tuple[int, str]]) -> None:
+    """An import's problems, each `FILE:LINE: reason`, then a count; exit 2."""
+    if not found:
+        return
+    for line, why in found:
+        click.echo(f"{file}:{line}: {why}", err=True)
+    click.echo(f"{file}: {len(found)} problem{'' if len(found) == 1 else 's'}; "
+               "nothing was posted", err=True)
+    sys.exit(2)

@@ -1,4 +1,5 @@
-"""`ledger isf`: a provider's month end and timesheets."""
+"""`ledger isf`: a provider's month end and timesheets, doors onto `ledger.app.month_end`
+and `ledger.app.timesheet`."""
 
 from __future__ import annotations
 
@@ -9,12 +10,7 @@ from pathlib import Path
 
 import click
 
-from ledger.cli.common import (
-    _checked_month,
-    _engine,
-    _say,
-    db_option,
-)
+from ledger.cli.common import _checked_month, _import_problems, _say, db_option
 from ledger.errors import UsageError
 
 
@@ -33,39 +29,19 @@ def _provider_option(fn):
                         help="The provider's id.")(fn)
 
 
+def _refused(done) -> None:
+    """Every refusal of a month end on its own line; nothing was posted: exit 1."""
+    from ledger.app.month_end import refusal_text
+
+    for refusal in done.outcome.refusals:
+        _say(f"{refusal_text(refusal)}; nothing was posted")
+    sys.exit(1)
 
 
-def _month_end(db_url: str | None, ledger: str, provider: str, month: str,
-               events_for) -> tuple[int, int]:
-    """Post, in one transaction, the events `events_for(store)` gives, each under its own
-    key (so running again posts nothing). Any refusal: nothing posted, exit 1."""
-    from ledger.scenarios.runner import EventFailed, apply_event
-    from ledger.store.repo import BatchRefused, DbStore
-
-    engine = _engine(db_url)
-    posted = skipped = 0
-    with engine.connect() as conn:
-        store = DbStore(conn, ledger, batch=True)
-        if store.party("provider", provider) is None:
-            raise UsageError(f"provider {provider!r} is not in ledger {ledger!r}")
-        planned = events_for(store)
-        store.prefetch_events([key for key, _ in planned])
-        for key, event in planned:
-            try:
-                outcome, _ = apply_event(store, event, key)
-            except EventFailed as err:
-                conn.rollback()
-                _say(f"{event['holder']}: {event['type']} {month}: {err}; nothing was posted")
-                sys.exit(1)
-            posted += outcome == "applied"
-            skipped += outcome == "skipped"
-        try:
-            store.commit()
-        except BatchRefused as err:
-            conn.rollback()
-            _say(f"{err.event_key}: {err.error}; nothing was posted")
-            sys.exit(1)
-    return posted, skipped
+def _skipped(done, err: bool = False) -> None:
+    for skip in done.skipped:
+        click.echo(f"{done.provider} {done.month}: {skip.holder} left alone: {skip.why}",
+                   err=err)
 
 
 @isf.command("advance")
@@ -73,23 +49,17 @@ def _month_end(db_url: str | None, ledger: str, provider: str, month: str,
 @_month_option
 @db_option
 def isf_advance(provider: str, month: str, db_url: str | None, ledger: str) -> None:
-    """An isf_advance for MONTH of every ISF of PROVIDER open on its first day and not
-    yet advanced for it."""
-    from ledger.reports.isf_month import month_bounds, open_on, provider_isfs
+    """An isf_advance for MONTH of every ISF of PROVIDER open in it and still open, not
+    yet advanced for it (docs/month-end.md#which-isfs)."""
+    from ledger.app.month_end import advance
 
-    month = _checked_month(month)
-    first, _ = month_bounds(month)
-
-    def events(store):
-        return [(f"isf-month-end/{provider}/{s['holder']}/{month}/advance",
-                 {"date": first.isoformat(), "type": "isf_advance", "holder": s["holder"],
-                  "provider": provider, "month": month})
-                for s in provider_isfs(store, provider)
-                if open_on(s, first) and month not in s["advanced"]]
-
-    posted, skipped = _month_end(db_url, ledger, provider, month, events)
-    click.echo(f"{provider} {month}: {posted} advance{'' if posted == 1 else 's'} posted"
-               + (f", {skipped} already recorded" if skipped else ""))
+    done = advance(db_url, ledger, provider, _checked_month(month))
+    if not done.ok:
+        _refused(done)
+    posted, skipped = done.outcome.applied, done.outcome.skipped
+    click.echo(f"{provider} {done.month}: {posted} advance{'' if posted == 1 else 's'} "
+               "posted" + (f", {skipped} already recorded" if skipped else ""))
+    _skipped(done)
 
 
 @isf.command("reconcile")
@@ -103,14 +73,12 @@ def isf_advance(provider: str, month: str, db_url: str | None, ledger: str) -> N
 @db_option
 def isf_reconcile(provider: str, month: str, fmt: str, tolerance: str, db_url: str | None,
                   ledger: str) -> None:
-    """An isf_reconcile for MONTH of every ISF of PROVIDER not yet reconciled for it
-    (dated the month's last day), then the month's report. Running it again posts nothing
-    and prints the same report."""
+    """An isf_reconcile for MONTH of every ISF of PROVIDER advanced for it and not yet
+    reconciled (dated the month's last day), then the month's report. Running it again
+    posts nothing and prints the same report."""
     from fractions import Fraction
 
-    from ledger.domain.base import month_index
-    from ledger.reports.isf_month import month_bounds, provider_isfs, report
-    from ledger.store.repo import DbStore
+    from ledger.app.month_end import reconcile
 
     month = _checked_month(month)
     try:
@@ -120,24 +88,16 @@ def isf_reconcile(provider: str, month: str, fmt: str, tolerance: str, db_url: s
     except (ValueError, ZeroDivisionError):
         raise UsageError(f"--tolerance {tolerance[:20]!r} is not a percent from 0 to "
                          "1000") from None
-    first, last = month_bounds(month)
-
-    def events(store):
-        out = []
-        for s in provider_isfs(store, provider):
-            done = s["last_reconciled"]
-            if s["closed"] is not None or s["opened"] > last.isoformat() or (
-                    done is not None and month_index(done) >= month_index(month)):
-                continue
-            out.append((f"isf-month-end/{provider}/{s['holder']}/{month}/reconcile",
-                        {"date": last.isoformat(), "type": "isf_reconcile",
-                         "holder": s["holder"], "provider": provider, "month": month}))
-        return out
-
-    _month_end(db_url, ledger, provider, month, events)
-    with _engine(db_url, read_only=True).connect() as conn:
-        result = report(DbStore(conn, ledger), provider, month, percent)
+    done = reconcile(db_url, ledger, provider, month, percent)
+    if not done.ok:
+        _refused(done)
+    result = done.report
+    if done.skipped and fmt == "json":  # in the report, so its reader sees them
+        result = {**result, "left_alone": [{"holder": s.holder, "why": s.why}
+                                           for s in done.skipped]}
     _print_month_report(result, fmt)
+    if fmt != "json":
+        _skipped(done, err=fmt == "csv")  # a CSV's standard output is the rows alone
 
 
 @isf.command("import-timesheet")
@@ -153,62 +113,21 @@ def isf_import_timesheet(file: Path, provider: str, rules_file: Path | None, dry
     """Each row of a timesheet CSV as an isf_delivery for isf:HOLDER:PROVIDER
     (docs/month-end.md#timesheets). The whole file is checked first: any problem, and
     nothing is posted (exit 2, every problem as FILE:LINE: reason)."""
-    from ledger.imports.timesheet import read_rules, read_timesheet
-    from ledger.scenarios.runner import EventFailed, apply_event
-    from ledger.store.repo import BatchRefused, DbStore
+    from ledger.app.timesheet import import_timesheet
 
-    rules = read_rules(rules_file) if rules_file is not None else None
-    rows, problems = read_timesheet(file, provider, rules)
-    engine = _engine(db_url)
-    posted: list = []
-    skipped = 0
-    with engine.connect() as conn:
-        store = DbStore(conn, ledger, batch=True)
-        if store.party("provider", provider) is None:
-            raise UsageError(f"provider {provider!r} is not in ledger {ledger!r}")
-        store.prefetch_events([row.key for row in rows])
-        for row in rows:
-            state = store.get_state("isf", f"{row.event['holder']}:{provider}")
-            if state is None or state["opened"] > row.event["date"] or (
-                    state["closed"] is not None and state["closed"] <= row.event["date"]):
-                if store.party("holder", row.event["holder"]) is None:
-                    problems.append((row.line, f"unknown holder {row.event['holder']!r}"))
-                else:
-                    problems.append((row.line, f"{row.event['holder']} has no open ISF with "
-                                               f"{provider} on {row.event['date']}"))
-                continue
-            try:
-                outcome, _ = apply_event(store, row.event, row.key, source=str(file))
-            except EventFailed as err:
-                problems.append((row.line, str(err)))
-                continue
-            if outcome == "applied":
-                posted.append(row)
-            else:
-                skipped += 1
-        if not problems and not dry_run:
-            try:
-                store.commit()
-            except BatchRefused as err:
-                line = next(r.line for r in rows if r.key == err.event_key)
-                problems.append((line, str(err.error)))
-        if problems or dry_run:
-            conn.rollback()
-    if problems:
-        for line, why in sorted(problems):
-            click.echo(f"{file}:{line}: {why}", err=True)
-        click.echo(f"{file}: {len(problems)} problem{'' if len(problems) == 1 else 's'}; "
-                   "nothing was posted", err=True)
-        sys.exit(2)
+    done = import_timesheet(db_url, ledger, file, provider, rules_file, dry_run)
+    _import_problems(file, done.problems)
+    skipped = done.outcome.skipped
     if dry_run:
-        for row in posted:
-            e = row.event
-            click.echo(f"{file}:{row.line}: would post {e['hours']} for {e['holder']} on "
+        for item in done.posted:
+            e = item.event
+            click.echo(f"{item.where()}: would post {e['hours']} for {e['holder']} on "
                        f"{e['date']}")
-        click.echo(f"{file}: dry run: {len(posted)} would be posted, {skipped} already "
+        click.echo(f"{file}: dry run: {len(done.posted)} would be posted, {skipped} already "
                    "recorded; nothing was written")
     else:
-        click.echo(f"{file}: {len(posted)} deliveries posted, {skipped} already recorded")
+        click.echo(f"{file}: {len(done.posted)} deliveries posted, {skipped} already "
+                   "recorded")
 
 
 def _print_month_report(result: dict, fmt: str) -> None:
@@ -226,4 +145,3 @@ def _print_month_report(result: dict, fmt: str) -> None:
         from ledger.reports.render import month_end_table
 
         month_end_table(result)
-
