@@ -92,8 +92,8 @@ def _fresh(path: Path) -> Path:
 
 
 def bench(url: str, council: str, work: Path, sample: int) -> dict:
+    from ledger.app import statements as bulk
     from ledger.cli.common import _variant, _write_document
-    from ledger.reports import bulk
     from ledger.reports.holder_doc import holder_document
     from ledger.reports.statements import holder_statement
     from ledger.store.repo import DbStore

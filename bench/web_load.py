@@ -9,7 +9,7 @@ What it does, in order (progress on stderr):
      --pools pools of 4 direct-payment holders each, who pay in and share costs every
      month. Replayed on the batched path (`DbStore(conn, batch=True)`, `run_scenario`)
      into a fresh PostgreSQL database (made and dropped with `psql`) or a fresh SQLite file.
-     Then one sign-in per reader (`ledger.web.users.add_user`).
+     Then one sign-in per reader (`ledger.app.access.add_user`).
   2. `ledger serve --host 127.0.0.1 --port FREE --workers N --db URL` as a subprocess, on
      a free loopback port; the bench waits until GET /login answers.
   3. Every reader signs in as a person would: GET /login for the form's csrf_token, then
@@ -227,9 +227,9 @@ def plan_readers(readers: int, facts: dict, seed: int) -> list[dict]:
 
 
 def add_users(url: str, plan: list[dict]) -> float:
+    from ledger.app.access import add_user
     from ledger.store.repo import DbStore
     from ledger.store.schema import open_database
-    from ledger.web.users import add_user
 
     started = time.perf_counter()
     engine = open_database(url)

@@ -119,10 +119,10 @@ def build_ledger(url: str, folder: Path) -> None:
 
     from click.testing import CliRunner
 
+    from ledger.app import access
     from ledger.cli import cli
     from ledger.store.repo import DbStore
     from ledger.store.schema import make_engine
-    from ledger.web import users
 
     scenario = folder / "web-scope.yaml"
     scenario.write_text(SCENARIO, encoding="utf-8")
@@ -131,10 +131,10 @@ def build_ledger(url: str, folder: Path) -> None:
     assert result.exit_code == 0, result.output
     engine = make_engine(url)
     try:
-        with engine.begin() as conn, mock.patch.object(users, "_hasher", cheap_hasher):
+        with engine.begin() as conn, mock.patch.object(access, "_hasher", cheap_hasher):
             lid = DbStore(conn, "main").lid
             for username, roles in USERS.items():
-                users.add_user(conn, lid, username, PASSWORD, roles)
+                access.add_user(conn, lid, username, PASSWORD, roles)
     finally:
         engine.dispose()
 
@@ -192,7 +192,7 @@ class Site:
         self.close_clients()
         for client in self._signed_in.values():
             client.__exit__(None, None, None)
-        self.app.state.web.engine.dispose()
+        self.app.state.web.books.dispose()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])

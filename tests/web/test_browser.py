@@ -72,7 +72,7 @@ def server(tmp_path_factory) -> Iterator[str]:
     yield base
     server.should_exit = True
     thread.join(10)
-    app.state.web.engine.dispose()
+    app.state.web.books.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -421,8 +421,8 @@ def test_a_pool_of_any_id_opens_from_home_and_downloads(db_url, tmp_path):
     from click.testing import CliRunner
     from fastapi.testclient import TestClient
 
+    from ledger.app import access
     from ledger.cli import cli
-    from ledger.web import users
     from ledger.web.app import create_app
 
     scenario = tmp_path / "odd-pools.yaml"
@@ -432,8 +432,8 @@ def test_a_pool_of_any_id_opens_from_home_and_downloads(db_url, tmp_path):
     assert result.exit_code == 0, result.output
     app = create_app(db_url)
     web = app.state.web
-    with web.engine.begin() as conn, mock.patch.object(users, "_hasher", cheap_hasher):
-        users.add_user(conn, web.lid, "ric", PASSWORD, ["council:RIC"])
+    with mock.patch.object(access, "_hasher", cheap_hasher):
+        access.add_sign_in(web.books, "ric", PASSWORD, ["council:RIC"])
     problems = []
     try:
         with TestClient(app, follow_redirects=False, raise_server_exceptions=False) as client:
@@ -469,5 +469,5 @@ def test_a_pool_of_any_id_opens_from_home_and_downloads(db_url, tmp_path):
                         problems.append(f"{href!r}: Content-Disposition "
                                         f"{download.headers['content-disposition']!r}")
     finally:
-        web.engine.dispose()
+        web.books.dispose()
     assert not problems, "\n".join(problems)

@@ -1,6 +1,6 @@
-"""Sign-in security of `ledger serve` (src/ledger/web/app.py, users.py, invites.py):
-cookies, CSRF tokens, the sign-in rate limit, redirects after sign-in, password hashes,
-invitations, and the headers and markup of every page.
+"""Sign-in security of `ledger serve` (src/ledger/web/app.py, invites.py and
+src/ledger/app/access.py): cookies, CSRF tokens, the sign-in rate limit, redirects after
+sign-in, password hashes, invitations, and the headers and markup of every page.
 
 Runs on SQLite and, with LEDGER_TEST_POSTGRES_URL, on PostgreSQL (the `site` fixture).
 Each test that signs in or out uses clients of its own, each with its own address.
@@ -37,11 +37,10 @@ def count(site, table) -> int:
 def add_user(site, username: str, roles: list[str]) -> None:
     from unittest import mock
 
-    from ledger.web import users
+    from ledger.app import access
 
-    web = site.app.state.web
-    with web.engine.begin() as conn, mock.patch.object(users, "_hasher", cheap_hasher):
-        users.add_user(conn, web.lid, username, PASSWORD, roles)
+    with mock.patch.object(access, "_hasher", cheap_hasher):
+        access.add_sign_in(site.app.state.web.books, username, PASSWORD, roles)
 
 
 # ---------------------------------------------------------------- the session cookie
@@ -246,9 +245,9 @@ def test_user_add_stores_an_argon2id_hash_made_with_the_apps_own_parameters(site
 def cheap_hashing(monkeypatch):
     """Sign-ins made by accepting an invitation hashed at Argon2id's lowest cost, for
     speed (the app's own parameters: test_user_add_stores_an_argon2id_hash_...)."""
-    from ledger.web import users
+    from ledger.app import access
 
-    monkeypatch.setattr(users, "_hasher", cheap_hasher)
+    monkeypatch.setattr(access, "_hasher", cheap_hasher)
 
 
 def make_invite(client, role: str):
@@ -303,13 +302,11 @@ def test_an_invitation_works_once(site):
 
 
 def test_an_expired_invitation_fails(site):
-    from ledger.web.app import _now
-    from ledger.web.users import create_invite
+    from ledger.app.access import create_invite, now
 
-    web = site.app.state.web
-    with web.engine.begin() as conn:
-        token = create_invite(conn, web.lid, ["holder:H3"], None,
-                              _now() - dt.timedelta(days=15))
+    with site.app.state.web.books.begin() as store:
+        token = create_invite(store.conn, store.lid, ["holder:H3"], None,
+                              now() - dt.timedelta(days=15))
     client, form, response = accept(site, f"/invite/{token}", "late-comer")
     assert form.status_code == 404
     assert response.status_code == 400

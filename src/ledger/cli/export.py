@@ -1,19 +1,19 @@
-"""`ledger export`: council finance files and Beancount."""
+"""`ledger export`: council finance files and Beancount (docs/exports.md). Each parses
+its options and makes one call to `ledger.app.reading`."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from ledger.app import reading
+from ledger.app.reading import Books
 from ledger.cli.common import (
     _checked_month,
     _date,
-    _engine,
     _excel_option,
-    _existing_ledger,
     _output_option,
     _to_output,
     db_option,
@@ -26,55 +26,54 @@ def export() -> None:
     """Files for other systems (docs/exports.md)."""
 
 
+def _to(output: Path | None):
+    """Where an export writes itself: standard output, or FILE whole or not at all."""
+    return lambda write: _to_output(output, write)
+
+
+def _period(first: str = "First day.") -> tuple:
+    return (click.option("--from", "date_from", required=True, callback=_date, help=first),
+            click.option("--to", "date_to", required=True, callback=_date,
+                         help="Last day, inclusive."))
+
+
+def _council_file_options(*own):
+    """--council C, the command's `own` options, -o, --excel, --mapping and --db, in
+    that order."""
+
+    def decorate(fn):
+        fn = db_option(fn)
+        fn = click.option("--mapping", "mapping_file", type=click.Path(path_type=Path),
+                          default=None,
+                          help="Finance codes for accounts (docs/exports.md#mapping).")(fn)
+        fn = _output_option(_excel_option(fn))
+        for option in reversed(own):
+            fn = option(fn)
+        return click.option("--council", required=True, metavar="C",
+                            help="The council's id.")(fn)
+
+    return decorate
+
+
 @export.command("beancount")
 @_output_option
 @db_option
 def export_beancount(output: Path | None, db_url: str | None, ledger: str) -> None:
     """The whole ledger as a Beancount file: bean-check accepts it and its balances equal
     `ledger balance` (hours as the commodity MIN, in minutes)."""
-    from ledger.reports.beancount import write_beancount
-
-    with _engine(db_url, read_only=True).connect() as conn:
-        lid = _existing_ledger(conn, ledger)
-        _to_output(output, lambda out: write_beancount(conn, out, lid))
+    reading.export_beancount(Books.at(db_url, ledger), _to(output))
 
 
 def _council_export(kind: str):
     """`ledger export gl|payments --council C --from DATE --to DATE` (docs/exports.md)."""
 
     @export.command(kind)
-    @click.option("--council", required=True, metavar="C", help="The council's id.")
-    @click.option("--from", "date_from", required=True, callback=_date,
-                  help="First day (YYYY-MM-DD).")
-    @click.option("--to", "date_to", required=True, callback=_date,
-                  help="Last day, inclusive.")
-    @_output_option
-    @_excel_option
-    @click.option("--mapping", "mapping_file", type=click.Path(path_type=Path), default=None,
-                  help="Finance codes for accounts (docs/exports.md#mapping).")
-    @db_option
+    @_council_file_options(*_period("First day (YYYY-MM-DD)."))
     def command(council: str, date_from: dt.date, date_to: dt.date, output: Path | None,
                 excel: bool, mapping_file: Path | None, db_url: str | None,
                 ledger: str) -> None:
-        from ledger.reports.council_exports import (
-            check_mapped,
-            rows_gl,
-            rows_payments,
-            write_gl,
-            write_payments,
-        )
-
-        if date_to < date_from:
-            raise UsageError(f"--to {date_to} is before --from {date_from}")
-        write: Callable[..., int] = write_gl if kind == "gl" else write_payments
-        mapping, where = _mapping(mapping_file)
-        with _engine(db_url, read_only=True).connect() as conn:
-            lid = _existing_ledger(conn, ledger)
-            if mapping is not None:  # never a blank code: every unmapped account, no file
-                rows = rows_gl if kind == "gl" else rows_payments
-                check_mapped(mapping, where, rows(conn, lid, council, date_from, date_to))
-            _to_output(output, lambda out: write(conn, lid, council, date_from, date_to, out,
-                                                 excel, mapping))
+        reading.export_council_file(Books.at(db_url, ledger), kind, council, date_from,
+                                    date_to, excel, mapping_file, _to(output))
 
     command.__doc__ = {
         "gl": "Every posting of each journal in the period that touches the council's "
@@ -88,28 +87,15 @@ export_gl = _council_export("gl")
 export_payments = _council_export("payments")
 
 
-
-
-def _mapping(path: Path | None) -> tuple:
-    """(mapping, its name for errors) from `--mapping FILE`, or (None, "")."""
-    from ledger.reports.council_exports import read_mapping
-
-    return (read_mapping(path), str(path)) if path is not None else (None, "")
-
-
 @export.command("dp-monitoring")
-@click.option("--council", required=True, metavar="C", help="The council's id.")
-@click.option("--as-of", "as_of", required=True, callback=_date, help="The day (YYYY-MM-DD).")
-@click.option("--weeks", default="8", metavar="N",
-              help="Weeks of support a person may hold before a review recovers the rest "
-                   "(default 8).")
-@click.option("--contingency", default="0", metavar="POUNDS",
-              help="A contingency each person may also keep (default 0).")
-@_output_option
-@_excel_option
-@click.option("--mapping", "mapping_file", type=click.Path(path_type=Path), default=None,
-              help="Finance codes for accounts (docs/exports.md#mapping).")
-@db_option
+@_council_file_options(
+    click.option("--as-of", "as_of", required=True, callback=_date,
+                 help="The day (YYYY-MM-DD)."),
+    click.option("--weeks", default="8", metavar="N",
+                 help="Weeks of support a person may hold before a review recovers the rest "
+                      "(default 8)."),
+    click.option("--contingency", default="0", metavar="POUNDS",
+                 help="A contingency each person may also keep (default 0)."))
 def export_dp_monitoring(council: str, as_of: dt.date, weeks: str, contingency: str,
                          output: Path | None, excel: bool, mapping_file: Path | None,
                          db_url: str | None, ledger: str) -> None:
@@ -119,8 +105,6 @@ def export_dp_monitoring(council: str, as_of: dt.date, weeks: str, contingency: 
     from fractions import Fraction
 
     from ledger.core.amounts import parse_pence
-    from ledger.reports.council_exports import write_dp_monitoring
-    from ledger.store.repo import DbStore
 
     try:
         held_weeks = Fraction(weeks)
@@ -133,61 +117,27 @@ def export_dp_monitoring(council: str, as_of: dt.date, weeks: str, contingency: 
         contingency_pence = parse_pence(contingency)
     except LedgerError as err:
         raise UsageError(f"--contingency: {err}") from None
-    mapping = _mapping(mapping_file)
-    with _engine(db_url, read_only=True).connect() as conn:
-        _existing_ledger(conn, ledger)
-        store = DbStore(conn, ledger)
-        _to_output(output, lambda out: write_dp_monitoring(
-            store, council, as_of, held_weeks, contingency_pence, out, excel, *mapping))
+    reading.export_dp_monitoring(Books.at(db_url, ledger), council, as_of, held_weeks,
+                                 contingency_pence, excel, mapping_file, _to(output))
 
 
 @export.command("contracts")
-@click.option("--council", required=True, metavar="C", help="The council's id.")
-@click.option("--from", "date_from", required=True, callback=_date, help="First day.")
-@click.option("--to", "date_to", required=True, callback=_date, help="Last day, inclusive.")
-@_output_option
-@_excel_option
-@click.option("--mapping", "mapping_file", type=click.Path(path_type=Path), default=None,
-              help="Finance codes for accounts (docs/exports.md#mapping).")
-@db_option
+@_council_file_options(*_period())
 def export_contracts(council: str, date_from: dt.date, date_to: dt.date,
                      output: Path | None, excel: bool, mapping_file: Path | None,
                      db_url: str | None, ledger: str) -> None:
     """Per contract and quarter: spend and hours against what was contracted (block
     utilisation, framework call-offs by service and rate, spot purchases, grants)."""
-    from ledger.reports.council_exports import write_contracts
-    from ledger.store.repo import DbStore
-
-    if date_to < date_from:
-        raise UsageError(f"--to {date_to} is before --from {date_from}")
-    mapping = _mapping(mapping_file)
-    with _engine(db_url, read_only=True).connect() as conn:
-        _existing_ledger(conn, ledger)
-        store = DbStore(conn, ledger)
-        _to_output(output, lambda out: write_contracts(store, council, date_from, date_to,
-                                                       out, excel, *mapping))
+    reading.export_contracts(Books.at(db_url, ledger), council, date_from, date_to, excel,
+                             mapping_file, _to(output))
 
 
 @export.command("isf-returns")
-@click.option("--council", required=True, metavar="C", help="The council's id.")
-@click.option("--month", required=True, metavar="YYYY-MM", help="The month.")
-@_output_option
-@_excel_option
-@click.option("--mapping", "mapping_file", type=click.Path(path_type=Path), default=None,
-              help="Finance codes for accounts (docs/exports.md#mapping).")
-@db_option
+@_council_file_options(click.option("--month", required=True, metavar="YYYY-MM",
+                                    help="The month."))
 def export_isf_returns(council: str, month: str, output: Path | None, excel: bool,
                        mapping_file: Path | None, db_url: str | None, ledger: str) -> None:
     """Per ISF of the council's people, every provider: the month's hours and money
     allocated, delivered, expired and returned, opening and closing."""
-    from ledger.reports.council_exports import write_isf_returns
-    from ledger.store.repo import DbStore
-
-    month = _checked_month(month)
-    mapping = _mapping(mapping_file)
-    with _engine(db_url, read_only=True).connect() as conn:
-        _existing_ledger(conn, ledger)
-        store = DbStore(conn, ledger)
-        _to_output(output, lambda out: write_isf_returns(store, council, month, out, excel,
-                                                         *mapping))
-
+    reading.export_isf_returns(Books.at(db_url, ledger), council, _checked_month(month),
+                               excel, mapping_file, _to(output))

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import click
 
+from ledger.app import reading
+from ledger.app.reading import Books
 from ledger.cli.common import (
     NUMBER,
     _account_prefix,
     _date,
-    _engine,
-    _existing_ledger,
     _output_option,
     _reading_options,
     _to_output,
@@ -39,23 +39,19 @@ def balance(as_of: dt.date | None, date_from: dt.date | None, date_to: dt.date |
             ledger: str) -> None:
     """Balances per account and unit; with --from and --to, each account's movement over
     the period (docs/reading.md)."""
-    from ledger.reports.balances import balances
-    from ledger.reports.reading import movements
-
     if (date_from or date_to) and as_of:
         raise UsageError("give either --as-of or --from and --to, not both")
     if (date_from is None) != (date_to is None):
         raise UsageError("a period needs both --from and --to")
     if date_from and date_to and date_to < date_from:
         raise UsageError(f"--to {date_to} is before --from {date_from}")
-    with _engine(db_url, read_only=True).connect() as conn:
-        lid = _existing_ledger(conn, ledger)
-        if date_from and date_to:
-            moved = movements(conn, lid, date_from, date_to, prefix)
-            _emit(moved, ("account", "unit", "balance", "minor_units"), fmt, output,
-                  f"Movements {date_from} to {date_to}")
-            return
-        rows = balances(conn, as_of, prefix, lid)
+    books = Books.at(db_url, ledger)
+    if date_from and date_to:
+        moved = reading.movements(books, date_from, date_to, prefix)
+        _emit(moved, ("account", "unit", "balance", "minor_units"), fmt, output,
+              f"Movements {date_from} to {date_to}")
+        return
+    rows = reading.balances(books, as_of, prefix)
     if fmt == "table" and output is None:
         from ledger.reports.render import balance_table
 
@@ -104,10 +100,7 @@ def _emit(rows, columns: tuple[str, ...], fmt: str, output: Path | None, title: 
 def accounts_command(prefix: str | None, fmt: str, output: Path | None, db_url: str | None,
                      ledger: str) -> None:
     """Every account with postings: its units, first and last dates, and posting count."""
-    from ledger.reports.reading import accounts
-
-    with _engine(db_url, read_only=True).connect() as conn:
-        rows = accounts(conn, _existing_ledger(conn, ledger), prefix)
+    rows = reading.accounts(Books.at(db_url, ledger), prefix)
     _emit(rows, ("account", "unit", "first", "last", "postings"), fmt, output, "Accounts")
 
 
@@ -120,12 +113,7 @@ def accounts_command(prefix: str | None, fmt: str, output: Path | None, db_url: 
 def parties_command(kind: str | None, as_of: dt.date | None, fmt: str, output: Path | None,
                     db_url: str | None, ledger: str) -> None:
     """Councils, providers, holders and pools."""
-    from ledger.reports.reading import parties
-    from ledger.store.repo import DbStore
-
-    with _engine(db_url, read_only=True).connect() as conn:
-        _existing_ledger(conn, ledger)
-        rows = parties(DbStore(conn, ledger), kind, as_of)
+    rows = reading.parties(Books.at(db_url, ledger), kind, as_of)
     _emit(rows, ("kind", "id", "name", "council"), fmt, output, "Parties")
 
 
@@ -139,11 +127,7 @@ def parties_command(kind: str | None, as_of: dt.date | None, fmt: str, output: P
 def register_command(prefix: str, date_from: dt.date | None, date_to: dt.date | None,
                      fmt: str, output: Path | None, db_url: str | None, ledger: str) -> None:
     """Each posting to the accounts, with its account's running balance."""
-    from ledger.reports.reading import register
-
-    with _engine(db_url, read_only=True).connect() as conn:
-        rows = list(register(conn, _existing_ledger(conn, ledger), prefix, date_from,
-                             date_to))
+    rows = reading.register(Books.at(db_url, ledger), prefix, date_from, date_to)
     _emit(rows, ("date", "journal", "type", "account", "unit", "amount", "minor_units",
                  "running", "running_minor"), fmt, output, f"Register of {prefix}")
 
@@ -159,13 +143,9 @@ def register_command(prefix: str, date_from: dt.date | None, date_to: dt.date | 
 def print_command(prefix: str | None, date_from: dt.date | None, date_to: dt.date | None,
                   fmt: str, output: Path | None, db_url: str | None, ledger: str) -> None:
     """Journals with their type, key, memo, reversal link and postings."""
-    from ledger.reports.reading import journals, print_text
-    from ledger.store.repo import DbStore
+    from ledger.reports.reading import print_text
 
-    with _engine(db_url, read_only=True).connect() as conn:
-        _existing_ledger(conn, ledger)
-        rows = journals(DbStore(conn, ledger), prefix, date_from, date_to)
+    rows = reading.journals(Books.at(db_url, ledger), prefix, date_from, date_to)
     text = (json.dumps(rows, indent=2, ensure_ascii=False, default=str) + "\n"
             if fmt == "json" else print_text(rows))
     _to_output(output, lambda out: out.write(text))
-

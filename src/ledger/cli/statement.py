@@ -1,4 +1,5 @@
-"""`ledger statement`: holder, holders, pool, provider, council."""
+"""`ledger statement`: holder, holders, pool, provider, council (docs/statements.md).
+Each parses its options and asks `ledger.app.statements` for one statement."""
 
 from __future__ import annotations
 
@@ -7,25 +8,34 @@ from pathlib import Path
 
 import click
 
+from ledger.app.reading import Books
+from ledger.app.statements import Operator, Period, holder_files
+from ledger.app.statements import statement as find_statement
 from ledger.cli.common import (
     _checked_month,
     _date,
-    _engine,
-    _existing_ledger,
     _format_options,
     _output_option,
     _period,
     _statement_options,
+    _to_output,
     _variant,
-    _write_document,
     db_option,
 )
-from ledger.errors import UsageError
 
 
 @click.group()
 def statement() -> None:
     """Statements for a budget holder, a pooling group, a provider or a council."""
+
+
+def _write(kind: str, ident: str, period: Period, reader: Operator, fmt: str,
+           easy_read: bool, large_print: bool, output: Path | None, db_url: str | None,
+           ledger: str) -> None:
+    """The one statement, in the version asked for (else the reader's recorded one)."""
+    found = find_statement(Books.at(db_url, ledger), kind, ident, period, reader)
+    content = found.render(fmt, _variant(easy_read, large_print, found.preference))
+    _to_output(output, lambda out: out.write(content), binary=True)
 
 
 @statement.command("holder")
@@ -36,16 +46,8 @@ def statement_holder(holder: str, date_from, date_to, month, fmt: str, easy_read
                      ledger: str) -> None:
     """What HOLDER had, received and spent in a period, and their personal budgets, in
     words. The person's recorded format (easy read, large print) is the default."""
-    from ledger.reports.holder_doc import holder_document
-    from ledger.reports.statements import holder_statement
-    from ledger.store.repo import DbStore
-
-    start, end = _period(date_from, date_to, month)
-    with _engine(db_url, read_only=True).connect() as conn:
-        _existing_ledger(conn, ledger)
-        result = holder_statement(DbStore(conn, ledger), holder, start, end)
-    variant = _variant(easy_read, large_print, result.get("statement_format"))
-    _write_document(holder_document(result), result, fmt, variant, output)
+    _write("holder", holder, Period(*_period(date_from, date_to, month)), Operator(), fmt,
+           easy_read, large_print, output, db_url, ledger)
 
 
 @statement.command("holders")
@@ -64,17 +66,11 @@ def statement_holders(council: str | None, provider: str | None, month: str, fmt
     """One statement file per person of a council or a provider, each in the person's
     recorded version (docs/statements.md#many)."""
     from ledger.progress import BulkProgress
-    from ledger.reports.bulk import holders_for, write_holder_statements
-    from ledger.store.repo import DbStore
 
-    start, end = _period(None, None, month)
-    with _engine(db_url, read_only=True).connect() as conn:
-        _existing_ledger(conn, ledger)
-        store = DbStore(conn, ledger)
-        holders = holders_for(store, council=council, provider=provider, month_end=end)
-        with BulkProgress(len(holders), "writing statements") as bar:
-            written = write_holder_statements(store, holders, start, end, fmt, out_dir,
-                                              progress=bar)
+    period = Period(*_period(None, None, month))
+    written = holder_files(Books.at(db_url, ledger), period, fmt, out_dir, council=council,
+                           provider=provider,
+                           progress=lambda n: BulkProgress(n, "writing statements"))
     click.echo(f"{written} statements written to {out_dir}")
 
 
@@ -88,30 +84,8 @@ def statement_pool(pool: str, member: str | None, date_from, date_to, month, fmt
                    easy_read: bool, large_print: bool, output: Path | None,
                    db_url: str | None, ledger: str) -> None:
     """Who paid what for whom in POOL: each member's share, purchases and their split."""
-    from ledger.reports.pool_doc import label_for, pool_document
-    from ledger.reports.statements import pool_statement_from_store
-    from ledger.store.repo import DbStore
-
-    start, end = _period(date_from, date_to, month)
-    preference = label = None
-    with _engine(db_url, read_only=True).connect() as conn:
-        _existing_ledger(conn, ledger)
-        store = DbStore(conn, ledger)
-        result = pool_statement_from_store(store, pool, start, end)
-        if member is not None:
-            parties = store.parties("holder", as_of=end)
-            state = store.get_state("pool", pool) or {}
-            if member not in parties or member not in {
-                    p["holder"] for p in state.get("history", [])}:
-                raise UsageError(f"--member {member}: not a member of pool {pool}")
-            label = label_for(state, parties, member)
-            preference = parties[member].get("statement_format")
-    variant = _variant(easy_read, large_print, preference)
-    try:
-        document = pool_document(result, member_label=label)
-    except ValueError as err:
-        raise UsageError(f"--member {member}: {err}") from None
-    _write_document(document, result, fmt, variant, output)
+    _write("pool", pool, Period(*_period(date_from, date_to, month)), Operator(member), fmt,
+           easy_read, large_print, output, db_url, ledger)
 
 
 @statement.command("provider")
@@ -124,18 +98,8 @@ def statement_provider(provider: str, month: str, fmt: str, easy_read: bool,
                        large_print: bool, output: Path | None, db_url: str | None,
                        ledger: str) -> None:
     """Every ISF that PROVIDER holds, for one month, in one document."""
-    from ledger.reports.provider_statement import provider_document, provider_statement
-    from ledger.store.repo import DbStore
-
-    month = _checked_month(month)
-    with _engine(db_url, read_only=True).connect() as conn:
-        _existing_ledger(conn, ledger)
-        store = DbStore(conn, ledger)
-        if store.party("provider", provider) is None:
-            raise UsageError(f"provider {provider!r} is not in this ledger")
-        result = provider_statement(store, provider, month)
-    _write_document(provider_document(result), result, fmt,
-                    _variant(easy_read, large_print, None), output)
+    _write("provider", provider, Period.of_month(_checked_month(month)), Operator(), fmt,
+           easy_read, large_print, output, db_url, ledger)
 
 
 @statement.command("council")
@@ -150,18 +114,5 @@ def statement_council(council: str, date_from: dt.date, date_to: dt.date, fmt: s
                       db_url: str | None, ledger: str) -> None:
     """Budgets, direct payments, ISFs, pools, contracts and grants of COUNCIL: paid,
     recovered and held."""
-    from ledger.reports.council_doc import council_document
-    from ledger.reports.council_statement import council_statement
-    from ledger.store.repo import DbStore
-
-    if date_to < date_from:
-        raise UsageError(f"--to {date_to} is before --from {date_from}")
-    with _engine(db_url, read_only=True).connect() as conn:
-        _existing_ledger(conn, ledger)
-        store = DbStore(conn, ledger)
-        if store.party("council", council) is None:
-            raise UsageError(f"council {council!r} is not in this ledger")
-        result = council_statement(store, council, date_from, date_to)
-    _write_document(council_document(result), result, fmt,
-                    _variant(easy_read, large_print, None), output)
-
+    _write("council", council, Period(date_from, date_to), Operator(), fmt, easy_read,
+           large_print, output, db_url, ledger)

@@ -6,11 +6,9 @@ import sys
 
 import click
 
-from ledger.cli.common import (
-    _engine,
-    _existing_ledger,
-    db_option,
-)
+from ledger.app import access
+from ledger.app.reading import Books
+from ledger.cli.common import db_option
 from ledger.errors import UsageError
 
 
@@ -29,14 +27,8 @@ def user() -> None:
 def user_add(username: str, roles: tuple[str, ...], password_stdin: bool,
              db_url: str | None, ledger: str) -> None:
     """Make a sign-in USERNAME with its roles; the password is read from stdin."""
-    from ledger.store.repo import DbStore
-    from ledger.web.users import add_user
-
     password = sys.stdin.readline().rstrip("\r\n")
-    engine = _engine(db_url)
-    with engine.begin() as conn:
-        _existing_ledger(conn, ledger)
-        add_user(conn, DbStore(conn, ledger).lid, username, password, list(roles))
+    access.add_sign_in(Books.at(db_url, ledger, mode="write"), username, password, list(roles))
     click.echo(f"added {username}: {', '.join(sorted(set(roles)))}")
 
 
@@ -49,14 +41,7 @@ def user_add(username: str, roles: tuple[str, ...], password_stdin: bool,
 def user_invite(roles: tuple[str, ...], base_url: str, db_url: str | None,
                 ledger: str) -> None:
     """Print a one-time invitation link (valid 14 days) for a new sign-in."""
-    from ledger.store.repo import DbStore
-    from ledger.web.app import _now
-    from ledger.web.users import create_invite
-
-    engine = _engine(db_url)
-    with engine.begin() as conn:
-        _existing_ledger(conn, ledger)
-        token = create_invite(conn, DbStore(conn, ledger).lid, list(roles), None, _now())
+    token = access.invite(Books.at(db_url, ledger, mode="write"), list(roles))
     click.echo(f"{base_url.rstrip('/')}/invite/{token}")
 
 
@@ -76,14 +61,12 @@ def serve(host: str, port: int, workers: int, https_only: bool, db_url: str | No
 
     import uvicorn
 
-    from ledger.store.schema import database_url
     from ledger.web.app import create_app
 
-    url = database_url(db_url)
-    engine = _engine(db_url)  # creates or upgrades the schema once, before any worker
-    with engine.connect() as conn:
-        _existing_ledger(conn, ledger)
-    engine.dispose()
+    books = Books.at(db_url, ledger, mode="write")
+    url = books.url
+    books.check()  # creates or upgrades the schema once, before any worker
+    books.dispose()
     if workers > 1:
         if url.startswith("sqlite"):
             raise UsageError("--workers above 1 needs a PostgreSQL database")

@@ -1,10 +1,6 @@
-"""Statements for many budget holders at once: a council's people or a provider's, one
-file each (docs/statements.md#formats).
-
-`write_holder_statements` writes `{out_dir}/{holder}.{json|html|pdf}`, byte for byte what
-`ledger statement holder H --format F` writes for that person, in the person's recorded
-format (standard, easy read or large print). Each file is whole or not there at all: it
-is written under a `.partial` name and renamed.
+"""The statements of many budget holders read at once: a council's people or a
+provider's (docs/statements.md#many). `ledger.app.statements.write_holder_statements`
+writes them, one file each, through the same `Statement` as one person's.
 
 The one-at-a-time path (`statements.holder_statement_and_journals`) runs about ten
 queries a person. Here the same data is read for a chunk of people at once (their
@@ -19,31 +15,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Protocol
 
 from sqlalchemy import select
 
 from ledger.core.amounts import Unit
 from ledger.core.journal import Journal
 from ledger.errors import UsageError
-from ledger.reports.statements import (
-    _check_period,
-    belongs_to,
-    build_holder_statement,
-)
+from ledger.reports.statements import _check_period, belongs_to, build_holder_statement
 from ledger.store import models as m
 from ledger.store.repo import SEAL_CHUNK, DbStore, account_holder
 
-FORMATS = ("json", "html", "pdf")
 CHUNK = 500  # people read together: bounded IN lists and bounded memory
-_SAFE_NAME = re.compile(r"^[A-Z0-9][A-Z0-9_-]*$")  # a party id (core.journal.PARTY_ID)
-
-
-class Progress(Protocol):
-    def advance(self, n: int = 1) -> None: ...
 
 
 # ---------------------------------------------------------------- who
@@ -73,51 +56,6 @@ def holders_for(store: DbStore, council: str | None = None, provider: str | None
         if state is not None and state["opened"] <= month_end.isoformat():
             found.add(holder)
     return sorted(found)
-
-
-# ---------------------------------------------------------------- writing
-
-
-def write_holder_statements(store: DbStore, holders: Iterable[str], start: dt.date,
-                            end: dt.date, fmt: str, out_dir: Path,
-                            progress: Progress | None = None) -> int:
-    """One statement file per holder in `out_dir` (created if missing); returns how many
-    were written. `progress.advance()` is called after each file. Every holder is
-    checked before anything is written; a failure part way leaves the files already
-    written (each whole) and no partial file."""
-    if fmt not in FORMATS:
-        raise UsageError(f"--format {fmt!r}: give json, html or pdf")
-    _check_period(start, end)
-    holders = list(dict.fromkeys(holders))
-    parties = store.parties("holder", as_of=end)
-    for holder in holders:
-        if holder not in parties or not _SAFE_NAME.fullmatch(holder):
-            raise UsageError(f"holder {holder!r} is not in this ledger")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = 0
-    for statement in holder_statements(store, holders, start, end, parties):
-        _write_file(out_dir / f"{statement['holder']}.{fmt}", render(statement, fmt))
-        written += 1
-        if progress is not None:
-            progress.advance()
-    return written
-
-
-def render(statement: dict, fmt: str) -> bytes:
-    """The file `ledger statement holder H --format fmt` writes, in the person's recorded
-    version."""
-    from ledger.reports.holder_doc import holder_document
-    from ledger.reports.html import render_statement, version_for
-
-    return render_statement(holder_document(statement), statement, fmt,
-                            version_for(statement.get("statement_format")))
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    """`data` to `path` whole or not at all, as the CLI's `-o` writes."""
-    from ledger.files import write_whole
-
-    write_whole(path, lambda out: out.write(data), binary=True)
 
 
 # ---------------------------------------------------------------- building

@@ -1,7 +1,10 @@
-"""Sign-ins for the web view (docs/web.md#sign-in): users and roles, Argon2id password
-hashes, one-time invitations, the sign-in rate limit and the session key.
+"""The sign-ins that say who is reading (docs/web.md#sign-in): users and their roles,
+Argon2id password hashes, one-time invitations, the sign-in rate limit and the session
+key. What a user's roles let them read is `ledger.app.statements.Scope`.
 
-Everything here is per ledger: a sign-in reads one set of books.
+Everything here is per ledger: a sign-in reads one set of books. The only tables
+written are the sign-in tables, never the books. The functions that take `books` are
+what the doors call; those that take a connection and a ledger id are their parts.
 """
 
 from __future__ import annotations
@@ -31,11 +34,24 @@ MAX_FAILURES_PER_USER = 5
 MAX_FAILURES_PER_ADDRESS = 20
 
 
+def now() -> dt.datetime:
+    """The time sign-ins, sessions and invitations are reckoned in (UTC, naive)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
 @dataclass(frozen=True)
 class User:
     id: int
     username: str
     roles: frozenset[str]
+
+
+def can_invite(user: User) -> bool:
+    """Councils, providers and auditors may invite people (`Scope` says whom)."""
+    return any(r == "auditor" or r.startswith(("council:", "provider:")) for r in user.roles)
+
+
+# ---------------------------------------------------------------- sign-ins
 
 
 def _hasher():
@@ -111,34 +127,47 @@ def authenticate(conn: Connection, lid: int, username: str, password: str) -> Us
     return load_user(conn, lid, row.id) if row else None
 
 
-# ---------------------------------------------------------------- rate limit
+def sign_in(books, username: str, password: str, address: str) -> User | None:
+    """The user, or None after recording the failure. Raises `TooManyAttempts`, without
+    checking the password, past the rate limit (docs/web.md#rate-limit)."""
+    at = now()
+    keys = (f"user:{username.lower()}", f"ip:{address}")
+    failures = m.WebLoginFailure
+    with books.begin() as store:
+        conn, lid = store.conn, store.lid
+        counts = dict(conn.execute(
+            select(failures.key, func.count()).where(
+                failures.ledger_id == lid, failures.at > at - WINDOW,
+                failures.key.in_(keys)).group_by(failures.key)).all())
+        if (counts.get(keys[0], 0) >= MAX_FAILURES_PER_USER
+                or counts.get(keys[1], 0) >= MAX_FAILURES_PER_ADDRESS):
+            raise TooManyAttempts
+        user = authenticate(conn, lid, username, password)
+        if user is None:
+            conn.execute(insert(failures), [
+                {"ledger_id": lid, "key": f"user:{username.lower()[:150]}", "at": at},
+                {"ledger_id": lid, "key": f"ip:{address[:150]}", "at": at}])
+            conn.execute(delete(failures).where(failures.ledger_id == lid,
+                                                failures.at < at - WINDOW))
+        else:
+            conn.execute(delete(failures).where(failures.ledger_id == lid,
+                                                failures.key == keys[0]))
+        return user
 
 
-def too_many_failures(conn: Connection, lid: int, username: str, address: str,
-                      now: dt.datetime) -> bool:
-    since = now - WINDOW
-    counts = dict(conn.execute(
-        select(m.WebLoginFailure.key, func.count()).where(
-            m.WebLoginFailure.ledger_id == lid, m.WebLoginFailure.at > since,
-            m.WebLoginFailure.key.in_([f"user:{username.lower()}", f"ip:{address}"]))
-        .group_by(m.WebLoginFailure.key)).all())
-    return (counts.get(f"user:{username.lower()}", 0) >= MAX_FAILURES_PER_USER
-            or counts.get(f"ip:{address}", 0) >= MAX_FAILURES_PER_ADDRESS)
+class TooManyAttempts(Exception):
+    """Past the sign-in rate limit."""
 
 
-def record_failure(conn: Connection, lid: int, username: str, address: str,
-                   now: dt.datetime) -> None:
-    conn.execute(insert(m.WebLoginFailure), [
-        {"ledger_id": lid, "key": f"user:{username.lower()[:150]}", "at": now},
-        {"ledger_id": lid, "key": f"ip:{address[:150]}", "at": now}])
-    conn.execute(delete(m.WebLoginFailure).where(m.WebLoginFailure.ledger_id == lid,
-                                                 m.WebLoginFailure.at < now - WINDOW))
+def user_of(books, uid: int) -> User | None:
+    with books.read() as store:
+        return load_user(store.conn, store.lid, uid)
 
 
-def clear_failures(conn: Connection, lid: int, username: str) -> None:
-    conn.execute(delete(m.WebLoginFailure).where(
-        m.WebLoginFailure.ledger_id == lid,
-        m.WebLoginFailure.key == f"user:{username.lower()}"))
+def add_sign_in(books, username: str, password: str, roles: list[str]) -> None:
+    """`ledger user add`."""
+    with books.begin() as store:
+        add_user(store.conn, store.lid, username, password, roles)
 
 
 # ---------------------------------------------------------------- invitations
@@ -149,7 +178,7 @@ def _digest(token: str) -> str:
 
 
 def create_invite(conn: Connection, lid: int, roles: list[str], by: int | None,
-                  now: dt.datetime) -> str:
+                  at: dt.datetime) -> str:
     """A one-time token for making a sign-in with `roles`, valid for INVITE_DAYS days.
     Only its SHA-256 is stored, so the database never holds a usable invitation."""
     for role in roles:
@@ -157,31 +186,61 @@ def create_invite(conn: Connection, lid: int, roles: list[str], by: int | None,
     token = secrets.token_urlsafe(32)
     conn.execute(insert(m.WebInvite).values(
         ledger_id=lid, token_sha256=_digest(token), roles=json.dumps(sorted(set(roles))),
-        created_by=by, expires_at=now + dt.timedelta(days=INVITE_DAYS)))
+        created_by=by, expires_at=at + dt.timedelta(days=INVITE_DAYS)))
     return token
 
 
-def open_invite(conn: Connection, lid: int, token: str, now: dt.datetime) -> list[str] | None:
+def open_invite(conn: Connection, lid: int, token: str, at: dt.datetime) -> list[str] | None:
     """The roles an unused, unexpired invitation gives, or None."""
     row = conn.execute(select(m.WebInvite.roles).where(
         m.WebInvite.ledger_id == lid, m.WebInvite.token_sha256 == _digest(token),
-        m.WebInvite.used_at.is_(None), m.WebInvite.expires_at > now)).first()
+        m.WebInvite.used_at.is_(None), m.WebInvite.expires_at > at)).first()
     return json.loads(row.roles) if row else None
 
 
 def use_invite(conn: Connection, lid: int, token: str, username: str, password: str,
-               now: dt.datetime) -> int:
+               at: dt.datetime) -> int:
     """Make the sign-in and spend the invitation, in the caller's transaction. The
     invitation is marked used first, so two people racing with one link get one sign-in."""
-    roles = open_invite(conn, lid, token, now)
+    roles = open_invite(conn, lid, token, at)
     if roles is None:
         raise UsageError("this invitation is not valid: it may be used or out of date")
     spent = conn.execute(update(m.WebInvite).where(
         m.WebInvite.ledger_id == lid, m.WebInvite.token_sha256 == _digest(token),
-        m.WebInvite.used_at.is_(None)).values(used_at=now))
+        m.WebInvite.used_at.is_(None)).values(used_at=at))
     if spent.rowcount != 1:
         raise UsageError("this invitation is not valid: it may be used or out of date")
     return add_user(conn, lid, username, password, roles)
+
+
+def invite(books, roles: list[str], by: User | None = None) -> str | None:
+    """An invitation link's token. Made by a signed-in user `by`, it is None when a role
+    is malformed, unknown or not one `by` may give (the same None for each)."""
+    with books.begin() as store:
+        if by is not None:
+            try:
+                for role in roles:
+                    check_role(role)
+            except UsageError:
+                return None
+            from ledger.app.statements import Scope
+
+            view = Scope(by.roles).view(store, now().date())
+            if not all(view.may_invite(role) for role in roles):
+                return None
+        return create_invite(store.conn, store.lid, roles, by and by.id, now())
+
+
+def invitation(books, token: str) -> list[str] | None:
+    """The roles an unused, unexpired invitation gives, or None."""
+    with books.read() as store:
+        return open_invite(store.conn, store.lid, token, now())
+
+
+def accept_invitation(books, token: str, username: str, password: str) -> int:
+    """The new sign-in's number (UsageError, and nothing made, if it cannot be)."""
+    with books.begin() as store:
+        return use_invite(store.conn, store.lid, token, username, password, now())
 
 
 # ---------------------------------------------------------------- the session key
@@ -196,3 +255,8 @@ def session_secret(conn: Connection, lid: int) -> str:
     secret = secrets.token_hex(32)
     conn.execute(insert(m.WebSecret).values(ledger_id=lid, secret=secret))
     return secret
+
+
+def session_key(books) -> str:
+    with books.begin() as store:
+        return session_secret(store.conn, store.lid)

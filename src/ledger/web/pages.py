@@ -1,0 +1,188 @@
+"""What every page of the web view shares (docs/web.md): the templates, the security
+headers, the CSRF token, the one "not found" answer, who is signed in, the month asked
+for, and a statement as a page or a download. Routes live in ledger.web.app and
+ledger.web.invites; this module imports neither."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from functools import cache
+from urllib.parse import quote, urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from ledger.app import access
+from ledger.app.access import User
+from ledger.app.statements import Period, Statement
+from ledger.core.calendar import month_of, previous_month
+
+SESSION_DAYS = 1
+
+SECURITY_HEADERS = {
+    # Nothing is fetched from anywhere; no script runs; no other site may frame a page.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "img-src 'self' data:; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+# Where each kind of statement is read: the addresses people have bookmarked. Every
+# kind is also at /statements/KIND/ID, and all of them are one page (ledger.web.app).
+PAGES = {"holder": "/statements/holder/{}", "pool": "/statements/pool/{}",
+         "provider": "/provider/{}/month-end", "council": "/council/{}"}
+LINK_TEXT = {"holder": "Statement", "pool": "Pool", "provider": "Month end",
+             "council": "Council overview"}
+DOWNLOAD_NAME = {"holder": "statement", "pool": "pool", "provider": "month-end",
+                 "council": "council"}
+
+
+@cache
+def _templates():
+    from jinja2 import (
+        ChoiceLoader,
+        Environment,
+        PackageLoader,
+        StrictUndefined,
+        select_autoescape,
+    )
+
+    return Environment(loader=ChoiceLoader([PackageLoader("ledger.web", "templates"),
+                                            PackageLoader("ledger.reports", "templates")]),
+                       autoescape=select_autoescape(default=True), undefined=StrictUndefined)
+
+
+def csrf(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def csrf_ok(request: Request, form) -> bool:
+    sent, kept = form.get("csrf_token", ""), request.session.get("csrf", "")
+    return bool(kept) and isinstance(sent, str) and secrets.compare_digest(sent, kept)
+
+
+def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
+    html = _templates().get_template(template).render(
+        request=request, csrf_token=csrf(request), user=context.pop("user", None), **context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def not_found(request: Request, user: User | None) -> HTMLResponse:
+    """The one answer for "not yours" and "does not exist": no name, no figure."""
+    return page(request, "not_found.html.j2", status=404, user=user)
+
+
+def signed_in(request: Request, books) -> User | None:
+    uid = request.session.get("uid")
+    since = request.session.get("since")
+    if not isinstance(uid, int) or not isinstance(since, int | float):
+        return None
+    if access.now().timestamp() - since > SESSION_DAYS * 86400:
+        request.session.clear()  # a day after signing in, whatever the cookie says
+        return None
+    return access.user_of(books, uid)
+
+
+def start_session(request: Request, uid: int, **also) -> None:
+    """A new session on sign-in: no fixation."""
+    request.session.clear()
+    request.session.update(uid=uid, since=int(access.now().timestamp()), **also)
+
+
+def to_login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: never an open redirect."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def month_period(value: str | None) -> Period | None:
+    """The month asked for (default: last month); None if it is not a month YYYY-MM."""
+    if value is None:
+        value = previous_month(month_of(access.now().date()))
+    try:
+        return Period.of_month(value)
+    except ValueError:
+        return None
+
+
+def plain_id(value: str) -> bool:
+    """An id as the ledger writes them: 1 to 200 characters, no control character (a NUL
+    byte would reach PostgreSQL, which cannot hold one)."""
+    return 0 < len(value) <= 200 and not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value)
+
+
+def links(readable: list[tuple[str, str, str]]) -> list[dict]:
+    """The home page's links, from (kind, id, name) of what the user may read."""
+    return [{"href": PAGES[kind].format(quote(ident, safe="")),
+             "text": f"{LINK_TEXT[kind]}: {name}"} for kind, ident, name in readable]
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition for any id: an ASCII name, and the exact one (RFC 6266)."""
+    exact = re.sub(r"[\\/]", "-", filename)
+    plain = re.sub(r"[^A-Za-z0-9._-]+", "-", exact)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(exact, safe='')}"
+
+
+def statement_response(request: Request, user: User, found: Statement, fmt: str) -> Response:
+    """The statement as a page, or a download: PDF (the same document) or CSV (its
+    tables, one after another)."""
+    version = found.version(request.query_params.get("version"))
+    month = found.period.month
+    filename = f"{DOWNLOAD_NAME[found.kind]}-{found.ident}-{month}"
+    if fmt == "pdf":
+        return Response(found.render("pdf", version), media_type="application/pdf",
+                        headers={**SECURITY_HEADERS,
+                                 "Content-Disposition": _attachment(f"{filename}.pdf")})
+    if fmt == "csv":
+        return Response(document_csv(found.document), media_type="text/csv; charset=utf-8",
+                        headers={**SECURITY_HEADERS,
+                                 "Content-Disposition": _attachment(f"{filename}.csv")})
+    if fmt != "html":
+        return not_found(request, user)
+    base = quote(request.url.path)
+
+    def link(**changes) -> str:
+        query = {"month": month, "version": version, **changes}
+        return f"{base}?{urlencode({k: v for k, v in query.items() if v})}"
+
+    versions = [{"value": v, "text": t, "href": link(version=v), "current": v == version}
+                for v, t in (("standard", "Standard"), ("large_print", "Large print"),
+                             ("easy_read", "Easy read"))]
+    return page(request, "statement_page.html.j2", user=user, doc=found.document,
+                variant=version, month=month, versions=versions, pdf=link(format="pdf"),
+                csv=link(format="csv"), path=base)
+
+
+def document_csv(doc) -> bytes:
+    """Every table of the document, each after its caption, as CSV a spreadsheet opens
+    (a leading ' on any cell a spreadsheet would run)."""
+    import csv
+    import io
+
+    from ledger.reports.council_exports import safe
+
+    out = io.StringIO()
+    write = csv.writer(out, lineterminator="\r\n")
+    out.write("\ufeff")
+    for section in doc.sections:
+        for part in [section, *section.subsections]:
+            for table in part.tables:
+                write.writerow([safe(table.caption)])
+                write.writerow([safe(c) for c in table.columns])
+                for row in [*table.rows, *([table.total] if table.total else [])]:
+                    write.writerow([safe(c) for c in row])
+                write.writerow([])
+    return out.getvalue().encode("utf-8")
