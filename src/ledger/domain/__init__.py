@@ -10,5 +10,6 @@ from ledger.domain import (  # noqa: F401
     isf_reversals,
     ledger_events,
     parties,
+    pool_reversals,
     pools,
 )

@@ -26,8 +26,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from ledger.core.amounts import Unit, format_pence, largest_remainder, parse_rate
-from ledger.core.journal import Journal, Posting, check_account, transfer
-from ledger.domain.base import Ctx, Event, PartyId, Pence, handles, on_reverse
+from ledger.core.journal import Posting, check_account, transfer
+from ledger.domain.base import Ctx, Event, PartyId, Pence, handles
 from ledger.domain.dp import dp_account
 from ledger.errors import LedgerError
 
@@ -189,13 +189,13 @@ def member_labels(state: dict, parties: dict[str, dict], extra: Iterable[str] = 
     return labels
 
 
-def _current_period(state: dict, holder: str) -> dict | None:
+def current_period(state: dict, holder: str) -> dict | None:
     return next((p for p in state["history"] if p["holder"] == holder and p["left"] is None),
                 None)
 
 
 def _joined(state: dict, member: str) -> dt.date:
-    period = _current_period(state, member)
+    period = current_period(state, member)
     assert period is not None, member  # only called for current members
     return dt.date.fromisoformat(period["joined"])
 
@@ -221,7 +221,7 @@ def _open_pool(ctx: Ctx, pool: str) -> dict:
 
 def _member_period(state: dict, holder: str, on: dt.date) -> dict:
     """A holder's current membership, which must have begun by `on`."""
-    period = _current_period(state, holder)
+    period = current_period(state, holder)
     if period is None:
         raise LedgerError("invalid", f"{holder} is not a member of pool {state['pool']}")
     if on < dt.date.fromisoformat(period["joined"]):
@@ -262,7 +262,7 @@ def pool_open(ctx: Ctx, event: PoolOpen) -> None:
 def pool_join(ctx: Ctx, event: PoolJoin) -> None:
     ctx.party("holder", event.holder)
     state = _open_pool(ctx, event.pool)
-    if _current_period(state, event.holder) is not None:
+    if current_period(state, event.holder) is not None:
         raise LedgerError("invalid", f"{event.holder} is already a member of pool {event.pool}")
     if len(current_members(state)) >= MAX_MEMBERS:
         raise LedgerError("invalid", f"pool {event.pool} has {MAX_MEMBERS} members already")
@@ -465,68 +465,3 @@ def pool_distribute(ctx: Ctx, event: PoolDistribute) -> None:
              memo={"pool": event.pool, "amount_minor": amount_pence,
                    "description": event.description, "method": event.split,
                    "weights": weights, "split": split, "members": receiving})
-
-
-# ---------------------------------------------------------------- reversals
-
-
-def _pool_of(journal: Journal) -> str:
-    for posting in journal.postings:
-        parts = posting.account.split(":")
-        if parts[0] == "pool":
-            return parts[1]
-    raise AssertionError(f"journal {journal.key} touches no pool")
-
-
-@on_reverse("pool_refund")
-def _reverse_refund(ctx: Ctx, journal: Journal) -> None:
-    """Reversing a close reopens the pool; reversing a leave puts the member back in their
-    old place in the join order (the leave was a mistake, so it never happened)."""
-    pool = _pool_of(journal)
-    state = ctx.state(KIND, pool)
-    assert state is not None, pool
-    reopened_by = state.setdefault("closes_reversed", [])
-    if state["closed_by"] == journal.event_key:
-        state.update(status="open", closed=None, closed_by=None, common_left_minor=None)
-        reopened_by.append(journal.event_key)
-    elif journal.event_key in reopened_by:
-        return  # the same close, one of its other refunds: the pool is open already
-    elif state["status"] == "closed":
-        raise LedgerError("invalid", f"pool {pool} is closed; reverse its close first")
-    else:
-        _rejoin(state, journal)
-    ctx.put_state(KIND, pool, state)
-
-
-def _rejoin(state: dict, journal: Journal) -> None:
-    holder = journal.holder
-    assert holder is not None, journal.key  # pool refunds always name their holder
-    if _current_period(state, holder) is not None:
-        raise LedgerError("invalid", f"{holder} has rejoined pool {state['pool']} since; "
-                                     "their leave can no longer be reversed")
-    for period in state["history"]:
-        if period["holder"] == holder and period["left_by"] == journal.event_key:
-            period["left"] = period["left_by"] = None
-            return
-    raise AssertionError(f"no membership of {holder} ended by {journal.event_key}")
-
-
-@on_reverse("pool_spend")
-@on_reverse("pool_distribution")
-def _reverse_spend(ctx: Ctx, journal: Journal) -> None:
-    """The money goes back to the members' shares (or, for a distribution, from them to
-    common); refuse if that would touch the share of someone who has left, or a closed
-    pool."""
-    pool = _pool_of(journal)
-    state = ctx.state(KIND, pool)
-    assert state is not None, pool
-    if state["status"] == "closed":
-        raise LedgerError("invalid", f"pool {pool} is closed; reverse its close first")
-    members = set(current_members(state))
-    for posting in journal.postings:
-        if not posting.account.startswith(f"pool:{pool}:"):
-            continue
-        holder = posting.account.split(":")[2]
-        if holder != "common" and holder not in members:
-            raise LedgerError("invalid", f"{holder} has left pool {pool}; reverse their "
-                                         "leave first")
