@@ -12,7 +12,7 @@ import datetime as dt
 from collections import defaultdict
 
 from ledger.core.amounts import Unit
-from ledger.core.calendar import is_whole_month
+from ledger.core.calendar import first_day, is_whole_month, month_of, month_title
 from ledger.reports.document import (
     Document,
     Section,
@@ -30,7 +30,7 @@ def _period(statement: dict) -> tuple[str, bool]:
     start = dt.date.fromisoformat(statement["from"])
     end = dt.date.fromisoformat(statement["to"])
     if is_whole_month(start, end):
-        return f"{start:%B %Y}", True
+        return month_title(month_of(start)), True
     return f"{long_date(start)} to {long_date(end)}", False
 
 
@@ -211,7 +211,7 @@ def _change_sentence(change: dict) -> str:
         parts.append("a new provider fee")
     if "underspend" in change:
         parts.append("new rules for money left unspent")
-    when = long_date(f"{change['from_month']}-01")
+    when = long_date(first_day(change["from_month"]))
     return f"From {when} your support changes: {', '.join(parts)}."
 
 

@@ -3,10 +3,9 @@ in the period, with who the money or hours came from or went to, in plain words.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from ledger.core.amounts import Unit
 from ledger.core.journal import Journal
+from ledger.reports.document import long_date
 
 # What a journal type means, said to the person whose account it touches.
 DESCRIPTIONS = {
@@ -72,8 +71,7 @@ def describe(journal: Journal, account: str, unit: Unit, names: dict[str, str]) 
     if due:
         # Due in a closed period, paid on the first day after it
         # (docs/rules-trust.md#closed-periods).
-        day = dt.date.fromisoformat(due)
-        text += f", paid late: it was due on {day.day} {day:%B %Y}"
+        text += f", paid late: it was due on {long_date(due)}"
     return text
 
 
