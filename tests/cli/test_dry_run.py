@@ -68,3 +68,32 @@ def test_a_dry_run_that_meets_a_rejection_names_it_exits_1_and_writes_nothing(tm
     assert done.returncode == 1
     assert f"{path}:8: event 1" in done.stderr and "insufficient_funds" in done.stderr
     assert '"journals": 0' in invoke("stats", "--format", "json", db=db_url).output
+
+
+def test_a_dry_run_of_several_files_checks_each_against_what_the_ones_before_did(tmp_path,
+                                                                                 db_url):
+    """The files are checked in order in one transaction: the second may spend what the
+    first paid in, as a real run would allow; nothing of either is written."""
+    head = textwrap.dedent("""\
+        format: 1
+        name: NAME
+        parties:
+          councils: [{id: C1, name: Council}]
+          holders: [{id: H1, name: Holder, council: C1}]
+        events:
+        """)
+    pay, spend = tmp_path / "pay.yaml", tmp_path / "spend.yaml"
+    pay.write_text(head.replace("NAME", "pay") + "  - {date: 2026-04-01, type: dp_payment, "
+                   "holder: H1, amount: '100.00'}\n", encoding="utf-8")
+    spend.write_text(head.replace("NAME", "spend") + "  - {date: 2026-04-02, type: dp_spend, "
+                     "holder: H1, payee: PA, amount: '60.00'}\n", encoding="utf-8")
+    assert invoke("init", db=db_url).exit_code == 0
+    before = _state(db_url)
+    done = invoke("scenario", "run", str(pay), str(spend), "--dry-run", db=db_url)
+    assert done.exit_code == 0, done.output
+    assert f"{spend}: dry run: 1 would be applied" in done.output
+    assert _state(db_url) == before
+    # Alone, the second file is refused: the dry run above did see the first.
+    alone = invoke("scenario", "run", str(spend), "--dry-run", db=db_url)
+    assert alone.exit_code == 1 and "insufficient_funds" in alone.output
+    assert _state(db_url) == before

@@ -11,10 +11,10 @@ line, and nothing is posted.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from ledger.app import db
+from ledger.app import db, timesheet
 from ledger.app.submit import Outcome, Refusal, submit
 from ledger.app.timesheet import problem
 from ledger.core.amounts import Unit, format_pence
@@ -36,17 +36,8 @@ PAYMENTS_IN = ("dp_payment", "contribution")  # what money into the account may 
 
 
 @dataclass
-class Imported:
-    file: Path
-    outcome: Outcome
-    spends: list[Item] = field(default_factory=list)  # posted, or that would be
+class Imported(timesheet.Imported):
     matched: int = 0  # lines of money in matched to a recorded payment
-    dry_run: bool = False
-
-    @property
-    def problems(self) -> list[tuple[int, str]]:
-        return sorted((r.item.line or 0, r.reason) for r in self.outcome.refusals
-                      if isinstance(r.item, Item))
 
 
 def import_statement(db_url: str | None, ledger: str, file: Path, holder: str,
@@ -117,7 +108,7 @@ def post_lines(store: DbStore, file: Path, holder: str, rules: BankRules, lines:
 
     def kept(item: Item, status: str) -> None:
         if status == "applied":
-            done.spends.append(item)
+            done.posted.append(item)
 
     done.outcome = submit(store, plan, atomic=True, dry_run=dry_run, progress=kept,
                           check=balances)

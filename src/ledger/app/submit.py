@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import TypeVar
 
 from ledger.app.events import EventFailed, apply_event, key_problem
 from ledger.core.change import Backend
@@ -51,7 +52,7 @@ class Refusal:
 # What `submit` is handed: the items, or a plan that makes them from what the ledger holds,
 # called once the lock is held (so the plan reads what the writes will see).
 Stream = Iterable[Item | Declare | Refusal]
-Items = Stream | Callable[[Backend], Stream]
+S = TypeVar("S", bound=Backend)
 
 
 @dataclass
@@ -77,9 +78,10 @@ class Outcome:
             self.rejected_as_expected += sign
 
 
-def submit(store: Backend, items: Items, *, atomic: bool = True, dry_run: bool = False,
-           progress: Progress | None = None, commit_every: int | None = None,
-           check: Callable[[Backend], list[Refusal]] | None = None) -> Outcome:
+def submit(store: S, items: Stream | Callable[[S], Stream], *, atomic: bool = True,
+           dry_run: bool = False, progress: Progress | None = None,
+           commit_every: int | None = None,
+           check: Callable[[S], list[Refusal]] | None = None) -> Outcome:
     """Lock, apply every item, then commit or roll back, and say what happened.
 
     `check` (all or nothing) runs after the last event, on the ledger as the batch leaves

@@ -178,12 +178,20 @@ def _checked_month(month: str) -> str:
     return month
 
 
-def _import_problems(file: Path, found: list[tuple[int, str]]) -> None:
-    """An import's problems, each `FILE:LINE: reason`, then a count; exit 2."""
-    if not found:
-        return
-    for line, why in found:
-        click.echo(f"{file}:{line}: {why}", err=True)
-    click.echo(f"{file}: {len(found)} problem{'' if len(found) == 1 else 's'}; "
-               "nothing was posted", err=True)
-    sys.exit(2)
+def _report_import(done, would_post, summary: str) -> None:
+    """An import's answer (ledger.app.timesheet.Imported). Problems: each
+    `FILE:LINE: reason`, then a count, exit 2. Otherwise, on a dry run, each event that
+    would be posted (`would_post(event)`, after its place), then the summary line."""
+    file, problems = done.file, done.problems
+    if problems:
+        for line, why in problems:
+            click.echo(f"{file}:{line}: {why}", err=True)
+        click.echo(f"{file}: {len(problems)} problem{'' if len(problems) == 1 else 's'}; "
+                   "nothing was posted", err=True)
+        sys.exit(2)
+    if done.dry_run:
+        for item in done.posted:
+            click.echo(f"{item.where()}: {would_post(item.event)}")
+        click.echo(f"{file}: dry run: {summary}; nothing was written")
+    else:
+        click.echo(f"{file}: {summary}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ledger.cli.common import _import_problems, db_option
+from ledger.cli.common import _report_import, db_option
 
 
 @click.group("dp")
@@ -29,15 +29,8 @@ def dp_import_transactions(file: Path, holder: str, rules_file: Path | None, dry
     from ledger.app.bank import import_statement
 
     done = import_statement(db_url, ledger, file, holder, rules_file, dry_run)
-    _import_problems(file, done.problems)
-    spends, skipped = len(done.spends), done.outcome.skipped
-    if dry_run:
-        for item in done.spends:
-            e = item.event
-            click.echo(f"{item.where()}: would post a spend of £{e['amount']} to "
-                       f"{e['payee']} on {e['date']}")
-        click.echo(f"{file}: dry run: {spends} spends would be posted, {skipped} already "
-                   f"recorded, {done.matched} payments in matched; nothing was written")
-    else:
-        click.echo(f"{file}: {spends} spends posted, {skipped} already recorded, "
-                   f"{done.matched} payments in matched")
+    n, skipped = len(done.posted), done.outcome.skipped
+    _report_import(done, lambda e: f"would post a spend of £{e['amount']} to {e['payee']} "
+                                   f"on {e['date']}",
+                   f"{n} spends {'would be ' if dry_run else ''}posted, {skipped} already "
+                   f"recorded, {done.matched} payments in matched")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ledger.cli.common import _checked_month, _import_problems, _say, db_option
+from ledger.cli.common import _checked_month, _report_import, _say, db_option
 from ledger.errors import UsageError
 
 
@@ -92,6 +92,7 @@ def isf_reconcile(provider: str, month: str, fmt: str, tolerance: str, db_url: s
     if not done.ok:
         _refused(done)
     result = done.report
+    assert result is not None  # made whenever the reconciliations went through
     if done.skipped and fmt == "json":  # in the report, so its reader sees them
         result = {**result, "left_alone": [{"holder": s.holder, "why": s.why}
                                            for s in done.skipped]}
@@ -116,18 +117,11 @@ def isf_import_timesheet(file: Path, provider: str, rules_file: Path | None, dry
     from ledger.app.timesheet import import_timesheet
 
     done = import_timesheet(db_url, ledger, file, provider, rules_file, dry_run)
-    _import_problems(file, done.problems)
-    skipped = done.outcome.skipped
-    if dry_run:
-        for item in done.posted:
-            e = item.event
-            click.echo(f"{item.where()}: would post {e['hours']} for {e['holder']} on "
-                       f"{e['date']}")
-        click.echo(f"{file}: dry run: {len(done.posted)} would be posted, {skipped} already "
-                   "recorded; nothing was written")
-    else:
-        click.echo(f"{file}: {len(done.posted)} deliveries posted, {skipped} already "
-                   "recorded")
+    n, skipped = len(done.posted), done.outcome.skipped
+    _report_import(done, lambda e: f"would post {e['hours']} for {e['holder']} on "
+                                   f"{e['date']}",
+                   f"{n} would be posted, {skipped} already recorded" if dry_run
+                   else f"{n} deliveries posted, {skipped} already recorded")
 
 
 def _print_month_report(result: dict, fmt: str) -> None:
