@@ -1,5 +1,5 @@
-"""Who may read what on `ledger serve` (src/ledger/web/scope.py): every role reads its own
-pages and downloads, and every cross-scope attempt or guessed address gets the one
+"""Who may read what on `ledger serve` (the web's reader, `Scope` in
+src/ledger/app/statements.py): every role reads its own pages and downloads, and every cross-scope attempt or guessed address gets the one
 "Page not found" answer, byte for byte the same as for an id that does not exist, with no
 person's name and no figure on it. Signed out, every page sends the reader to sign in.
 
@@ -69,7 +69,9 @@ REFUSED = {
             "/statements/holder/W6",
             "/statements/pool/MIXED",
             "/provider/SH/month-end",  # her own provider's month end
-            "/council/WBC"],  # her own council's overview
+            "/council/WBC",  # her own council's overview
+            "/statements/provider/SH",  # the same two at the one statement address
+            "/statements/council/WBC"],
     "rosa": ["/statements/holder/H1",  # holder A
              "/statements/holder/R2",
              "/statements/pool/RICONLY",
@@ -82,6 +84,7 @@ REFUSED = {
             "/provider/SH/month-end",
             "/council/WBC"],
     "sh": ["/provider/BW/month-end",  # another provider's month end
+           "/statements/provider/BW",
            "/statements/holder/R1",  # a person whose ISF BW holds
            "/statements/holder/W6",  # a person with no ISF at all
            "/statements/pool/MIXED",
@@ -97,6 +100,7 @@ REFUSED = {
             "/statements/pool/RICONLY",  # a pool with none of its people
             "/provider/SH/month-end"],
     "ric": ["/council/WBC",
+            "/statements/council/WBC",
             "/statements/holder/H1",
             "/statements/holder/W6",
             "/provider/BW/month-end"],
@@ -125,6 +129,12 @@ GUESSES = [
     "/council/..%2FRIC",
     "/statements/holder/",
     "/provider/SH",
+    "/statements/provider/NOPE",
+    "/statements/council/NOPE",
+    "/statements/nothing/H1",  # no such kind of statement
+    "/statements/H1",
+    "/statements/provider/SH/month-end",
+    "/statements/holder/NOBODY/",
     "/.env",
 ]
 
@@ -338,6 +348,34 @@ def test_not_found_is_the_same_for_every_kind_of_page(site, not_found):
         check_refusal(client.get(path), reference, f"ann {path}")
 
 
+# ---------------------------------------------------------------- one statement page
+
+
+@pytest.mark.parametrize(("user", "kind", "ident", "older"), [
+    ("ann", "holder", "H1", None), ("wes", "pool", "MIXED", None),
+    ("sh", "provider", "SH", "/provider/SH/month-end"), ("ric", "council", "RIC", "/council/RIC")])
+def test_every_kind_is_at_statements_kind_id_and_older_addresses_are_the_same(
+        site, user, kind, ident, older):
+    """/statements/KIND/ID for each kind; a provider's and a council's older addresses give
+    the very same statement (its download, byte for byte, and its page)."""
+    client = site.as_user(user)
+    new = f"/statements/{kind}/{ident}"
+    page = client.get(f"{new}?month={MONTH}")
+    assert page.status_code == 200
+    expected = next(words for who, path, words in ALLOWED
+                    if who == user and path == (older or new))
+    for words in expected:
+        assert words in page.text, f"{new}: no {words!r}"
+    if older is not None:
+        for query in (f"?month={MONTH}&format=csv", f"?month={MONTH}&version=easy_read"):
+            one, other = client.get(new + query), client.get(older + query)
+            assert one.status_code == other.status_code == 200
+            assert one.headers.get("content-disposition") == \
+                other.headers.get("content-disposition")
+            # The page's own links point back at the address it was asked by.
+            assert one.content.replace(new.encode(), older.encode()) == other.content
+
+
 # ---------------------------------------------------------------- signed out
 
 
@@ -355,6 +393,8 @@ SIGNED_OUT_PAGES = [
     f"/provider/SH/month-end?month={MONTH}&format=csv",
     f"/council/WBC?month={MONTH}",
     f"/council/WBC?month={MONTH}&format=pdf",
+    f"/statements/provider/SH?month={MONTH}",
+    f"/statements/council/WBC?month={MONTH}&format=csv",
     "/invite",
 ]
 

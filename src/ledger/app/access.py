@@ -228,7 +228,7 @@ def invite(books, roles: list[str], by: User | None = None) -> str | None:
             view = Scope(by.roles).view(store, now().date())
             if not all(view.may_invite(role) for role in roles):
                 return None
-        return create_invite(store.conn, store.lid, roles, by and by.id, now())
+        return create_invite(store.conn, store.lid, roles, by.id if by else None, now())
 
 
 def invitation(books, token: str) -> list[str] | None:

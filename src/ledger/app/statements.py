@@ -5,8 +5,8 @@ statement pages and the bulk writer (`ledger statement holders`) all call.
 It gives a `Statement`: the data (the JSON output), the document people read, and the
 version the reader gets by default. The reader is who reads: `Operator` for the person
 at the command line, who may read everything and names a pool member's own copy with
-`--member`; a signed-in web user's `ledger.app.access.Scope`, which may read only its
-own statements and reads a pool as its member when it is one. What a reader may not read
+`--member`; a signed-in web user's `Scope` (their roles), which may read only their own
+statements and reads a pool as its member when they are one. What a reader may not read
 is `NotReadable`, the same as what is not there. An id the ledger does not know is a
 `UsageError` with the command line's words ("holder 'X' is not in this ledger").
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -151,8 +152,12 @@ def _pool(store, pool: str, period: Period, view: _View) -> Statement:
         if strict and (member not in parties or member not in {
                 p["holder"] for p in state.get("history", [])}):
             raise UsageError(f"--member {member}: not a member of pool {pool}")
-        label = label_for(state, parties, member)
         preference = (parties.get(member) or {}).get("statement_format")
+        try:
+            label = label_for(state, parties, member)
+        except ValueError:
+            if strict:
+                raise
 
     def document():
         try:
@@ -309,12 +314,10 @@ class Progress(Protocol):
 
 def holder_files(books, period: Period, fmt: str, out_dir: Path, *,
                  council: str | None = None, provider: str | None = None,
-                 progress: Callable[[int], object] | None = None) -> int:
+                 progress: Callable[[int], AbstractContextManager] | None = None) -> int:
     """`ledger statement holders`: a file for every person of `council` or `provider`
     (docs/statements.md#many). `progress(n)`, if given, is a context manager told of
     each file as it is written."""
-    from contextlib import nullcontext
-
     with books.read() as store:
         holders = holders_for(store, council=council, provider=provider,
                               month_end=period.last)
