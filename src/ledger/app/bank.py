@@ -21,7 +21,6 @@ from ledger.core.amounts import Unit, format_pence
 from ledger.core.items import Item
 from ledger.errors import UsageError
 from ledger.imports.bank import (
-    MATCH_DAYS,
     BankRules,
     Line,
     payee_for,
@@ -33,6 +32,7 @@ from ledger.store import models as m
 from ledger.store.repo import DbStore
 
 PAYMENTS_IN = ("dp_payment", "contribution")  # what money into the account may match
+MATCH_DAYS = 5  # money in matches a recorded payment dated this many days either side
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Reading a direct-payment bank or prepaid-card statement (docs/dp-statements.md).
 
-Money out becomes a `dp_spend` (payee and category from the rules file); money in is
-matched to the council payments and contributions already recorded, never posted; a line
-it cannot place is listed for a person to decide. Nothing is guessed.
+Each line is read into its date, description, signed amount, balance and key; what
+happens to it (money out a `dp_spend` to the payee its rule names, money in matched to a
+payment already recorded) is `ledger.app.bank`'s to decide, under the ledger's lock.
+Nothing is guessed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from ledger.imports.timesheet import (
 )
 
 COLUMNS = ("date", "description", "amount", "paid_in", "paid_out", "balance", "reference")
-MATCH_DAYS = 5  # money in matches a recorded payment dated this many days either side
 
 
 @dataclass
@@ -169,5 +169,5 @@ def payee_for(rules: BankRules, description: str) -> PayeeRule | None:
     return next((r for r in rules.payees if r.pattern.search(description)), None)
 
 
-__all__ = ["BankRules", "Line", "MATCH_DAYS", "payee_for", "read_bank_rules",
+__all__ = ["BankRules", "Line", "payee_for", "read_bank_rules",
            "read_statement"]

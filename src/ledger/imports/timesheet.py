@@ -2,9 +2,9 @@
 #timesheets).
 
 Every row is read and checked here (columns, dates, times, minutes, text); what only the
-ledger can say (is there an open ISF on that date, would the bank go past its borrowing
-limit, is the period closed) is checked by replaying the events (`ledger.imports.post`).
-Each problem is one `FILE:LINE: reason`, LINE counting the header as line 1.
+ledger can say (is the ISF open on that date, would the bank go past its borrowing limit,
+is the month closed) is said by the `isf_delivery` rule when `ledger.app.timesheet` submits
+the rows. Each problem is one `FILE:LINE: reason`, LINE counting the header as line 1.
 """
 
 from __future__ import annotations
