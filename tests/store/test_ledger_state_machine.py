@@ -28,7 +28,8 @@ from hypothesis.stateful import (
 
 from ledger.core.amounts import Unit
 from ledger.core.change import Change, EventRecord
-from ledger.core.journal import Journal, Posting, default_floor, reversal_of, transfer
+from ledger.core.journal import Journal, Posting, reversal_of, transfer
+from ledger.domain.floors import default_floor
 from ledger.errors import LedgerError
 from ledger.reports.balances import balances
 from ledger.store.repo import DbStore

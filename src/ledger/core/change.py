@@ -4,6 +4,7 @@ and the storage (`store`) so that neither imports the other (docs/architecture.m
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -89,3 +90,21 @@ class Change:
     # with kind, id, valid_from (ISO date) and the whole record as it stands from then.
     parties: list[dict] = field(default_factory=list)
     outcome: str = "applied"  # or "rejected:CODE" for an `expect_error` event, kept
+
+
+# Which accounts have a floor before any event sets one is a domain rule
+# (ledger.domain.floors); the store applies it when it makes an account's balance row.
+# The domain hands its rule over when it is imported, so the store never imports the
+# domain (docs/architecture.md).
+FloorRule = Callable[[str, Unit], "int | None"]
+_floor_rule: list[FloorRule] = []
+
+
+def use_floor_rule(rule: FloorRule) -> None:
+    _floor_rule[:] = [rule]
+
+
+def default_floor(account: str, unit: Unit) -> int | None:
+    """The domain's default floor of `account` in `unit` (None: no floor)."""
+    assert _floor_rule, "import ledger.domain before writing: it gives the floor rule"
+    return _floor_rule[0](account, unit)

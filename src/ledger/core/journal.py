@@ -149,11 +149,3 @@ def reversal_of(original: Journal, key: str, on: date, event_key: str, reason: s
         memo={"reason": reason, "reverses_type": original.type},
     )
 
-
-def default_floor(account: str, unit: Unit) -> int | None:
-    """Moved to ledger.domain.floors (which accounts have floors is a domain rule; the
-    core only applies the floors it is given). Kept here, deferred, only until its
-    remaining callers import it from there."""
-    from ledger.domain.floors import default_floor as rule
-
-    return rule(account, unit)

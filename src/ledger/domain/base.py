@@ -20,8 +20,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, mod
 from ledger.core import calendar
 from ledger.core.amounts import Unit, format_amount, parse_minutes, parse_pence
 from ledger.core.change import Backend, Change, EventRecord
-from ledger.core.journal import Journal, Posting, check_journal, check_party_id, default_floor
+from ledger.core.journal import Journal, Posting, check_journal, check_party_id
 from ledger.core.plain import copy_plain
+from ledger.domain.floors import default_floor
 from ledger.errors import LedgerError
 
 # ---------------------------------------------------------------- event field types

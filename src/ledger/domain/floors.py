@@ -13,6 +13,7 @@ This module is the rule; the core only applies floors it is given (ledger.core.c
 from __future__ import annotations
 
 from ledger.core.amounts import Unit
+from ledger.core.change import use_floor_rule
 
 
 def default_floor(account: str, unit: Unit) -> int | None:
@@ -27,4 +28,4 @@ def default_floor(account: str, unit: Unit) -> int | None:
     return None
 
 
-__all__ = ["default_floor"]
+use_floor_rule(default_floor)  # the store applies it to each new account

@@ -41,8 +41,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ledger.core.amounts import Unit
-from ledger.core.change import Change, EventRecord
-from ledger.core.journal import Journal, Posting, default_floor, sha256_text
+from ledger.core.change import Change, EventRecord, default_floor
+from ledger.core.journal import Journal, Posting, sha256_text
 from ledger.core.plain import copy_plain
 from ledger.errors import LedgerError
 from ledger.store import models as m
