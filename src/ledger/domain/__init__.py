@@ -8,6 +8,7 @@ from ledger.domain import (  # noqa: F401
     isf,
     isf_reconcile,
     isf_reversals,
+    isf_vary,
     ledger_events,
     parties,
     pool_reversals,

@@ -7,13 +7,13 @@ The lot bookkeeping lives in state kind "isf" (ref "H:P"); the HRS balance of
 minutes. Rules the file format leaves open are in docs/rules-dp-isf.md. A rule dated
 2026-12-06 applies to records made under rules version 2 (`ctx.rules_version`); a record
 made earlier is replayed under the rules it was made with
-(docs/rules-trust.md#rules-versions). The lots themselves: ledger/domain/isf_lots.py;
+(docs/rules-trust.md#rules-versions). Its terms and a month's advance:
+ledger/domain/isf_terms.py; the lots themselves: ledger/domain/isf_lots.py;
 the month's reconciliation: ledger/domain/isf_reconcile.py.
 """
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from fractions import Fraction
 from typing import Annotated, Any, Literal
@@ -24,7 +24,6 @@ from ledger.core.amounts import (
     Unit,
     format_minutes,
     parse_minutes,
-    parse_pence,
     parse_rate,
     pence_for_minutes,
     round_half_away,
@@ -51,6 +50,17 @@ from ledger.domain.isf_lots import (
     settle_borrowing,
     start_log,
     take_oldest_first,
+)
+from ledger.domain.isf_terms import (  # noqa: F401 - importers of the ISF's terms
+    TERMS,
+    advance_amounts,
+    fee_pence,
+    first_month,
+    last_day,
+    money_for_month_exact,
+    month_of,
+    reconciled_month,
+    terms_for,
 )
 from ledger.errors import LedgerError
 
@@ -185,84 +195,6 @@ def open_isf(ctx: Ctx, event: IsfEvent) -> dict:
         raise LedgerError("invalid", f"the ISF is funded by council {state['council']}, "
                           f"not {event.council}")
     return state
-
-
-TERMS = ("hours_per_month_minutes", "rate_pence_per_hour", "expire_after_months",
-         "max_minutes", "max_borrow_minutes", "fee", "underspend")
-
-
-def terms_for(state: dict, month: str) -> dict:
-    """The ISF's state with the terms in force for `month`: those it opened with, then
-    each `isf_vary` from its month on (docs/rules-dp-isf.md#isf-vary)."""
-    varied = [v for v in state.get("variations", [])
-              if month_index(v["from"]) <= month_index(month)]
-    if not varied:
-        return state
-    view = dict(state)
-    for variation in varied:
-        view.update(variation["terms"])
-    return view
-
-
-def month_of(day) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def last_day(month: str) -> dt.date:
-    year, mon = (int(part) for part in month.split("-"))
-    return dt.date(year, mon, calendar.monthrange(year, mon)[1])
-
-
-def reconciled_month(state: dict, day: dt.date) -> bool:
-    """Whether `day` falls in a month the ISF has reconciled (this one or an earlier)."""
-    last = state["last_reconciled"]
-    return last is not None and month_index(month_of(day)) <= month_index(last)
-
-
-def money_for_month_exact(state: dict) -> Fraction:
-    return Fraction(state["hours_per_month_minutes"] * state["rate_pence_per_hour"], 60)
-
-
-def fee_pence(state: dict, share: Fraction = Fraction(1)) -> int:
-    """The month's fee (or the fee of `share` of the month): a percent of
-    hours_per_month x rate (exact, rounded once), or a fixed sum."""
-    fee = state["fee"]
-    if fee is None:
-        return 0
-    if fee["kind"] == "fixed":
-        return round_half_away(parse_pence(fee["value"]) * share)
-    return round_half_away(money_for_month_exact(state) * share * parse_rate(fee["value"]) / 100)
-
-
-def first_month(state: dict, month: str) -> tuple[dt.date | None, Fraction]:
-    """For the month an ISF opened in, when it opened after the 1st: the opening day (its
-    advance is dated that day) and the share of the month advanced, all of it or, with
-    `first_month: pro_rata`, the days open over the days in the month
-    (docs/rules-dp-isf.md#first-month). Any other month: (None, 1)."""
-    opened = dt.date.fromisoformat(state["opened"])
-    if month_of(opened) != month or opened.day == 1:
-        return None, Fraction(1)
-    if state.get("first_month") != "pro_rata":
-        return opened, Fraction(1)
-    days = calendar.monthrange(opened.year, opened.month)[1]
-    return opened, Fraction(days - opened.day + 1, days)
-
-
-def advance_amounts(terms: dict, share: Fraction, dated: bool) -> dict:
-    """One month's advance (or `share` of one): its minutes, the money (rounded once),
-    the fee and the part of it paid on top. Under the rules of 2026-12-06 (`dated`) an
-    inside fee grants the whole minutes the money less the fee buys at the rate
-    (docs/rules-dp-isf.md#inside-fee); otherwise the lot is hours_per_month (x share,
-    rounded down to the minute)."""
-    budget_pence = round_half_away(money_for_month_exact(terms) * share)
-    fee = fee_pence(terms, share)
-    basis = terms["fee"]["basis"] if terms["fee"] else None
-    if dated and fee and basis == "inside":
-        minutes = (budget_pence - fee) * 60 // terms["rate_pence_per_hour"]
-    else:
-        minutes = terms["hours_per_month_minutes"] * share.numerator // share.denominator
-    return {"minutes": minutes, "budget_pence": budget_pence, "fee_pence": fee,
-            "on_top_pence": fee if basis == "on_top" else 0}
 
 
 def moves(from_account: str, to_account: str, unit: Unit, amount_minor: int) -> list[Posting]:
@@ -450,57 +382,6 @@ def isf_purchase(ctx: Ctx, event: IsfPurchase) -> None:
     ctx.post("isf_purchase", transfer(isf_account(state), payee, Unit.GBP, event.amount),
              holder=state["holder"],
              memo={**agreement_memo(state), "payee": payee.removeprefix("external:")})
-
-
-@handles(IsfVary)
-def isf_vary(ctx: Ctx, event: IsfVary) -> None:
-    """New terms from month `from` on; the bank, its lots and the money are kept
-    (docs/rules-dp-isf.md#isf-vary)."""
-    state = open_isf(ctx, event)
-    start = event.from_
-    given = {name for name in ("hours_per_month", "rate", "carry", "fee", "underspend")
-             if getattr(event, name) is not None}
-    if not given:
-        raise LedgerError("invalid", "isf_vary needs at least one of hours_per_month, rate, "
-                          "carry, fee, underspend")
-    advanced = sorted((m for m in state["advanced"] if month_index(m) >= month_index(start)),
-                      key=month_index)
-    if advanced:
-        raise LedgerError("invalid", f"{advanced[0]} is already advanced to this ISF: new "
-                          f"terms may start only from a month not yet advanced")
-    first_day = f"{start}-01"
-    if (state.get("last_delivery") or "") >= first_day:
-        raise LedgerError("invalid", f"support dated {state['last_delivery']} is already "
-                          f"valued at the old rate: new terms may start only after it")
-    terms: dict[str, Any] = {}
-    if event.hours_per_month is not None:
-        terms["hours_per_month_minutes"] = event.hours_per_month
-    if event.rate is not None:
-        terms["rate_pence_per_hour"] = event.rate
-    if event.carry is not None:
-        terms.update(expire_after_months=event.carry.expire_after_months,
-                     max_minutes=event.carry.max_hours,
-                     max_borrow_minutes=event.carry.max_borrow_hours)
-    if event.fee is not None:
-        terms["fee"] = event.fee.model_dump()
-    if event.underspend is not None:
-        terms["underspend"] = event.underspend
-    # In month order; two from the same month apply in the order they were made.
-    state["variations"] = sorted(
-        [*state.get("variations", []), {"from": start, "date": event.date.isoformat(),
-                                        "event": ctx.event_key, "terms": terms}],
-        key=lambda v: month_index(v["from"]))
-    new = terms_for(state, start)
-    if new["fee"] and new["fee"]["basis"] == "inside":
-        if 0 < fee_pence(new) >= round_half_away(money_for_month_exact(new)):
-            raise LedgerError("invalid", "an inside fee must be less than the month's budget")
-    save(ctx, state)
-    # The floor allows the most borrowing any month's terms allow; each delivery is held
-    # to its own month's limit above.
-    most = max(terms_for(state, m)["max_borrow_minutes"]
-               for m in [start, *(v["from"] for v in state["variations"])])
-    most = max(most, state["max_borrow_minutes"])
-    ctx.set_floor(isf_account(state), Unit.HRS, -most)
 
 
 @handles(IsfClose)
