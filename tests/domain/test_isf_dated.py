@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ledger.core.amounts import Unit
 from ledger.scenarios.rebuild import rebuild_break
@@ -333,3 +335,59 @@ def test_rules_version_one_replays_the_earlier_rules():
     with pytest.raises(EventFailed, match="^invalid: worked_on: unknown field"):
         apply_event(b, deliver(1, "2026-04-11", worked_on="2026-04-10"), "old3",
                     rules_version=1)
+
+
+# ---------------------------------------------------------------- any month, any order
+
+month_story = st.fixed_dictionaries({
+    "terms": st.fixed_dictionaries({
+        "hours_per_month": st.integers(4, 40),
+        "rate": st.sampled_from(["19.50", "21.50", "12.83"]),
+        "carry": st.fixed_dictionaries({
+            "expire_after_months": st.integers(0, 2), "max_hours": st.integers(0, 20),
+            "max_borrow_hours": st.integers(0, 4)}),
+    }, optional={"fee": st.fixed_dictionaries({
+        "kind": st.just("percent"), "value": st.integers(1, 20),
+        "basis": st.sampled_from(["inside", "on_top"])})}),
+    "april": st.lists(st.integers(1, 12), max_size=3),  # hours, on the 5th, 6th, ...
+    "gym": st.integers(0, 900),  # pounds spent in April
+    "late": st.integers(0, 6),  # hours on 29 April
+    "may": st.lists(st.integers(1, 12), min_size=1, max_size=2),  # on the 10th, 11th
+    "may_advance_on": st.sampled_from(["2026-04-30", "2026-05-01"]),
+})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(month_story)
+def test_any_month_recorded_in_any_allowed_order_gives_one_answer(story):
+    first = [opened(**story["terms"], id="open"), {**advance("2026-04"), "id": "adv-apr"}]
+    first += [{**deliver(h, f"2026-04-{5 + n:02d}"), "id": f"apr{n}"}
+              for n, h in enumerate(story["april"])]
+    if story["gym"]:
+        first.append({**purchase(f"{story['gym']}.00", "2026-04-12"), "id": "gym"})
+    parts = {"reconcile-apr": {**reconcile("2026-04", "2026-04-30"), "id": "rec-apr"},
+             "advance-may": {**advance("2026-05", story["may_advance_on"]), "id": "adv-may"}}
+    if story["late"]:
+        parts["apr-late"] = {**deliver(story["late"], "2026-04-29"), "id": "late"}
+    for n, h in enumerate(story["may"]):
+        parts[f"may{n}"] = {**deliver(h, f"2026-05-{10 + n:02d}"), "id": f"may{n}"}
+    before = [("apr-late", "reconcile-apr"), ("advance-may", "may0"), ("may0", "may1")]
+    outcomes = []
+    for order in itertools.permutations(parts):
+        if not all(order.index(a) < order.index(b) for a, b in before
+                   if a in parts and b in parts):
+            continue
+        events = [*first, *(parts[p] for p in order),
+                  {**reconcile("2026-05", "2026-05-31"), "id": "rec-may"}]
+        b = MemoryBackend()
+        b.add_parties([{"kind": kind, **p} for kind, key in (
+            ("council", "councils"), ("provider", "providers"), ("holder", "holders"))
+            for p in PARTIES[key]])
+        try:
+            for event in events:
+                apply_event(b, dict(event), event["id"])
+        except EventFailed:
+            continue  # an order whose borrowing limit refuses something: not comparable
+        outcomes.append((order, _outcome(b)))
+    for order, outcome in outcomes[1:]:
+        assert outcome == outcomes[0][1], " < ".join(order)

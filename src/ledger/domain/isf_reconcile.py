@@ -74,20 +74,28 @@ def check_advanced_order(state: dict, month: str) -> None:
                           "reconciled once each, in order)")
 
 
-def money_of_months_to(ctx: Ctx, state: dict, month: str, end: dt.date) -> int:
-    """The current agreement's own money at the end of `end` (the balance then less what
-    earlier agreements left), less what advances for later months dated on or before
-    `end` brought in, net of their fees: the money that belongs to months up to `month`."""
+def later_advances(ctx: Ctx, state: dict, month: str, end: dt.date) -> tuple[int, int]:
+    """What advances for months after `month`, dated on or before `end`, brought in:
+    (money less their fees, minutes)."""
     account = isf_account(state)
-    held = (ctx.balance_as_of(account, Unit.GBP, end)
-            - state.get("earlier_money_pence", 0))
+    pence = minutes = 0
     for later, key in state["advanced"].items():
         if month_index(later) > month_index(month):
             for journal in ctx.backend.journals_for_event(key):
                 if journal.date <= end:
-                    held -= sum(p.amount_minor for p in journal.postings
-                                if p.account == account and p.unit is Unit.GBP)
-    return held
+                    pence += sum(p.amount_minor for p in journal.postings
+                                 if p.account == account and p.unit is Unit.GBP)
+                    minutes += sum(p.amount_minor for p in journal.postings
+                                   if p.account == account and p.unit is Unit.HRS)
+    return pence, minutes
+
+
+def money_of_months_to(ctx: Ctx, state: dict, end: dt.date, later_pence: int) -> int:
+    """The money that belongs to the months up to the one ending on `end`: the current
+    agreement's own money at the end of that day (the balance then less what earlier
+    agreements left), less what later months' advances had brought in by then."""
+    held = ctx.balance_as_of(isf_account(state), Unit.GBP, end)
+    return held - state.get("earlier_money_pence", 0) - later_pence
 
 
 @handles(IsfReconcile)
@@ -104,8 +112,9 @@ def isf_reconcile(ctx: Ctx, event: IsfReconcile) -> None:
         bank, done = bank_at(state, on.isoformat())
         expired = expire_lots(bank, month, terms["expire_after_months"], terms["max_minutes"])
         carry_forward(state, on.isoformat(), bank, done)
-        money_pence = money_of_months_to(ctx, state, month, on)
-        bank_after = bank_minutes(bank)
+        later_pence, later_minutes = later_advances(ctx, state, month, on)
+        money_pence = money_of_months_to(ctx, state, on, later_pence)
+        bank_after = bank_minutes(bank) - later_minutes  # the months up to this one
     else:
         check_reconcile_order(state, month)
         expired = expire_lots(state, month, terms["expire_after_months"],
