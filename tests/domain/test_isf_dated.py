@@ -262,16 +262,43 @@ def test_reconcile_never_expires_more_hours_than_are_left_when_borrowing():
     assert lots(b) == [("2026-05", 7 * 60)]
 
 
+def test_support_that_used_hours_the_month_end_expires_must_be_recorded_again():
+    # May's support (recorded before April's reconciliation) used April's 5 h, which
+    # expire at April's end: the expiry would leave the bank beyond its borrowing limit on
+    # 1 May, so the reconciliation is refused until that support is taken out (on its own
+    # day: a reversal dated later leaves the bank beyond its limit on 1 May).
+    b = run([opened(hours_per_month=5, carry={"expire_after_months": 0}),
+             advance("2026-04"), advance("2026-05"), {**deliver(7, "2026-05-01"), "id": "m"},
+             reconcile("2026-04", "2026-04-30", expect_error="insufficient_funds"),
+             reverse("m", "2026-05-01"), reconcile("2026-04", "2026-04-30"),
+             deliver(5, "2026-05-03"), deliver(2, "2026-05-04", expect_error="insufficient_funds")])
+    assert journals(b, "isf_hours_expiry")[0].memo["minutes"] == 300
+    with pytest.raises(AssertionError, match="used hours that expire at its end"):
+        run([opened(hours_per_month=5, carry={"expire_after_months": 0}),
+             advance("2026-04"), advance("2026-05"), deliver(7, "2026-05-01"),
+             reconcile("2026-04", "2026-04-30")])
+
+
 # ---------------------------------------------------------------- reversals
 
 
 def test_an_advance_reversed_can_be_advanced_again_and_is_counted():
+    # The month end dates the new advance the 1st, before the reversal on the 2nd: the
+    # reversal takes back only its own 40 h from April's lot, not the new advance's.
     b = run([opened(), {**advance("2026-04"), "id": "a1"}, reverse("a1", "2026-04-02"),
-             {**advance("2026-04", "2026-04-03"), "id": "a2"}, reconcile("2026-04")])
-    assert b.balance(ISF, Unit.HRS) == 0  # advanced once, net: April's 40 h expired
-    assert b.balance("council:WBC:funding", Unit.GBP) == 0
+             {**advance("2026-04"), "id": "a2"}, deliver(5, "2026-04-03"),
+             reconcile("2026-04", "2026-04-30")])
+    assert journals(b, "isf_hours_expiry")[0].memo["minutes"] == 35 * 60
+    assert b.balance(ISF, Unit.HRS) == 0
+    assert b.balance("council:WBC:hours", Unit.HRS) == -5 * 60
     assert state(b)["advance_reversals"] == {"2026-04": 1}
     assert state(b)["advanced"] == {"2026-04": "a2"}
+
+
+def test_reconciling_after_an_advance_was_reversed_and_not_redone_is_invalid():
+    b = run([opened(), {**advance("2026-04"), "id": "a1"}, reverse("a1", "2026-04-02"),
+             reconcile("2026-04", expect_error="invalid")])
+    assert state(b)["advanced"] == {} and state(b)["lots"] == []
 
 
 def test_a_reversal_gives_hours_back_on_its_own_date_to_the_lots_they_came_from():

@@ -115,12 +115,20 @@ def give_back_delivery(bank: dict, taken: list[dict], borrowed: int, newest: str
     settle_borrowing(bank)
 
 
-def take_back_advance(bank: dict, month: str, minutes: int) -> None:
-    """Undo an advance: its month's lot goes; whatever the lot had already given
-    (deliveries, repaying a borrow) is taken back from the other lots oldest first, else
-    borrowed."""
-    remaining = next((lot["minutes"] for lot in bank["lots"] if lot["month"] == month), 0)
-    bank["lots"] = [lot for lot in bank["lots"] if lot["month"] != month]
+def take_back_advance(bank: dict, month: str, minutes: int, whole_lot: bool = False
+                      ) -> None:
+    """Undo an advance of `minutes`: they leave its month's lot; what the lot had already
+    given (deliveries, repaying a borrow) is taken back from the other lots oldest first,
+    else borrowed. The month's lot may hold another advance of the same month (made
+    again after a reversal): only this one's minutes go. `whole_lot`: the rules before
+    2026-12-06, when the month's whole lot went."""
+    lot = next((lot for lot in bank["lots"] if lot["month"] == month), None)
+    remaining = 0 if lot is None else lot["minutes"] if whole_lot else min(
+        lot["minutes"], minutes)
+    if lot is not None:
+        lot["minutes"] -= remaining
+        if whole_lot or lot["minutes"] == 0:
+            bank["lots"] = [other for other in bank["lots"] if other is not lot]
     _, short = take_oldest_first(bank["lots"], minutes - remaining)
     bank["borrowed_minutes"] += short
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ledger.core.amounts import Unit, pence_for_minutes
+from ledger.core.amounts import Unit, format_minutes, pence_for_minutes
 from ledger.core.journal import transfer
 from ledger.domain.base import Ctx, handles, month_index, month_name
 from ledger.domain.isf import (
@@ -98,6 +98,20 @@ def money_of_months_to(ctx: Ctx, state: dict, end: dt.date, later_pence: int) ->
     return held - state.get("earlier_money_pence", 0) - later_pence
 
 
+def check_later_support(ctx: Ctx, account: str, month: str, end: dt.date) -> None:
+    """The expiry must leave the bank within its borrowing limit on every later date. It
+    cannot when support dated after the month, recorded before this reconciliation, used
+    hours that expire at the month's end (docs/rules-dp-isf.md#month-end)."""
+    lowest, on = ctx.lowest_balance(account, Unit.HRS, end)
+    floor = ctx.floor(account, Unit.HRS)
+    if floor is not None and lowest < floor:
+        raise LedgerError("insufficient_funds", (
+            f"{month}'s expiry would leave {account} at {format_minutes(lowest)} hours on "
+            f"{on}, beyond the {format_minutes(-floor)} hours it may borrow: support dated "
+            f"after {month} used hours that expire at its end. Reverse that support (dated "
+            f"its own day), reconcile {month}, then record what the bank allows"))
+
+
 @handles(IsfReconcile)
 def isf_reconcile(ctx: Ctx, event: IsfReconcile) -> None:
     state = open_isf(ctx, event)
@@ -129,6 +143,8 @@ def isf_reconcile(ctx: Ctx, event: IsfReconcile) -> None:
                  suffix="expiry", holder=state["holder"], on=on,
                  memo={**agreement_memo(state), "month": month,
                        "minutes": expired_minutes, "lots": expired})
+        if on is not None:
+            check_later_support(ctx, account, month, on)
         if terms["underspend"] == "return":
             returned_pence = min(worth_pence, max(money_pence, 0))
     if returned_pence:

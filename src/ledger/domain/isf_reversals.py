@@ -119,7 +119,7 @@ def reverse_advance(ctx: Ctx, journal: Journal) -> None:
         counts = state.setdefault("advance_reversals", {})
         counts[month] = counts.get(month, 0) + 1
     else:
-        take_back_advance(state, month, journal.memo["minutes"])
+        take_back_advance(state, month, journal.memo["minutes"], whole_lot=True)
     state["advanced"].pop(month, None)
     save(ctx, state)
 
