@@ -155,6 +155,10 @@ def other_orders(model: Model, raw: dict, key: str) -> set[str]:
             raise AssertionError(f"{raw}: accepted by the model in another order of checks")
     if model.lock is not None and raw["date"] <= model.lock and raw["type"] not in NO_POSTING:
         codes.add("period_closed")  # the closed period checked before the instrument's rules
+    isf = model.isfs.get((raw.get("holder"), raw.get("provider")))
+    if raw["type"] in ("isf_delivery", "isf_purchase") and isf is not None and \
+            model.closed_month(isf, month_of(raw["date"])):
+        codes.add("period_closed")  # the ISF's closed month checked before the payee, say
     target = model.events.get(raw.get("event")) if raw["type"] == "reverse" else None
     isf = model.isfs.get(target.get("isf")) if target else None
     if isf is not None and model.closed_month(isf, month_of(raw["date"])):

@@ -34,7 +34,6 @@ from tests.oracle.core import (
     GBP,
     HRS,
     J,
-    NotModelled,
     decimal,
     external,
     minutes,
@@ -83,13 +82,14 @@ def parse_fee(spec: object) -> dict | None:
     return {"kind": spec["kind"], "value": value, "on_top": basis == "on_top"}
 
 
-def fee_amount(fee: dict | None, exact: Fraction) -> int:
-    """A percent is of the exact month's money, rounded once (docs/rules-dp-isf.md)."""
+def fee_amount(fee: dict | None, exact: Fraction, share: Fraction = Fraction(1)) -> int:
+    """A percent is of the exact month's money, rounded once (docs/rules-dp-isf.md); in a
+    pro-rata first month a fixed fee takes the same share, rounded once (#first-month)."""
     if fee is None:
         return 0
     if fee["kind"] == "percent":
         return round_half_away(exact * fee["value"] / 100)
-    return fee["value"]
+    return round_half_away(fee["value"] * share)
 
 
 def check_inside_fee(terms: dict) -> None:
@@ -222,17 +222,15 @@ class IsfRules:
         """The lot, the money in and the fee of an advance (isf_advance, isf_open
         first_month): pro rata for the days open in an opening month not begun on the 1st."""
         exact = Fraction(terms["hpm"] * terms["rate"], 60)
-        hours = terms["hpm"]
+        hours, share = terms["hpm"], Fraction(1)
         opened, fee = isf["open_date"], terms["fee"]
         if (month == month_of(opened) and opened.day > 1
                 and isf["first_month"] == "pro_rata"):
             days = calendar.monthrange(opened.year, opened.month)[1]
             share = Fraction(days - opened.day + 1, days)
             exact, hours = exact * share, math.floor(terms["hpm"] * share)
-            if fee is not None and fee["kind"] == "fixed":
-                raise NotModelled("a fixed fee in a pro-rata first month")
         money = round_half_away(exact)
-        charge = fee_amount(fee, exact)
+        charge = fee_amount(fee, exact, share)
         if fee is not None and not fee["on_top"]:
             return (money - charge) * 60 // terms["rate"], money, charge
         return hours, money + charge, charge
@@ -247,10 +245,13 @@ class IsfRules:
             refuse("invalid", "month already reconciled")
         lot, money_in, fee = self.month_amounts(isf, self.terms(isf, month), month)
         acct, c = f"isf:{h}:{p}", isf["council"]
-        self.move(self._date, "isf_advance", f"council:{c}:hours", acct, HRS, lot)
-        self.move(self._date, "isf_advance", f"council:{c}:funding", acct, GBP, money_in)
-        self.move(self._date, "isf_fee", acct, f"provider:{p}:fees", GBP, fee)
-        entry = self._place(isf, "advance", self._date, month=month, lot=lot)
+        day, opened = self._date, isf["open_date"]
+        if month == month_of(opened) and opened.day > 1:
+            day = opened  # isf_open: "that first advance is dated the opening day"
+        self.move(day, "isf_advance", f"council:{c}:hours", acct, HRS, lot)
+        self.move(day, "isf_advance", f"council:{c}:funding", acct, GBP, money_in)
+        self.move(day, "isf_fee", acct, f"provider:{p}:fees", GBP, fee)
+        entry = self._place(isf, "advance", day, month=month, lot=lot)
         isf["advanced"][month] = self._key
         return {"isf": (h, p), "agreement": isf["agreement"], "month": month,
                 "seq": entry["seq"], "lot": lot}
@@ -302,13 +303,13 @@ class IsfRules:
         terms = self.terms(isf, month)
         entry = self._place(isf, "reconcile", month_last(month), 1, month=month, terms=terms)
         expired = sum(m for _, m in entry["result"].get("expired", []))
-        acct, c = f"isf:{h}:{p}", isf["council"]
-        self.move(self._date, "isf_hours_expiry", acct, f"council:{c}:hours", HRS, expired)
+        acct, c, last = f"isf:{h}:{p}", isf["council"], month_last(month)
+        # Worked out as at M's last day, and dated it (docs/rules-dp-isf.md#month-end).
+        self.move(last, "isf_hours_expiry", acct, f"council:{c}:hours", HRS, expired)
         if terms["underspend"] == "return":
             money = round_half_away(Fraction(expired * terms["rate"], 60))
             money = min(money, max(0, self.month_money(isf, h, p, month)))
-            self.move(self._date, "isf_underspend_return", acct, f"council:{c}:funding", GBP,
-                      money)
+            self.move(last, "isf_underspend_return", acct, f"council:{c}:funding", GBP, money)
         done.append(month)
         done.sort()
         return {"isf": (h, p), "agreement": isf["agreement"], "seq": entry["seq"],
@@ -360,19 +361,25 @@ class IsfRules:
             isf["old_left"] -= sum(x for j in done["journals"] for a, u, x in j.postings
                                    if (a, u) == (acct, GBP))
             return
-        self._isf_of(done)
+        self._not_in_closed_month(self._isf_of(done))
 
-    def _isf_of(self, done: dict, closing: bool = False) -> dict:
+    def _isf_of(self, done: dict, closing: bool = False, dated: bool = False) -> dict:
         """docs/rules-dp-isf.md "Agreements stay apart": reversing an earlier agreement's
-        delivery, advance, expiry or closure is `invalid`."""
+        delivery, advance, expiry or closure is `invalid`; #reversals: a reversal of an
+        advance, a delivery or an expiry dated before the journal it reverses, too."""
         isf = self.isfs[done["isf"]]
         if isf["agreement"] != done["agreement"]:
             refuse("invalid", "a journal of an earlier agreement")
         if (isf["status"] != "open") != closing:
             refuse("invalid", "only the closure is reversed on a closed ISF")
-        if self.closed_month(isf, month_of(self._date)):
-            self.unsure("a reversal dated in a reconciled month")
+        if dated and self._date < done["journals"][0].date:
+            refuse("invalid", "a reversal dated before the journal it reverses")
         return isf
+
+    def _not_in_closed_month(self, isf: dict) -> None:
+        """#support-dates: the reversal of an ISF journal dated in a reconciled month."""
+        if self.closed_month(isf, month_of(self._date)):
+            refuse("period_closed", "the reversal is dated in a reconciled month")
 
     def _limit_now(self, isf: dict) -> int:
         return self.terms(isf, month_of(self._date))["borrow"]
@@ -380,17 +387,19 @@ class IsfRules:
     def unpost_isf_delivery(self, done: dict) -> None:
         """docs/rules-dp-isf.md: minutes back to their lots; borrowed minutes cancelled, or
         to the newest lot if an advance has since repaid them."""
-        isf = self._isf_of(done)
+        isf = self._isf_of(done, dated=True)
+        self._not_in_closed_month(isf)
         self._place(isf, "undeliver", self._date, target=done["seq"])
         next(e for e in isf["timeline"] if e["seq"] == done["seq"])["reversed"] = True
 
     def unpost_isf_advance(self, done: dict) -> None:
-        """The month's lot is removed and the month can be advanced again; minutes it had
-        given are taken back from the other lots, oldest first, else borrowed."""
-        isf = self._isf_of(done)
+        """The advance's own lot is removed and the month can be advanced again; minutes
+        it had given are taken back from the other lots, oldest first, else borrowed."""
+        isf = self._isf_of(done, dated=True)
         month = done["month"]
         if self.closed_month(isf, month):
             refuse("invalid", "the month is reconciled")
+        self._not_in_closed_month(isf)
         entry = self._place(isf, "unadvance", self._date, target=done["seq"], lot=done["lot"],
                             limit=self._limit_now(isf))
         if entry["result"].get("over"):
@@ -399,10 +408,13 @@ class IsfRules:
 
     def unpost_isf_reconcile(self, done: dict) -> None:
         """isf_hours_expiry: the hours go back to their lots; the month stays reconciled."""
-        isf = self._isf_of(done)
+        isf = self._isf_of(done, dated=True)
+        self._not_in_closed_month(isf)
         self._place(isf, "unreconcile", self._date, target=done["seq"])
 
     def unpost_isf_close(self, done: dict) -> None:
         """closure_return: the ISF reopens with the bank it had when it closed."""
         isf = self._isf_of(done, closing=True)
+        if self.closed_month(isf, month_of(self._date)):
+            self.unsure("reversing a closure dated in a reconciled month")
         isf.update(status="open", old_left=done["old_left"])

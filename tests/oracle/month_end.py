@@ -92,13 +92,18 @@ def _batch(model: Model, batch: list[tuple[dict, str]], refused_exit: int) -> Ou
     return Outcome(0)
 
 
-def _fresh_key(model: Model, key: str) -> str:
-    """The documented key (docs/month-end.md); after a reversal a new one (contract 5.3)."""
-    n, out = 1, key
-    while out in model.events:
-        n += 1
-        out = f"{key}#{n}"
-    return out
+def _key(model: Model, h: str, p: str, month: str, what: str) -> str:
+    """docs/month-end.md: `isf-month-end/{P}/{H}/{M}/advance`, `/agreement-{n}` after the
+    month for a reopened ISF, and `/advance/{n+1}` after n reversed advances of the month."""
+    isf = model.isfs[(h, p)]
+    key = f"isf-month-end/{p}/{h}/{month}"
+    if isf["agreement"] > 1:
+        key += f"/agreement-{isf['agreement']}"
+    key += f"/{what}"
+    reversed_ = sum(1 for done in model.events.values() if done["type"] == "isf_advance"
+                    and done.get("isf") == (h, p) and done["agreement"] == isf["agreement"]
+                    and done["month"] == month_index(month) and done["reversed"])
+    return f"{key}/{reversed_ + 1}" if what == "advance" and reversed_ else key
 
 
 # ------------------------------------------------------------------ month end
@@ -114,7 +119,7 @@ def advance(model: Model, provider: str, month: str) -> Outcome:
             continue
         raw = {"date": max(month_first(m), isf["open_date"]), "type": "isf_advance",
                "holder": h, "provider": p, "month": month}
-        batch.append((raw, _fresh_key(model, f"isf-month-end/{p}/{h}/{month}/advance")))
+        batch.append((raw, _key(model, h, p, month, "advance")))
     return _batch(model, batch, 1)
 
 
@@ -130,7 +135,7 @@ def reconcile(model: Model, provider: str, month: str) -> Outcome:
             continue
         raw = {"date": month_last(m), "type": "isf_reconcile", "holder": h, "provider": p,
                "month": month}
-        batch.append((raw, _fresh_key(model, f"isf-month-end/{p}/{h}/{month}/reconcile")))
+        batch.append((raw, _key(model, h, p, month, "reconcile")))
     out = _batch(model, batch, 1)
     if out.exit == 0:
         out.rows = report(model, provider, m)

@@ -161,7 +161,7 @@ class Story:
         elif choice == "reverse":
             targets = [s["raw"]["id"] for s in self.steps if s["kind"] == "event"] + [
                 f"isf-month-end/{p}/{h}/{_text(MONTHS[k])}/{what}" for k in range(i + 1)
-                for what in ("advance", "reconcile")]
+                for what in ("advance", "reconcile", "advance/2")]
             self.event(draw(day_in(month)), "reverse", event=draw(st.sampled_from(targets)),
                        reason="correction")
         elif choice == "anywhere":
@@ -261,4 +261,5 @@ def month_end_steps(draw, max_months: int = 4) -> list[dict]:
     for _ in range(draw(st.integers(0, 4))):  # recorded out of order
         n = draw(st.integers(start, max(start, len(steps) - 2)))
         steps[n:n + 2] = steps[n:n + 2][::-1]
-    return steps
+    return steps + [{"kind": "balances", "as_of": draw(day_in(draw(st.sampled_from(
+        MONTHS[:4]))))}]

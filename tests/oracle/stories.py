@@ -100,6 +100,9 @@ STORIES = {
         ev("r1", "2026-04-02", "reverse", event="isf-month-end/P1/H1/2026-04/advance",
            reason="posted twice"),
         cmd("advance", "2026-04"),
+        ev("r3", "2026-04-02", "reverse", event="isf-month-end/P1/H1/2026-04/advance/2",
+           reason="again"),
+        cmd("advance", "2026-04"),  # under .../advance/3
         ev("m1", "2026-04-03", "isf_advance", month="2026-05"),
         ev("r2", "2026-04-04", "reverse", event="m1", reason="too early"),
         ev("m2", "2026-04-05", "isf_advance", month="2026-05"),
@@ -120,6 +123,20 @@ STORIES = {
         ev("d5", "2026-05-04", "isf_delivery", hours="1", worked_on=_d("2026-04-01")),
         ev("d6", "2026-05-04", "isf_delivery", hours="1", worked_on=_d("2026-05-05")),
         sheet({"holder": "H1", "date": "2026-04-08", "hours": "1"}),
+    ],
+    "reversals_and_reconciliations_keep_to_their_dates": [
+        ev("o", "2026-04-01", "isf_open", **TEN),
+        cmd("advance", "2026-04"),
+        ev("d1", "2026-04-10", "isf_delivery", hours="2"),
+        ev("r0", "2026-04-05", "reverse", event="d1", reason="dated before it"),
+        ev("rec", "2026-05-03", "isf_reconcile", month="2026-04"),  # dated 30 April
+        balances("2026-04-30"),
+        ev("r1", "2026-04-20", "reverse", event="d1", reason="in a reconciled month"),
+        cmd("advance", "2026-05"),
+        ev("r2", "2026-05-04", "reverse", event="d1", reason="in the open month"),
+        ev("r3", "2026-05-05", "reverse", event="rec", reason="expired by mistake"),
+        cmd("reconcile", "2026-05"),
+        balances("2026-05-04"),
     ],
     "timesheet_files_are_all_or_nothing": [
         ev("o", "2026-04-01", "isf_open", **TEN),

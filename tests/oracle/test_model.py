@@ -81,7 +81,8 @@ def test_reconcile_needs_an_advance_and_a_reversed_advance_can_be_redone():
     assert out[2] == "invalid"
     assert [o.reconciled for o in (out[4], out[6])] == [["H3"], ["H1"]]
     model, out = play(STORIES["a_reversed_advance_can_be_advanced_again"])
-    assert [o.exit for o in (out[1], out[3])] == [0, 0] and out[6] == "accepted"
+    assert [o.exit for o in (out[1], out[3], out[5])] == [0, 0, 0] and out[4] == "accepted"
+    assert "isf-month-end/P1/H1/2026-04/advance/3" in model.events
     assert journals(model, "isf_hours_expiry") == [-600]
 
 

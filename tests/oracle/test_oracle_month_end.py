@@ -7,7 +7,7 @@ advance` or `reconcile`, a timesheet CSV, a bank statement CSV. Per step the out
 agree (accepted or the error code; the exit status and, when the model finds one bad line,
 that line; the month's report rows); at the end every balance, and `ledger verify` passes.
 
-Normal suite: ORACLE_MONTH_END_EXAMPLES (default 30) random months per engine, plus one
+Normal suite: ORACLE_MONTH_END_EXAMPLES (default 25) random months per engine, plus one
 short story per new rule (below). Soak: ORACLE_MONTH_END_EXAMPLES=300.
 """
 
@@ -33,7 +33,7 @@ from tests.oracle.steps import PAYEES, month_end_steps
 from tests.oracle.stories import STORIES
 from tests.oracle.strategies import PARTIES, model_parties
 
-EXAMPLES = int(os.environ.get("ORACLE_MONTH_END_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("ORACLE_MONTH_END_EXAMPLES", "25"))
 
 
 def note(text: str) -> None:
