@@ -355,11 +355,26 @@ def test_reversing_the_advance_of_a_reconciled_month_is_invalid():
 
 
 def test_reversing_a_closure_reopens_the_isf_with_its_bank():
-    b = run([opened(), advance("2026-04"), deliver(10),
+    # April's hours may be carried a month, so May's support may use them.
+    b = run([opened(carry={"expire_after_months": 1}), advance("2026-04"), deliver(10),
              {"date": "2026-04-30", "type": "isf_close", "holder": "H1", "provider": "SH",
               "id": "c1"}, reverse("c1", "2026-05-01"), deliver(30, "2026-05-02")])
     assert hrs(b, ISF) == "0"
     assert gbp(b, ISF) == "0.00"
+
+
+def test_support_after_a_month_never_uses_hours_its_reconciliation_will_expire():
+    # April's hours expire at April's end (expire_after_months 0). April is not yet
+    # reconciled when May's support is recorded: it may use only May's hours, as it could
+    # had April been reconciled first, so one answer whatever the recording order.
+    events = [opened(), advance("2026-04"), deliver(10), advance("2026-05")]
+    refused = run([*events, {**deliver(41, "2026-05-02"), "expect_error": "insufficient_funds"},
+                   deliver(40, "2026-05-03"), reconcile("2026-04")])
+    first = run([*events, reconcile("2026-04"),
+                 {**deliver(41, "2026-05-02"), "expect_error": "insufficient_funds"},
+                 deliver(40, "2026-05-03")])
+    assert (hrs(refused, ISF), gbp(refused, ISF)) == (hrs(first, ISF), gbp(first, ISF))
+    assert hrs(first, ISF) == "0"
 
 
 def test_nothing_comes_back_into_a_closed_isf_by_reversal():

@@ -262,21 +262,24 @@ def test_reconcile_never_expires_more_hours_than_are_left_when_borrowing():
     assert lots(b) == [("2026-05", 7 * 60)]
 
 
-def test_support_that_used_hours_the_month_end_expires_must_be_recorded_again():
-    # May's support (recorded before April's reconciliation) used April's 5 h, which
-    # expire at April's end: the expiry would leave the bank beyond its borrowing limit on
-    # 1 May, so the reconciliation is refused until that support is taken out (on its own
-    # day: a reversal dated later leaves the bank beyond its limit on 1 May).
-    b = run([opened(hours_per_month=5, carry={"expire_after_months": 0}),
-             advance("2026-04"), advance("2026-05"), {**deliver(7, "2026-05-01"), "id": "m"},
-             reconcile("2026-04", "2026-04-30", expect_error="insufficient_funds"),
-             reverse("m", "2026-05-01"), reconcile("2026-04", "2026-04-30"),
-             deliver(5, "2026-05-03"), deliver(2, "2026-05-04", expect_error="insufficient_funds")])
-    assert journals(b, "isf_hours_expiry")[0].memo["minutes"] == 300
-    with pytest.raises(AssertionError, match="used hours that expire at its end"):
-        run([opened(hours_per_month=5, carry={"expire_after_months": 0}),
-             advance("2026-04"), advance("2026-05"), deliver(7, "2026-05-01"),
-             reconcile("2026-04", "2026-04-30")])
+def test_support_after_a_month_may_use_only_what_its_reconciliation_leaves():
+    # May's support, recorded before April's reconciliation, may not use April's 5 h:
+    # they expire at April's end. It is refused when recorded, as it would be after the
+    # reconciliation, so the month end gives one answer in either order.
+    head = [opened(hours_per_month=5, carry={"expire_after_months": 0}),
+            advance("2026-04"), advance("2026-05")]
+    before = run([*head, deliver(7, "2026-05-01", expect_error="insufficient_funds"),
+                  deliver(5, "2026-05-01"), reconcile("2026-04", "2026-04-30"),
+                  deliver(2, "2026-05-04", expect_error="insufficient_funds")])
+    after = run([*head, reconcile("2026-04", "2026-04-30"),
+                 deliver(7, "2026-05-01", expect_error="insufficient_funds"),
+                 deliver(5, "2026-05-01"),
+                 deliver(2, "2026-05-04", expect_error="insufficient_funds")])
+    for b in (before, after):
+        assert journals(b, "isf_hours_expiry")[0].memo["minutes"] == 300
+        assert b.balance(ISF, Unit.HRS) == 0
+    with pytest.raises(AssertionError, match="expire when the months before it are reconciled"):
+        run([*head, deliver(7, "2026-05-01")])
 
 
 # ---------------------------------------------------------------- reversals

@@ -46,8 +46,8 @@ def test_a_month_already_advanced_cannot_be_varied():
 
 def test_support_already_valued_at_the_old_rate_stops_a_change_from_that_month():
     with pytest.raises(AssertionError, match="already valued at the old rate"):
-        run([opened(), advance("2026-04"), deliver(1, "2026-05-02"),
-             vary("2026-05", rate="21.00")])
+        run([opened(carry={"expire_after_months": 1}), advance("2026-04"),
+             deliver(1, "2026-05-02"), vary("2026-05", rate="21.00")])
 
 
 def test_a_change_that_changes_nothing_is_invalid():

@@ -46,6 +46,8 @@ from ledger.domain.dp import external_account, holder_council, not_negative, num
 from ledger.domain.isf_lots import (
     add_entry,
     bank_minutes,
+    has_log,
+    pending_expiry,
     restore_lot,
     settle_borrowing,
     start_log,
@@ -342,10 +344,17 @@ def isf_delivery(ctx: Ctx, event: IsfDelivery) -> None:
     rate = terms_for(state, month_of(event.worked_on or event.date))["rate_pence_per_hour"]
     # The bank on the delivery's date and every later date (docs/rules-trust.md#floors).
     lowest, on = ctx.lowest_balance(account, Unit.HRS, event.date)
-    after = min(lowest, bank_minutes(state)) - minutes
+    # Less what the reconciliations still due for earlier months will expire: support
+    # never uses hours that are about to expire (docs/rules-dp-isf.md#hour-lots).
+    expiring = pending_expiry(state, event.date.isoformat(), lambda m: (
+        terms_for(state, m)["expire_after_months"], terms_for(state, m)["max_minutes"])
+    ) if dated and has_log(state) else 0
+    after = min(lowest, bank_minutes(state)) - expiring - minutes
     if after < -terms["max_borrow_minutes"]:
+        due = (f" ({format_minutes(expiring)} of them expire when the months before it are "
+               "reconciled)") if expiring else ""
         raise LedgerError("insufficient_funds", (
-            f"{account} has {format_minutes(lowest)} hours on {on}; delivering "
+            f"{account} has {format_minutes(lowest)} hours on {on}{due}; delivering "
             f"{format_minutes(minutes)} would leave {format_minutes(after)}, beyond the "
             f"{format_minutes(terms['max_borrow_minutes'])} hours it may borrow"))
     if dated:

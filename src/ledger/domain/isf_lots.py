@@ -19,6 +19,7 @@ were recorded in. The ISF state keeps:
 
 from __future__ import annotations
 
+from ledger.core import calendar
 from ledger.domain.base import month_index
 
 # ---------------------------------------------------------------- a bank's moves
@@ -232,7 +233,31 @@ def carry_forward(state: dict, last_day_iso: str, bank: dict, done: dict[str, di
     settle(state)
 
 
+def pending_expiry(state: dict, before_iso: str, carry_terms) -> int:
+    """The hours the reconciliations still to come of months ending before `before_iso`
+    (advanced, not yet reconciled, in order) would expire, were they made now
+    (`carry_terms(month)` gives (expire_after_months, max_minutes)). Support dated after
+    such a month may use only what its reconciliation will leave, so the answer is the
+    same whether it is recorded before or after that reconciliation
+    (docs/rules-dp-isf.md#hour-lots)."""
+    last = state["last_reconciled"]
+    months = sorted((m for m in state["advanced"]
+                     if (last is None or month_index(m) > month_index(last))
+                     and calendar.last_day(m).isoformat() < before_iso), key=month_index)
+    if not months:
+        return 0
+    sim = {"carried": copy_bank(state["carried"]), "entries": list(state["entries"])}
+    total = 0
+    for month in months:
+        end = calendar.last_day(month).isoformat()
+        bank, done = bank_at(sim, end)
+        expired = expire_lots(bank, month, *carry_terms(month))
+        total += sum(lot["minutes"] for lot in expired)
+        carry_forward(sim, end, bank, done)
+    return total
+
+
 __all__ = ["add_entry", "bank_at", "bank_minutes", "carry_forward", "copy_bank",
            "dated_entry", "expire_lots", "give_back_delivery", "give_back_expiry",
-           "has_log", "restore_lot", "run_entries", "settle", "settle_borrowing",
+           "has_log", "pending_expiry", "restore_lot", "run_entries", "settle", "settle_borrowing",
            "start_log", "take_back_advance", "take_oldest_first"]
