@@ -270,7 +270,7 @@ class IsfRules:
             refuse("period_closed", "the month is reconciled for this ISF")
         limit = self.terms(isf, month_of(day))["borrow"]
         entry = self._place(isf, "delivery", day, minutes=mins, limit=limit, valued=worked)
-        if entry["result"].get("over"):
+        if entry["result"].get("over") or self._over_once_reconciled(isf, entry):
             refuse("insufficient_funds", "beyond the borrowing limit")
         rate = self.terms(isf, month_of(worked))["rate"]
         acct = f"isf:{h}:{p}"
@@ -278,6 +278,21 @@ class IsfRules:
         self.move(day, "isf_delivery", acct, f"provider:{p}:income", GBP,
                   round_half_away(Fraction(mins * rate, 60)))
         return {"isf": (h, p), "agreement": isf["agreement"], "seq": entry["seq"]}
+
+    def _over_once_reconciled(self, isf: dict, entry: dict) -> bool:
+        """docs/rules-dp-isf.md#month-end: support dated after an advanced month not yet
+        reconciled is checked against the bank as that month's reconciliation, made now,
+        would leave it (months reconciled in order, each under its own terms)."""
+        pending = sorted(m for m in isf["advanced"] if m not in isf["reconciled"]
+                         and month_last(m) < entry["pos"][0])
+        if not pending:
+            return False
+        trial = list(isf["timeline"]) + [
+            {"kind": "reconcile", "pos": (month_last(m), 1, self.seq + 1 + n),
+             "seq": self.seq + 1 + n, "month": m, "terms": self.terms(isf, m)}
+            for n, m in enumerate(pending)]
+        _, _, results = replay(trial, lambda why: None)
+        return bool(results[entry["seq"]].get("over"))
 
     def ev_isf_purchase(self, raw: dict) -> dict:
         payee = external(raw["payee"], True)

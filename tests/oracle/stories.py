@@ -77,6 +77,17 @@ STORIES = {
     ],
     "lots_in_date_order_reconcile_first": _order(True),
     "lots_in_date_order_next_month_first": _order(False),
+    "support_after_an_open_month_never_uses_the_hours_its_end_expires": [
+        ev("o", "2026-04-01", "isf_open", **TEN),
+        cmd("advance", "2026-04"),
+        ev("d1", "2026-04-10", "isf_delivery", hours="2"),
+        cmd("advance", "2026-05"),
+        ev("d2", "2026-05-03", "isf_delivery", hours="12"),  # April's 8 hours will expire
+        ev("d3", "2026-05-03", "isf_delivery", hours="9"),
+        cmd("reconcile", "2026-04"),
+        ev("d4", "2026-05-04", "isf_delivery", hours="1:01"),  # one minute too many
+        cmd("reconcile", "2026-05"),
+    ],
     "return_is_limited_to_the_money_of_months_up_to_m": [
         ev("o", "2026-04-01", "isf_open", **TEN),
         cmd("advance", "2026-04"),

@@ -69,6 +69,12 @@ def test_lots_are_worked_out_in_date_order_whatever_the_recording_order():
         -360, -330]
 
 
+def test_support_after_an_open_month_is_checked_as_its_reconciliation_will_leave_it():
+    _, out = play(STORIES["support_after_an_open_month_never_uses_the_hours_its_end_expires"])
+    assert [out[i] for i in (4, 5, 7)] == ["insufficient_funds", "accepted",
+                                          "insufficient_funds"]
+
+
 def test_the_return_counts_only_the_money_of_months_up_to_m():
     model, _ = play(STORIES["return_is_limited_to_the_money_of_months_up_to_m"])
     assert journals(model, "isf_hours_expiry") == [-600]

@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, note, settings
 
+from ledger.app.events import EventFailed, apply_event
+from ledger.app.scenarios import run_scenario
 from ledger.reports.balances import balances
 from ledger.reports.statements import holder_statement
-from ledger.scenarios.runner import EventFailed, apply_event, run_scenario
 from ledger.scenarios.schema import ScenarioFile
 from ledger.store.repo import DbStore
 from ledger.store.schema import make_engine, upgrade
