@@ -339,8 +339,8 @@ def bench_postgres(people: int, args, work: Path, base: str) -> dict:
 def profile_replay(people: int, args, work: Path) -> Path:
     """The replay through the Python API (what the CLI calls) under cProfile: the first
     --profile-events events of the `people` workload (all of them with 0)."""
+    from ledger.app.scenarios import BATCH_EVENTS, run_scenario
     from ledger.scenarios import schema
-    from ledger.scenarios.runner import BATCH_EVENTS, run_scenario
     from ledger.store.repo import DbStore
     from ledger.store.schema import open_database
 

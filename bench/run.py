@@ -49,9 +49,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import generate  # noqa: E402
 
+from ledger.app.scenarios import BATCH_EVENTS, run_scenario  # noqa: E402
 from ledger.core.journal import Journal  # noqa: E402
 from ledger.reports.balances import balances  # noqa: E402
-from ledger.scenarios.runner import BATCH_EVENTS, run_scenario  # noqa: E402
 from ledger.scenarios.schema import ScenarioFile  # noqa: E402
 from ledger.store.memory import MemoryBackend  # noqa: E402
 from ledger.store.repo import DbStore  # noqa: E402

@@ -54,7 +54,7 @@ def log(message: str) -> None:
 
 def setup(people: int, url: str, seed: int = 1) -> tuple[str, int, float]:
     """Replay the council into `url`; returns (council, events, seconds)."""
-    from ledger.scenarios.runner import BATCH_EVENTS, run_scenario
+    from ledger.app.scenarios import BATCH_EVENTS, run_scenario
     from ledger.scenarios.schema import ScenarioFile
     from ledger.store.repo import DbStore
     from ledger.store.schema import open_database

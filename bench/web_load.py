@@ -155,7 +155,7 @@ def scenario(people: int, pools: int, months: int, seed: int) -> tuple[dict, dic
 
 def load(url: str, data: dict) -> dict:
     """Replay on the batched path; returns counts and the time it took."""
-    from ledger.scenarios.runner import BATCH_EVENTS, run_scenario
+    from ledger.app.scenarios import BATCH_EVENTS, run_scenario
     from ledger.scenarios.schema import ScenarioFile
     from ledger.store.repo import DbStore
     from ledger.store.schema import open_database

@@ -113,8 +113,8 @@ def beancount_to_hledger(src: Path, dst: Path) -> int:
 def replay(path: Path, db_url: str) -> int:
     """`ledger scenario run PATH --db URL` through the Python API, without the file-size
     limit of the CLI's reader. Prints the CLI's summary line; returns its exit status."""
+    from ledger.app.scenarios import BATCH_EVENTS, run_scenario
     from ledger.scenarios import schema
-    from ledger.scenarios.runner import BATCH_EVENTS, run_scenario
     from ledger.store.repo import DbStore
     from ledger.store.schema import open_database
 

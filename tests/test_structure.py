@@ -21,6 +21,13 @@ STORE_MUST_NOT_REACH = ["ledger.domain", "ledger.app", "ledger.cli", "ledger.web
                         "ledger.reports", "ledger.scenarios", "ledger.imports"]
 DOORS = ["ledger.cli", "ledger.web"]
 DOORS_MUST_NOT_REACH = ["ledger.store", "ledger.scenarios.runner"]
+# The readers turn files into items and decide nothing: they sit below the application
+# layer (which calls them), never above it, and never write.
+READERS = ["ledger.scenarios", "ledger.imports"]
+READERS_MUST_NOT_REACH = ["ledger.app", "ledger.store", "ledger.cli", "ledger.web"]
+# The domain's rules know nothing of how they are stored, run or shown.
+DOMAIN_MUST_NOT_REACH = ["ledger.store", "ledger.app", "ledger.cli", "ledger.web",
+                         "ledger.reports", "ledger.scenarios", "ledger.imports"]
 
 
 # The checker ------------------------------------------------------------------------
@@ -160,6 +167,16 @@ def test_the_doors_reach_the_store_and_the_runner_only_through_app():
     # ...and they do go through it: each door imports the application layer.
     for door in DOORS:
         assert forbidden(graph, [door], ["ledger.app"]), f"{door} never imports ledger.app"
+
+
+def test_the_readers_only_read_files_into_items_below_the_application_layer():
+    found = forbidden(_graph(), READERS, READERS_MUST_NOT_REACH)
+    assert found == [], "\n".join(f"{a} imports {b}" for a, b in found)
+
+
+def test_the_domain_never_imports_storage_doors_or_reports():
+    found = forbidden(_graph(), ["ledger.domain"], DOMAIN_MUST_NOT_REACH)
+    assert found == [], "\n".join(f"{a} imports {b}" for a, b in found)
 
 
 def test_no_module_imports_itself_back_through_others():

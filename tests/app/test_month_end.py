@@ -10,11 +10,11 @@ import datetime as dt
 import pytest
 
 from ledger.app.month_end import run
+from ledger.app.rebuild import rebuild_break
 from ledger.app.submit import submit
 from ledger.core.amounts import Unit
 from ledger.core.items import Declare, Item
 from ledger.errors import UsageError
-from ledger.scenarios.rebuild import rebuild_break
 from ledger.store.repo import DbStore
 from ledger.store.verify import first_break
 

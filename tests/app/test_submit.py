@@ -11,11 +11,11 @@ import time
 import pytest
 from sqlalchemy import text
 
+from ledger.app.rebuild import rebuild_break
 from ledger.app.submit import Refusal, submit
 from ledger.core.amounts import Unit
 from ledger.core.items import Declare, Item
 from ledger.errors import UsageError
-from ledger.scenarios.rebuild import rebuild_break
 from ledger.store.repo import DbStore
 from ledger.store.verify import first_break
 

@@ -344,7 +344,7 @@ STATEMENT_EVENTS = """
     - {date: 2026-04-01, type: dp_payment, holder: H1, amount: "500.00"}
     - {date: 2026-04-01, type: dp_payment, holder: H10, amount: "300.00"}
     - {date: 2026-04-01, type: isf_open, holder: H1, provider: SH, hours_per_month: 10,
-       rate: "20.00"}
+       rate: "20.00", carry: {expire_after_months: 1}}
     - {date: 2026-04-01, type: isf_advance, holder: H1, provider: SH, month: 2026-04}
     - {date: 2026-04-01, type: isf_open, holder: H10, provider: SH, hours_per_month: 5,
        rate: "20.00"}

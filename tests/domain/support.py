@@ -7,8 +7,9 @@ import datetime as dt
 
 import pytest
 
+from ledger.app.events import EventFailed, apply_event
+from ledger.app.scenarios import run_scenario
 from ledger.core.amounts import Unit
-from ledger.scenarios.runner import EventFailed, apply_event, run_scenario
 from ledger.scenarios.schema import ScenarioFile
 from ledger.store.memory import MemoryBackend
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.app.events import EventFailed
 from ledger.core.amounts import format_pence
-from ledger.scenarios.runner import EventFailed
 from tests.domain import support
 
 HOLDERS = [f"H{n}" for n in range(1, 8)]

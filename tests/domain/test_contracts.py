@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ledger.app.scenarios import run_scenario
 from ledger.core.amounts import format_pence
 from ledger.domain.contracts import block_utilisation
-from ledger.scenarios.runner import run_scenario
 from ledger.scenarios.schema import load_scenario
 from ledger.store.memory import MemoryBackend
 from tests.domain import support

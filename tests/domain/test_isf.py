@@ -9,9 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.app.events import EventFailed, apply_event
+from ledger.app.scenarios import run_scenario
 from ledger.core.amounts import Unit, format_minutes, format_pence
 from ledger.domain.base import month_name
-from ledger.scenarios.runner import EventFailed, apply_event, run_scenario
 from ledger.scenarios.schema import load_scenario
 from ledger.store.memory import MemoryBackend
 from tests.domain.support import run_events

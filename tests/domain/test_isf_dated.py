@@ -13,9 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.app.events import EventFailed, apply_event
+from ledger.app.rebuild import rebuild_break
+from ledger.app.scenarios import run_scenario
 from ledger.core.amounts import Unit
-from ledger.scenarios.rebuild import rebuild_break
-from ledger.scenarios.runner import EventFailed, apply_event, run_scenario
 from ledger.scenarios.schema import ScenarioFile
 from ledger.store.memory import MemoryBackend
 from ledger.store.repo import DbStore

@@ -73,8 +73,8 @@ def test_new_carry_over_terms_apply_to_the_months_reconciled_after_they_start():
 def test_the_holder_statement_says_what_changed_and_from_when(engine):
     import datetime as dt
 
+    from ledger.app.scenarios import run_scenario
     from ledger.reports.statements import holder_statement
-    from ledger.scenarios.runner import run_scenario
     from ledger.scenarios.schema import ScenarioFile
     from ledger.store.repo import DbStore
     from tests.domain.test_isf import PARTIES

@@ -12,11 +12,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from ledger.app.events import EventFailed, apply_event
+from ledger.app.scenarios import run_scenario
 from ledger.core.amounts import Unit
 from ledger.core.change import Change, EventRecord
 from ledger.core.journal import Journal, transfer
 from ledger.domain.base import HANDLERS
-from ledger.scenarios.runner import EventFailed, apply_event, run_scenario
 from ledger.scenarios.schema import load_scenario
 from ledger.store.memory import MemoryBackend
 

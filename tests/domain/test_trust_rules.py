@@ -10,10 +10,10 @@ from contextlib import contextmanager
 
 import pytest
 
+from ledger.app.scenarios import RunResult, run_scenario
 from ledger.core.amounts import Unit
 from ledger.reports.pool_statement import render_pool_statement_text
 from ledger.reports.statements import holder_statement, pool_statement_from_store
-from ledger.scenarios.runner import RunResult, run_scenario
 from ledger.scenarios.schema import ScenarioFile
 from ledger.store.memory import MemoryBackend
 from ledger.store.repo import DbStore

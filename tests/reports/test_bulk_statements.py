@@ -14,6 +14,7 @@ from bench.generate import council_year, population
 from click.testing import CliRunner
 
 from ledger.app.reading import Books
+from ledger.app.scenarios import run_scenario
 from ledger.app.statements import Operator, Period, statement, write_holder_statements
 from ledger.cli import cli
 from ledger.errors import UsageError
@@ -21,7 +22,6 @@ from ledger.reports import bulk
 from ledger.reports.holder_doc import holder_document
 from ledger.reports.html import render_html
 from ledger.reports.statements import holder_statement
-from ledger.scenarios.runner import run_scenario
 from ledger.scenarios.schema import ScenarioFile, load_scenario
 from ledger.store.repo import DbStore
 from ledger.store.schema import make_engine, upgrade

@@ -15,10 +15,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.app.scenarios import run_scenario
 from ledger.cli import cli
 from ledger.reports.balances import balances
 from ledger.reports.council_exports import write_gl, write_payments
-from ledger.scenarios.runner import run_scenario
 from ledger.store.repo import DbStore
 from ledger.store.schema import make_engine, upgrade
 from tests.dbutil import empty_database

@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from ledger.app.scenarios import run_scenario
 from ledger.cli import cli
 from ledger.reports.document import EASY_READ_MAX_WORDS, word_count
 from ledger.reports.holder_doc import holder_document
 from ledger.reports.html import VARIANTS, render_html
 from ledger.reports.statements import holder_statement
-from ledger.scenarios.runner import run_scenario
 from ledger.store.repo import DbStore
 from ledger.store.schema import make_engine, upgrade
 from tests.dbutil import empty_database

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ledger.app.scenarios import run_scenario
 from ledger.reports.statements import holder_statement
-from ledger.scenarios.runner import run_scenario
 from ledger.scenarios.schema import ScenarioFile
 from ledger.store.repo import DbStore
 

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.app.events import EventFailed, apply_event
+from ledger.app.scenarios import run_scenario
 from ledger.core.amounts import Unit
 from ledger.core.change import Change, EventRecord
 from ledger.core.journal import Journal, transfer
@@ -28,7 +30,6 @@ from ledger.reports.html import VARIANTS, render_html
 from ledger.reports.pool_doc import NAMES_NOTE, label_for, pool_document, share_columns
 from ledger.reports.pool_statement import pool_statement
 from ledger.reports.statements import pool_statement_from_store
-from ledger.scenarios.runner import EventFailed, apply_event, run_scenario
 from ledger.scenarios.schema import ScenarioFile
 from ledger.store.memory import MemoryBackend
 from ledger.store.repo import DbStore

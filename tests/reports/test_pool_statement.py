@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.app.events import EventFailed, apply_event
 from ledger.core.amounts import Unit
 from ledger.core.change import Change, EventRecord
 from ledger.core.journal import Journal, transfer
@@ -20,7 +21,6 @@ from ledger.reports.pool_statement import (
     pool_statement,
     render_pool_statement_text,
 )
-from ledger.scenarios.runner import EventFailed, apply_event
 from ledger.store.memory import MemoryBackend
 
 GBP = Unit.GBP

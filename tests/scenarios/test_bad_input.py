@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.app.events import EventFailed, apply_event
 from ledger.domain.base import HANDLERS
 from ledger.errors import CODES, UsageError
-from ledger.scenarios.runner import EventFailed, apply_event
 from ledger.scenarios.schema import load_scenario
 from ledger.store.memory import MemoryBackend
 

@@ -18,8 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.app.events import EventFailed, apply_event
+from ledger.app.scenarios import run_scenario
 from ledger.reports.balances import balances
-from ledger.scenarios.runner import EventFailed, apply_event, run_scenario
 from ledger.scenarios.schema import ScenarioFile
 from ledger.store.memory import MemoryBackend
 from ledger.store.repo import DbStore

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ledger.app.rebuild import LeanReplay, rebuild_break
 from ledger.core.amounts import Unit
 from ledger.core.change import Change, EventRecord
 from ledger.core.journal import Journal, Posting
-from ledger.scenarios.rebuild import LeanReplay, rebuild_break
 from ledger.store.repo import DbStore
 
 

@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
+from ledger.app.scenarios import run_scenario
 from ledger.errors import UsageError
-from ledger.scenarios.runner import run_scenario
 from ledger.scenarios.schema import ScenarioFile, load_scenario
 from ledger.store.repo import DbStore
 

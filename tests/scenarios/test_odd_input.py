@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from ledger.app.events import parse_event
+from ledger.app.scenarios import run_scenario
 from ledger.core.amounts import Unit
 from ledger.core.journal import MAX_KEY_CHARS
 from ledger.domain.base import HANDLERS, Event, Strict
 from ledger.errors import LedgerError, UsageError
 from ledger.reports.balances import balances, stats
-from ledger.scenarios.runner import parse_event, run_scenario
 from ledger.scenarios.schema import ScenarioFile, load_scenario
 from ledger.store.memory import MemoryBackend
 from ledger.store.repo import DbStore

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.scenarios.rebuild import rebuild_break
-from ledger.scenarios.runner import run_scenario
+from ledger.app.rebuild import rebuild_break
+from ledger.app.scenarios import run_scenario
 from ledger.scenarios.schema import load_scenario
 from ledger.store.repo import DbStore
 from ledger.store.schema import make_engine, upgrade

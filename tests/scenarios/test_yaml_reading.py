@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from ledger.app.scenarios import RunResult, run_scenario
 from ledger.core.amounts import Unit
 from ledger.errors import UsageError
-from ledger.scenarios.runner import RunResult, run_scenario
 from ledger.scenarios.schema import MAX_FILE_BYTES, load_scenario
 from ledger.store.memory import MemoryBackend
 

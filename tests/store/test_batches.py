@@ -7,9 +7,9 @@ import datetime as dt
 
 from sqlalchemy import text
 
+from ledger.app.scenarios import run_scenario
 from ledger.core.amounts import Unit
 from ledger.domain.base import Ctx
-from ledger.scenarios.runner import run_scenario
 from ledger.scenarios.schema import ScenarioFile
 from ledger.store.repo import DbStore
 from ledger.store.verify import first_break

@@ -8,8 +8,8 @@ import datetime as dt
 import threading
 from collections import Counter
 
+from ledger.app.events import EventFailed, apply_event
 from ledger.core.amounts import Unit
-from ledger.scenarios.runner import EventFailed, apply_event
 from ledger.store.repo import DbStore
 from ledger.store.verify import first_break
 
@@ -64,8 +64,8 @@ def test_concurrent_spends_from_one_account_never_overspend(engine):
 def test_the_same_file_run_three_times_at_once_posts_once(engine):
     from pathlib import Path
 
+    from ledger.app.scenarios import run_scenario
     from ledger.reports.balances import stats
-    from ledger.scenarios.runner import run_scenario
     from ledger.scenarios.schema import load_scenario
 
     scenario = load_scenario(Path(__file__).resolve().parents[2] / "scenarios"

@@ -11,9 +11,9 @@ import time
 import pytest
 from sqlalchemy import text
 
+from ledger.app.rebuild import rebuild_break
 from ledger.core.amounts import Unit
 from ledger.core.journal import Journal, Posting
-from ledger.scenarios.rebuild import rebuild_break
 from ledger.store.repo import DbStore
 from ledger.store.schema import make_engine, upgrade
 from ledger.store.verify import ChainHead, first_break

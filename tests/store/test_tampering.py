@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from ledger.app.rebuild import rebuild_break
+from ledger.app.scenarios import run_scenario
 from ledger.core.amounts import Unit
 from ledger.core.journal import Journal, transfer
-from ledger.scenarios.rebuild import rebuild_break
-from ledger.scenarios.runner import run_scenario
 from ledger.scenarios.schema import load_scenario
 from ledger.store.chain import journal_link
 from ledger.store.repo import DbStore

@@ -16,9 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.app import db
-from ledger.app.submit import BATCH_EVENTS, Outcome, apply_all, rollback, submit
-from ledger.scenarios.runner import failure_text, scenario_items
-from ledger.scenarios.schema import ScenarioStream
+from ledger.app.events import shown
+from ledger.app.submit import BATCH_EVENTS, Outcome, Refusal, apply_all, rollback, submit
+from ledger.core.change import Backend
+from ledger.core.items import Declare
+from ledger.core.text import text_problem
+from ledger.domain.base import HANDLERS
+from ledger.scenarios.runner import scenario_items
+from ledger.scenarios.schema import ScenarioFile, ScenarioStream
 
 
 @dataclass
@@ -81,4 +86,38 @@ def _heard(run: FileRun, each: Callable[[FileRun], None] | None) -> FileRun:
     return run
 
 
-__all__ = ["FileRun", "run_files"]
+@dataclass
+class RunResult:
+    applied: int = 0
+    skipped: int = 0
+    rejected_as_expected: int = 0
+    journals: int = 0
+    failure: str | None = None  # set when the run stopped (exit status 1)
+
+
+def failure_text(refusal: Refusal) -> str:
+    """Where a scenario stopped and why: `FILE:LINE: event N (id K, TYPE): code: reason`."""
+    item = refusal.item
+    if isinstance(item, Declare):
+        return f"{item.source}: {refusal.reason}" if item.source else refusal.reason
+    where = "" if item.line is None else f"{item.where()}: "
+    kind = item.event.get("type", "?")
+    kind = kind if isinstance(kind, str) and kind in HANDLERS else shown(kind)
+    key = item.key if len(item.key) <= 80 and not text_problem(item.key) else shown(item.key)
+    return f"{where}event {item.index} (id {key}, {kind}): {refusal.reason}"
+
+
+def run_scenario(backend: Backend, scenario: ScenarioFile | ScenarioStream, source: str = "",
+                 progress: Callable[[], None] | None = None,
+                 commit_every: int | None = None) -> RunResult:
+    """Replay every event; stops at the first unexpected rejection (events before it stay
+    applied). The caller owns the transaction; with `commit_every`, the backend commits
+    after every that many events (docs/architecture.md#batches). `progress` is called
+    after each event."""
+    done = apply_all(backend, scenario_items(scenario, source), commit_every=commit_every,
+                     progress=None if progress is None else lambda _item, _status: progress())
+    return RunResult(done.applied, done.skipped, done.rejected_as_expected, done.journals,
+                     failure_text(done.refusals[0]) if done.refusals else None)
+
+
+__all__ = ["BATCH_EVENTS", "FileRun", "RunResult", "failure_text", "run_files", "run_scenario"]

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ledger.app.db import engine, existing_ledger, names
+from ledger.app.rebuild import NotReplayable, rebuild_break
 from ledger.errors import UsageError
-from ledger.scenarios.rebuild import NotReplayable, rebuild_break
 from ledger.store.verify import ChainHead, first_break, parse_head
 
 

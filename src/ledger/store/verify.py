@@ -12,7 +12,7 @@ Checked here, from the rows alone:
 - stored balances equal the posted sums, and all balances in each unit sum to zero;
 - every floored balance at or above its floor on every date it has postings;
 - no journal posted into a period after the period was closed.
-The instrument state is checked by replaying the records (ledger/scenarios/rebuild.py).
+The instrument state is checked by replaying the records (ledger/app/rebuild.py).
 """
 
 from __future__ import annotations

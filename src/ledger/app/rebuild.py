@@ -16,11 +16,11 @@ import json
 
 from sqlalchemy import Connection, func, select, text
 
+from ledger.app.events import EventFailed, apply_event
 from ledger.core.amounts import Unit
 from ledger.core.change import Change, EventRecord
 from ledger.core.journal import Journal
 from ledger.domain.floors import default_floor
-from ledger.scenarios.runner import EventFailed, apply_event
 from ledger.store import models as m
 from ledger.store.memory import MemoryBackend
 from ledger.store.repo import DbStore, journal_from_json
