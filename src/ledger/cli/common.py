@@ -107,15 +107,13 @@ def _period(date_from: dt.date | None, date_to: dt.date | None,
     if month is not None:
         if date_from or date_to:
             raise UsageError("give either --month or --from and --to, not both")
-        from ledger.domain.base import MAX_YEAR, MIN_YEAR, day
+        from ledger.core.calendar import MAX_YEAR, MIN_YEAR, month_bounds
 
         try:
-            first = day(f"{month}-01")  # the same years as any date: never overflows
+            return month_bounds(month)  # the same years as any date: never overflows
         except ValueError:
             raise UsageError(f"--month {month[:40]!r} is not a month (YYYY-MM, years "
                              f"{MIN_YEAR} to {MAX_YEAR})") from None
-        following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-        return first, following - dt.timedelta(days=1)
     if date_from is None or date_to is None:
         raise UsageError("a statement needs --from and --to (or --month)")
     if date_to < date_from:

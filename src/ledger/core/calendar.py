@@ -21,14 +21,14 @@ _DAY = re.compile(r"([0-9]{4})-[0-9]{2}-[0-9]{2}")
 _MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:30] + "..."
 
 
 def _in_range(year: int, value: object) -> None:
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise ValueError(f"{_shown(value)} is outside the years {MIN_YEAR} to {MAX_YEAR}")
+        raise ValueError(f"{shown(value)} is outside the years {MIN_YEAR} to {MAX_YEAR}")
 
 
 # ---------------------------------------------------------------- reading
@@ -43,9 +43,9 @@ def parse_day(value: object) -> dt.date:
         try:
             found = dt.date.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"{_shown(value)} is not a date on the calendar") from None
+            raise ValueError(f"{shown(value)} is not a date on the calendar") from None
     else:
-        raise ValueError(f"{_shown(value)} is not a date (YYYY-MM-DD)")
+        raise ValueError(f"{shown(value)} is not a date (YYYY-MM-DD)")
     _in_range(found.year, value)
     return found
 
@@ -58,7 +58,7 @@ def parse_month(value: object) -> str:
         return month_of(value)
     written = _MONTH.fullmatch(value) if isinstance(value, str) else None
     if written is None:
-        raise ValueError(f"{_shown(value)} is not a month (YYYY-MM)")
+        raise ValueError(f"{shown(value)} is not a month (YYYY-MM)")
     _in_range(int(written.group(1)), value)
     return written.group(0)
 

@@ -61,50 +61,17 @@ PartyId = Annotated[str, AfterValidator(lift(check_party_id))]
 
 # Dates and months (docs/rules-trust.md#reading): written YYYY-MM-DD / YYYY-MM in ASCII
 # digits, a real calendar date, years 1900 to 2199 so that date arithmetic (schedules,
-# month ends, a month's following month) never overflows. A number is never a date.
-MIN_YEAR, MAX_YEAR = 1900, 2199
-_DAY = re.compile(r"([0-9]{4})-[0-9]{2}-[0-9]{2}")
-_MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:30] + "..."
-
-
-def _in_range(year: int, value: object) -> None:
-    if not MIN_YEAR <= year <= MAX_YEAR:
-        raise ValueError(f"{_shown(value)} is outside the years {MIN_YEAR} to {MAX_YEAR}")
-
-
-def day(value: object) -> dt.date:
-    """A date written YYYY-MM-DD (or a `date`), checked against the calendar."""
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        found = value
-    elif isinstance(value, str) and _DAY.fullmatch(value):
-        try:
-            found = dt.date.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"{_shown(value)} is not a date on the calendar") from None
-    else:
-        raise ValueError(f"{_shown(value)} is not a date (YYYY-MM-DD)")
-    _in_range(found.year, value)
-    return found
+# month ends, a month's following month) never overflows. A number is never a date. The
+# rule is the calendar's (ledger.core.calendar); these names stay for the event models.
+MIN_YEAR, MAX_YEAR = calendar.MIN_YEAR, calendar.MAX_YEAR
+day = calendar.parse_day
+_month = calendar.parse_month
+_shown = calendar.shown  # the same short form of a value in every message
 
 
 Day = Annotated[dt.date, BeforeValidator(day)]
 """A calendar date. Every `dt.date` field of an `Event` or a `Strict` is read this way."""
 
-
-def _month(value: object) -> str:
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        _in_range(value.year, value)
-        return f"{value.year:04d}-{value.month:02d}"
-    written = _MONTH.fullmatch(value) if isinstance(value, str) else None
-    if written is None:
-        raise ValueError(f"{_shown(value)} is not a month (YYYY-MM)")
-    _in_range(int(written.group(1)), value)
-    return written.group(0)
 
 
 Month = Annotated[str, BeforeValidator(_month)]

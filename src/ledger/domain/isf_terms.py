@@ -4,12 +4,11 @@ statements. Money from hours is exact and rounded once (docs/scenarios.md#number
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from fractions import Fraction
 
 from ledger.core.amounts import parse_pence, parse_rate, round_half_away
-from ledger.domain.base import month_index
+from ledger.core.calendar import last_day, month_index, month_of
 
 TERMS = ("hours_per_month_minutes", "rate_pence_per_hour", "expire_after_months",
          "max_minutes", "max_borrow_minutes", "fee", "underspend")
@@ -26,15 +25,6 @@ def terms_for(state: dict, month: str) -> dict:
     for variation in varied:
         view.update(variation["terms"])
     return view
-
-
-def month_of(day) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def last_day(month: str) -> dt.date:
-    year, mon = (int(part) for part in month.split("-"))
-    return dt.date(year, mon, calendar.monthrange(year, mon)[1])
 
 
 def reconciled_month(state: dict, day: dt.date) -> bool:
@@ -68,7 +58,7 @@ def first_month(state: dict, month: str) -> tuple[dt.date | None, Fraction]:
         return None, Fraction(1)
     if state.get("first_month") != "pro_rata":
         return opened, Fraction(1)
-    days = calendar.monthrange(opened.year, opened.month)[1]
+    days = last_day(month).day
     return opened, Fraction(days - opened.day + 1, days)
 
 
