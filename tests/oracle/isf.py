@@ -282,17 +282,22 @@ class IsfRules:
     def _over_once_reconciled(self, isf: dict, entry: dict) -> bool:
         """docs/rules-dp-isf.md#month-end: support dated after an advanced month not yet
         reconciled is checked against the bank as that month's reconciliation, made now,
-        would leave it (months reconciled in order, each under its own terms)."""
+        would leave it (months reconciled in order, each under its own terms), on its date
+        and every later one: no support from it on may then be past the borrowing limit
+        because of it."""
         pending = sorted(m for m in isf["advanced"] if m not in isf["reconciled"]
                          and month_last(m) < entry["pos"][0])
         if not pending:
             return False
-        trial = list(isf["timeline"]) + [
-            {"kind": "reconcile", "pos": (month_last(m), 1, self.seq + 1 + n),
-             "seq": self.seq + 1 + n, "month": m, "terms": self.terms(isf, m)}
-            for n, m in enumerate(pending)]
-        _, _, results = replay(trial, lambda why: None)
-        return bool(results[entry["seq"]].get("over"))
+        ends = [{"kind": "reconcile", "pos": (month_last(m), 1, self.seq + 1 + n),
+                 "seq": self.seq + 1 + n, "month": m, "terms": self.terms(isf, m)}
+                for n, m in enumerate(pending)]
+        without = [e for e in isf["timeline"] if e is not entry]
+        _, _, before = replay(without + ends, lambda why: None)
+        _, _, after = replay(isf["timeline"] + ends, lambda why: None)
+        return any(after[e["seq"]].get("over") and not before.get(e["seq"], {}).get("over")
+                   for e in isf["timeline"] if e["kind"] == "delivery"
+                   and e["pos"] >= entry["pos"])
 
     def ev_isf_purchase(self, raw: dict) -> dict:
         payee = external(raw["payee"], True)
