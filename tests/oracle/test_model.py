@@ -108,8 +108,8 @@ def test_timesheet_times_are_wall_clock_times_in_london():
     assert me.visit_minutes(d("2026-10-25"), "01:30", "03:00") is None
     assert me.visit_minutes(d("2026-04-01"), "10:00", "10:00") is None
     _, out = play(STORIES["timesheet_files_are_all_or_nothing"])
-    assert [o.exit for o in out[2:7]] == [2, 0, 0, 2, 2]
-    assert [o.exit for o in out[8:]] == [2, 0, 0, 0]
+    assert [o.exit for o in out[2:8]] == [2, 0, 0, 2, 2, 2]
+    assert [o.exit for o in out[9:]] == [2, 0, 0, 0]
 
 
 def test_bank_lines_post_spends_and_match_money_in():
