@@ -68,11 +68,10 @@ def _head(engine) -> tuple:
         return tuple(conn.execute(text("SELECT event_seq, event_hash FROM ledger")).one())
 
 
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SQLite: one writer
 def test_a_write_made_after_the_store_was_opened_is_seen_and_never_overwritten(ledger):
     """A store that has read the ISF before `submit` (as the old month-end commands did)
     must not write back what it read: `submit` locks, then reads again."""
-    if ledger.dialect.name != "postgresql":
-        pytest.skip("SQLite takes its write lock when the transaction begins")
     with ledger.connect() as mine:
         store = DbStore(mine, batch=True)
         assert store.get_state("isf", "H1:SH")["lots"][0]["minutes"] == 40 * 60
@@ -84,11 +83,10 @@ def test_a_write_made_after_the_store_was_opened_is_seen_and_never_overwritten(l
     _verified(ledger)
 
 
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SQLite: one writer
 def test_a_plan_reads_the_ledger_only_once_the_lock_is_held(ledger):
     """While a plan runs, another writer waits for the lock; it then sees the plan's
     write, and the plan never sees half of it."""
-    if ledger.dialect.name != "postgresql":
-        pytest.skip("SQLite lets one writer in at a time by its own lock")
     finished: list[float] = []
 
     def other_writer() -> None:
