@@ -155,3 +155,58 @@ def test_the_shipped_month_end_gives_the_figures_worked_by_hand(db_url):
     assert (bob["money_in_minor"], bob["money_fees_minor"], bob["money_closing_minor"]) == (
         42000, 2000, 0)
     assert (cat["hours_closing_minutes"], cat["money_closing_minor"]) == (-120, -4200)
+
+
+def test_the_shipped_may_with_a_correction_and_a_late_timesheet(db_url):
+    """The README's month end on: May's rota, then a corrected export of it (Cat's 12 May
+    visit ran on from 14:20 to 14:50, and a 19 May visit was added), then Ann's timesheet
+    for 29 April found after April was reconciled (docs/month-end.md#worked-example)."""
+    root = Path(__file__).resolve().parents[2] / "scenarios"
+    files = root / "provider-month-end"
+    rules = str(files / "rota.rules")
+    assert invoke("scenario", "run", str(root / "provider-month-end.yaml"), db=db_url
+                  ).exit_code == 0
+    for month, sheet in (("2026-04", ["april-timesheet.csv"]),
+                         ("2026-05", ["may-rota.csv", "--rules", rules])):
+        assert invoke("isf", "advance", "--provider", "SH", "--month", month,
+                      db=db_url).exit_code == 0
+        done = invoke("isf", "import-timesheet", str(files / sheet[0]), *sheet[1:],
+                      "--provider", "SH", "--month", month, db=db_url)
+        assert done.exit_code == 0, done.output
+        if month == "2026-04":
+            assert invoke("isf", "reconcile", "--provider", "SH", "--month", month,
+                          db=db_url).exit_code == 0
+    stats = invoke("stats", "--format", "json", db=db_url).output
+
+    corrected = ("isf", "import-timesheet", str(files / "may-rota-corrected.csv"), "--rules",
+                 rules, "--provider", "SH", "--month", "2026-05")
+    refused = invoke(*corrected, db=db_url)
+    assert refused.exit_code == 2
+    assert "may-rota-corrected.csv:8: changed since it was imported (was 4:20, now 4:50)" \
+        in refused.output
+    assert "may-rota-corrected.csv:9" not in refused.output  # the new visit is fine
+    assert invoke("stats", "--format", "json", db=db_url).output == stats  # nothing posted
+    assert invoke(*corrected, "--replace-changed", db=db_url).exit_code == 0
+
+    late = ("isf", "import-timesheet", str(files / "april-late.csv"), "--provider", "SH")
+    refused = invoke(*late, db=db_url)
+    assert refused.exit_code == 2 and "april-late.csv:2:" in refused.output
+    assert "period_closed" in refused.output and "2026-04" in refused.output
+    assert invoke(*late, "--late-to-open-month", db=db_url).exit_code == 0
+    again = invoke(*late, "--late-to-open-month", db=db_url)  # nothing new the second time
+    assert again.exit_code == 0 and "0 deliveries posted, 1 already recorded" in again.output
+
+    report = json.loads(invoke("isf", "reconcile", "--provider", "SH", "--month", "2026-05",
+                               "--format", "json", db=db_url).output)
+    ann, bob, cat = report["isfs"]
+    # Ann: three visits of 9:00-11:30 (2:30 each) and the late 2:00, at £19.50 an hour.
+    assert ann["hours_delivered_minutes"] == 3 * 150 + 120
+    assert ann["money_delivered_minor"] == (3 * 150 + 120) * 1950 // 60
+    assert bob["hours_delivered_minutes"] == 2 * 300  # two visits of 13:00-18:00
+    # Cat: 22:00-06:00 (8:00), 12 May now 4:50 (the 4:20 posted first is reversed, in
+    # "other"), 19 May 10:00-13:00 (3:00).
+    net = cat["hours_delivered_minutes"] - cat["hours_other_minutes"]
+    assert net == 480 + 290 + 180
+    april = json.loads(invoke("isf", "reconcile", "--provider", "SH", "--month", "2026-04",
+                              "--format", "json", db=db_url).output)
+    assert april["isfs"][0]["hours_delivered_minutes"] == 720  # April's report unchanged
