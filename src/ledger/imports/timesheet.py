@@ -1,209 +1,181 @@
 """Reading a provider's timesheet CSV into `isf_delivery` events (docs/month-end.md
-#timesheets).
+#timesheets), under the reading rules of ledger.imports.reading.
 
-Every row is read and checked here (columns, dates, times, minutes, text); what only the
-ledger can say (is the ISF open on that date, would the bank go past its borrowing limit,
-is the month closed) is said by the `isf_delivery` rule when `ledger.app.timesheet` submits
-the rows. Each problem is one `FILE:LINE: reason`, LINE counting the header as line 1.
+Every row is read and checked here (columns, dates, times, minutes, text) and given its
+visit key, and the key the release before the reading rules gave it; what only the ledger
+can say (is the ISF open, is the row already recorded or changed, is the month closed) is
+`ledger.app.timesheet`'s. Each problem is (line, reason), the header being line 1.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from ledger.core.amounts import parse_minutes
-from ledger.core.journal import PARTY_ID
+from ledger.core.calendar import parse_day
+from ledger.core.journal import MAX_PARTY_ID_CHARS, PARTY_ID
 from ledger.core.text import text_problem
-from ledger.domain.base import day
 from ledger.errors import LedgerError, UsageError
+from ledger.imports.reading import (
+    MAX_ROWS,
+    ReadRules,
+    Record,
+    Table,
+    cell_error,
+    check_month,
+    clock_text,
+    elapsed_minutes,
+    month_option,
+    parse_clock,
+    parse_date,
+    parse_rules,
+    read_table,
+    skip_rule,
+    timezone_rule,
+    wall_time,
+    why,
+)
 
 COLUMNS = ("holder", "date", "hours", "start", "end", "provider", "worker", "reference",
            "notes")
-MAX_FILE_BYTES = 64 * 1024 * 1024  # a provider's month for thousands of people
-MAX_ROWS = 1_000_000
-_HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-_DMY = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
-
-
-@dataclass
-class Rules:
-    """How an export's columns map to ours (`--rules FILE`): `column NAME = Header`."""
-
-    columns: dict[str, str] = field(default_factory=dict)  # ours -> the export's header
-    separator: str = ","
+Rules = ReadRules
 
 
 @dataclass
 class Row:
     line: int
     key: str
-    event: dict
+    event: dict  # an isf_delivery dated the day worked
+    legacy_key: str | None = None  # the key the release before the reading rules gave it
+    identical_to: int | None = None  # the line of an earlier row with every cell equal
+    start: str | None = None  # HH:MM
 
 
-def parse_rules(path: Path, rules: Rules, columns: tuple[str, ...],
-                more: dict[str, Callable[[str, str], None]] | None = None) -> Rules:
-    """A rules file: `#` comments, blank lines, `column NAME = Header in the export`,
-    `separator ;` (or `tab`), and the words of `more`, each handed the rest of its line
-    and where it is. Anything else is one line of error with its line."""
-    more = more or {}
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise UsageError(f"{path}: cannot read the rules file ({err})") from None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        word, _, rest = line.partition(" ")
-        where = f"{path}:{number}"
-        if word == "column":
-            name, eq, header = rest.partition("=")
-            name, header = name.strip().lower(), header.strip()
-            if not eq or name not in columns or not header:
-                raise UsageError(f"{where}: expected `column NAME = Header`, NAME one of "
-                                 f"{', '.join(columns)}")
-            rules.columns[name] = header
-        elif word == "separator":
-            value = "\t" if rest.strip() == "tab" else rest.strip()
-            if len(value) != 1:
-                raise UsageError(f"{where}: a separator is one character, or `tab`")
-            rules.separator = value
-        elif word in more:
-            more[word](rest, where)
-        else:
-            raise UsageError(f"{where}: unknown rule {word!r} "
-                             f"({', '.join(['column', 'separator', *more])})")
-    return rules
+@dataclass
+class Reading:
+    rows: list[Row] = field(default_factory=list)
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, the skip rule)
 
 
 def read_rules(path: Path) -> Rules:
-    """A timesheet's rules file: `column` and `separator` lines."""
-    return parse_rules(path, Rules(), COLUMNS)
+    """A timesheet's rules file: `column`, `separator`, `encoding`, `date`, `skip` and
+    `timezone` lines."""
+    rules = Rules()
+    return parse_rules(path, rules, COLUMNS, {"timezone": timezone_rule(rules)})
 
 
-def open_csv(path: Path, separator: str, limit_note: str = ""):
-    """A CSV reader over the whole file (UTF-8, with or without a byte order mark), at
-    most MAX_FILE_BYTES; an unreadable file is one line of error."""
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise UsageError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB"
-                             + limit_note)
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise UsageError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
-    except OSError as err:
-        raise UsageError(f"{path}: cannot read it ({err.strerror or err})") from None
-    return csv.reader(io.StringIO(text, newline=""), delimiter=separator)
-
-
-def positions(header: list[str], rules: Rules, columns: tuple[str, ...]) -> dict[str, int]:
-    """Our column -> its index. Header names are compared case-insensitively, trimmed."""
-    names = [h.strip().lower() for h in header]
-    wanted = {name: rules.columns.get(name, name).strip().lower() for name in columns}
-    return {name: names.index(header_name) for name, header_name in wanted.items()
-            if header_name in names}
-
-
-def _date(text: str) -> dt.date:
-    found = _DMY.match(text)
-    if found:
-        text = f"{found.group(3)}-{found.group(2)}-{found.group(1)}"
-    return day(text)
-
-
-def _clock(text: str) -> int:
-    found = _HH_MM.match(text)
-    if not found:
-        raise ValueError(f"{text[:20]!r} is not a time of day HH:MM")
-    return int(found.group(1)) * 60 + int(found.group(2))
-
-
-def read_timesheet(path: Path, provider: str, rules: Rules | None = None
-                   ) -> tuple[list[Row], list[tuple[int, str]]]:
-    """Every row as an `isf_delivery` with its key, and every problem found as (line,
-    reason)."""
+def read_timesheet(path: Path, provider: str, rules: Rules | None = None,
+                   month: str | None = None) -> Reading:
+    """Every row as an `isf_delivery` with its keys, every problem as (line, reason), and
+    every row a `skip` rule left out."""
     rules = rules or Rules()
-    reader = open_csv(path, rules.separator, ", the most a timesheet may be")
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise UsageError(f"{path}: empty: a timesheet starts with a header row") from None
-    except csv.Error as err:
-        raise UsageError(f"{path}:1: not CSV ({err})") from None
-    position = _columns(path, header, rules)
-    rows: list[Row] = []
-    problems: list[tuple[int, str]] = []
-    seen: dict[str, int] = {}
-    try:
-        for values in reader:
-            line = reader.line_num
-            if len(rows) + len(problems) >= MAX_ROWS:
-                raise UsageError(f"{path}: more than {MAX_ROWS:,} rows")
-            if not any(v.strip() for v in values):
-                continue  # a blank line
-            try:
-                cells = {name: values[i].strip() if i < len(values) else ""
-                         for name, i in position.items()}
-                event = _event(cells, provider)
-            except (ValueError, LedgerError) as err:
-                problems.append((line, _why(err)))
-                continue
-            fingerprint = _fingerprint(provider, cells, event)
-            seen[fingerprint] = seen.get(fingerprint, 0) + 1
-            key = (f"timesheet/{provider}/ref/{cells['reference']}" if cells.get("reference")
-                   else f"timesheet/{provider}/{fingerprint[:32]}#{seen[fingerprint]}")
-            rows.append(Row(line, key, event))
-    except csv.Error as err:
-        problems.append((reader.line_num, f"not CSV ({err})"))
-    return rows, problems
-
-
-def _why(err: Exception) -> str:
-    return str(err).removeprefix("invalid: ")
-
-
-def _columns(path: Path, header: list[str], rules: Rules) -> dict[str, int]:
-    """Our column -> its index, the required ones checked."""
-    position = positions(header, rules, COLUMNS)
-    shown = lambda name: rules.columns.get(name, name)  # noqa: E731
-    for required in ("holder", "date"):
-        if required not in position:
-            raise UsageError(f"{path}:1: no {shown(required)!r} column")
-    if "hours" not in position and not {"start", "end"} <= set(position):
-        raise UsageError(f"{path}:1: no {shown('hours')!r} column, nor "
-                         f"{shown('start')!r} and {shown('end')!r}")
-    return position
-
-
-def _event(cells: dict[str, str], provider: str) -> dict:
-    holder = cells["holder"]
-    if not PARTY_ID.match(holder):
-        raise ValueError(f"holder {holder[:40]!r} is not a holder id")
-    if cells.get("provider") and cells["provider"] != provider:
-        raise ValueError(f"provider {cells['provider'][:40]!r} is not {provider}")
-    try:
-        on = _date(cells["date"])
-    except ValueError:
-        raise ValueError(f"date {cells['date'][:40]!r} is not YYYY-MM-DD or DD/MM/YYYY "
-                         "(a real date)") from None
-    if cells.get("hours"):
+    month = month_option(month)
+    table = read_table(path, rules, COLUMNS, "timesheet")
+    _check_columns(path, table, rules)
+    zone = ZoneInfo(rules.timezone)
+    old = _LegacyKeys(provider, table.header, rules)
+    visits = _Visits(provider)
+    reading = Reading()
+    for record in table.records:
+        legacy_key = old.key(record)
+        rule = skip_rule(rules, record)
+        if rule:
+            reading.skipped.append((record.line, rule))
+            continue
         try:
-            minutes = parse_minutes(cells["hours"])
+            event, start = _event(record, table.shown, provider, rules, zone, month)
         except (ValueError, LedgerError) as err:
-            raise ValueError(f"hours {cells['hours'][:40]!r}: {_why(err)}") from None
-    else:
-        start, end = _clock(cells.get("start", "")), _clock(cells.get("end", ""))
-        minutes = end - start if end > start else end + 24 * 60 - start  # ends next day
-    if minutes <= 0:
-        raise ValueError("no time delivered (0 minutes)")
+            reading.problems.append((record.line, why(err)))
+            continue
+        row = Row(record.line, "", event, None if "reference" in event else legacy_key,
+                  None, start)
+        problem = visits.place(row, record)
+        if problem:
+            reading.problems.append((record.line, problem))
+        else:
+            reading.rows.append(row)
+    reading.problems = sorted(table.problems + reading.problems)
+    return reading
+
+
+def _check_columns(path: Path, table: Table, rules: Rules) -> None:
+    def missing(name: str) -> str:
+        if name in rules.columns:
+            return f"no {rules.columns[name]!r} column (the rules' `column {name}`)"
+        if rules.mapped:
+            return f"no {name} column: the rules map none (add `column {name} = Header`)"
+        return f"no {name!r} column"
+    for required in ("holder", "date"):
+        if required not in table.shown:
+            raise UsageError(f"{path}:1: {missing(required)}")
+    if "hours" not in table.shown and not {"start", "end"} <= set(table.shown):
+        absent = [n for n in ("start", "end") if n not in table.shown]
+        raise UsageError(f"{path}:1: {missing('hours')}, nor "
+                         + " and ".join(missing(n).removeprefix("no ") for n in absent))
+
+
+class _Visits:
+    """Keys for the rows of one file: a visit's key, told apart by occurrence, and the
+    rows found identical to an earlier one."""
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.hours_only: dict[tuple[str, str], int] = {}  # (holder, date) -> rows so far
+        self.keys: dict[str, tuple[int, tuple]] = {}  # visit key -> (line, cells)
+        self.cells: dict[tuple, int] = {}  # every read cell -> the first line
+        self.repeats: dict[str, int] = {}
+
+    def place(self, row: Row, record: Record) -> str | None:
+        event = row.event
+        if "reference" in event:
+            row.key = f"timesheet/{self.provider}/ref/{event['reference']}"
+            return None
+        cells = tuple(sorted(record.cells.items()))
+        row.identical_to = self.cells.setdefault(cells, row.line)
+        if row.identical_to == row.line:
+            row.identical_to = None
+        holder, date = event["holder"], event["date"]
+        if row.start is None:
+            place = self.hours_only[holder, date] = self.hours_only.get((holder, date), 0) + 1
+            which = f"#{place}"
+        else:
+            which = row.start
+        parts = [self.provider, holder, date, which, event.get("worker", "")]
+        digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+        row.key = f"timesheet/{self.provider}/visit/{digest}"
+        if row.key in self.keys:
+            line, earlier = self.keys[row.key]
+            if earlier != cells:
+                return (f"the same visit as line {line} (holder, date, start and worker) "
+                        "with other figures; correct one of them, or give each visit a "
+                        "reference")
+            self.repeats[row.key] = self.repeats.get(row.key, 1) + 1
+            row.key += f"#{self.repeats[row.key]}"
+        else:
+            self.keys[row.key] = (row.line, cells)
+        return None
+
+
+def _event(record: Record, shown: dict[str, str], provider: str, rules: Rules,
+           zone: ZoneInfo, month: str | None) -> tuple[dict, str | None]:
+    cells = record.cells
+    holder = cells["holder"]
+    if not PARTY_ID.fullmatch(holder) or len(holder) > MAX_PARTY_ID_CHARS:
+        raise cell_error("holder", holder, shown["holder"], "is not a holder id (capital "
+                         "letters, digits, - and _)")
+    if cells.get("provider") and cells["provider"] != provider:
+        raise cell_error("provider", cells["provider"], shown["provider"],
+                         f"is not {provider}, the provider this file is imported for")
+    on = parse_date(cells["date"], rules, shown["date"])
+    check_month(on, month)
+    minutes, start = _minutes(cells, shown, on, zone)
     event: dict = {"date": on.isoformat(), "type": "isf_delivery", "holder": holder,
                    "provider": provider, "hours": f"{minutes // 60}:{minutes % 60:02d}"}
     for name in ("worker", "reference", "notes"):
@@ -211,17 +183,114 @@ def _event(cells: dict[str, str], provider: str) -> dict:
         if value:
             problem = text_problem(value)
             if problem:
-                raise ValueError(f"{name} {problem}")
+                raise ValueError(f"{name} (column {shown[name]!r}) {problem}")
             event[name] = value
-    return event
+    return event, start
 
 
-def _fingerprint(provider: str, cells: dict[str, str], event: dict) -> str:
-    """Provider, holder, date, minutes, start, end and worker: the same visit in an
-    overlapping or re-ordered export has the same fingerprint."""
-    parts = [provider, event["holder"], event["date"], event["hours"],
-             cells.get("start", ""), cells.get("end", ""), cells.get("worker", "")]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+def _minutes(cells: dict[str, str], shown: dict[str, str], on: dt.date,
+             zone: ZoneInfo) -> tuple[int, str | None]:
+    """The minutes delivered (the row's hours, else the real time from start to end),
+    and the start as HH:MM."""
+    clock = {name: parse_clock(cells[name], shown[name], name)
+             for name in ("start", "end") if cells.get(name)}
+    hours = _hours(cells["hours"], shown["hours"]) if cells.get("hours") else None
+    start, end = clock.get("start"), clock.get("end")
+    days = {"start": on, "end": on + dt.timedelta(days=1)
+            if start is not None and end is not None and end <= start else on}
+    instants = {}
+    for name, minutes in clock.items():
+        instants[name], wrong = wall_time(days[name], minutes, zone)
+        if wrong == "does not exist":
+            raise cell_error(name, cells[name], shown[name], f"does not exist on "
+                             f"{days[name].isoformat()} in {zone.key} (the clocks go "
+                             "forward past it); correct the time")
+        if wrong and hours is None:
+            raise cell_error(name, cells[name], shown[name], f"happens twice on "
+                             f"{days[name].isoformat()} in {zone.key} (the clocks go "
+                             "back over it); give the visit's hours as well")
+    if hours is None:
+        if start is None or end is None:
+            absent = [shown.get(n, n) for n in ("hours", "start", "end") if n not in clock]
+            raise ValueError("no time given: " + ", ".join(repr(a) for a in absent)
+                             + " empty")
+        if start == end:
+            raise ValueError(f"start and end are both {clock_text(start)} (columns "
+                             f"{shown['start']!r}, {shown['end']!r}): a 24-hour visit "
+                             "is written with hours")
+        hours = elapsed_minutes(instants["start"], instants["end"])
+    return hours, None if start is None else clock_text(start)
 
 
-__all__ = ["COLUMNS", "Row", "Rules", "read_rules", "read_timesheet"]
+def _hours(text: str, column: str) -> int:
+    try:
+        minutes = parse_minutes(text)
+    except (ValueError, LedgerError) as err:
+        raise cell_error("hours", text, column, why(err).removeprefix("hours: ")) from None
+    if minutes < 0:
+        raise cell_error("hours", text, column, f"{text} is negative: hours are at least "
+                         "0:01")
+    if minutes == 0:
+        raise cell_error("hours", text, column, "no time delivered; a cancelled visit is "
+                         "left out with `skip COLUMN = VALUE` in the rules")
+    return minutes
+
+
+class _LegacyKeys:
+    """The keys the release before the reading rules (2026-12-06) gave rows without a
+    reference, computed as it computed them: the columns it read (a rules file's and any
+    of our names), DD/MM/YYYY dates, the minutes of `hours` or the naive end - start, and
+    the occurrence of the fingerprint among the rows it accepted."""
+
+    _DMY = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
+    _HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+    def __init__(self, provider: str, header: list[str], rules: Rules) -> None:
+        names = [h.strip().lower() for h in header]
+        wanted = {n: rules.columns.get(n, n).strip().lower() for n in COLUMNS}
+        self.index = {n: names.index(h) for n, h in wanted.items() if h in names}
+        self.provider = provider
+        self.seen: dict[str, int] = {}
+
+    def key(self, record: Record) -> str | None:
+        values = record.values
+        cells = {n: values[i].strip() if i < len(values) else ""
+                 for n, i in self.index.items()}
+        try:
+            parts = self._parts(cells)
+        except (ValueError, LedgerError, KeyError):
+            return None  # that release refused the row
+        fingerprint = hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+        self.seen[fingerprint] = self.seen.get(fingerprint, 0) + 1
+        return f"timesheet/{self.provider}/{fingerprint[:32]}#{self.seen[fingerprint]}"
+
+    def _parts(self, cells: dict[str, str]) -> list:
+        holder = cells["holder"]
+        if not PARTY_ID.match(holder) or (cells.get("provider") and
+                                          cells["provider"] != self.provider):
+            raise ValueError(holder)
+        found = self._DMY.match(cells["date"])
+        on = parse_day(f"{found.group(3)}-{found.group(2)}-{found.group(1)}" if found
+                       else cells["date"])
+        if cells.get("hours"):
+            minutes = parse_minutes(cells["hours"])
+        else:
+            start, end = self._clock(cells.get("start", "")), self._clock(cells.get("end", ""))
+            minutes = end - start if end > start else end + 24 * 60 - start
+        if minutes <= 0:
+            raise ValueError(minutes)
+        for name in ("worker", "reference", "notes"):
+            if cells.get(name) and text_problem(cells[name]):
+                raise ValueError(name)
+        return [self.provider, holder, on.isoformat(), f"{minutes // 60}:{minutes % 60:02d}",
+                cells.get("start", ""), cells.get("end", ""), cells.get("worker", "")]
+
+    def _clock(self, text: str) -> int:
+        found = self._HH_MM.match(text)
+        if not found:
+            raise ValueError(text)
+        return int(found.group(1)) * 60 + int(found.group(2))
+
+
+__all__ = ["COLUMNS", "MAX_ROWS", "Reading", "Row", "Rules", "read_rules",
+           "read_timesheet"]
