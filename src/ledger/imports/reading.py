@@ -231,7 +231,7 @@ def decode(path: Path, encoding: str, limit_note: str = "") -> tuple[str, list[t
         first = err
     shown = "UTF-8" if encoding == "utf-8-sig" else encoding
     advice = "declare the file's encoding with `encoding NAME` in the rules file"
-    if "\n".encode(encoding) != b"\n":  # UTF-16 and the like: the first bad line only
+    if "\n".encode(_no_bom(encoding)) != b"\n":  # UTF-16 and the like: the first bad line only
         line = data[:first.start].decode(encoding, "replace").count("\n") + 1
         raise UsageError(f"{path}:{line}: bytes that are not {shown} text; {advice}")
     problems, parts = [], []
@@ -321,7 +321,9 @@ def skip_rule(rules: ReadRules, record: Record) -> str | None:
 
 
 def cell_error(name: str, value: str, column: str, why: str) -> ValueError:
-    return ValueError(f"{name} {value[:40]!r} (column {column!r}): {why}")
+    """`hours '-2' (column 'Hours'): why`, or `date 'x' (column 'Date') is not ...`."""
+    joint = " " if why.startswith(("is ", "does ", "happens ", "has ")) else ": "
+    return ValueError(f"{name} {value[:40]!r} (column {column!r}){joint}{why}")
 
 
 def why(err: Exception) -> str:
@@ -358,7 +360,8 @@ def _in_years(iso: str, fail: Callable[[str], ValueError]) -> dt.date:
     try:
         return parse_day(iso)
     except ValueError as err:
-        raise fail(str(err).replace(repr(iso), "it")) from None
+        text = str(err)  # "'1066-04-01' is outside the years ..."
+        raise fail(text[text.find(" is ") + 1:] if " is " in text else text) from None
 
 
 def check_month(on: dt.date, month: str | None) -> None:
@@ -426,7 +429,7 @@ def parse_amount(text: str, decimal_comma: bool = False, column: str = "amount",
     try:
         pence = parse_pence(number, name)
     except LedgerError as err:
-        raise fail(why(err).removeprefix(f"{name}: ").replace(repr(number), "it")) from None
+        raise fail(why(err).split(f"{number!r} ", 1)[-1]) from None
     return -pence if negative else pence
 
 
