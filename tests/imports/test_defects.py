@@ -8,6 +8,7 @@ and nothing posted. Every expected figure is worked out here from the file's mea
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -75,14 +76,15 @@ def scenario(tmp_path: Path, db: str, events: str, setup: str = SETUP) -> None:
     assert done.code == 0, done.out + done.err
 
 
-def isf_ledger(tmp_path: Path, db: str, *opened: tuple[str, str]) -> str:
+def isf_ledger(tmp_path: Path, db: str, *opened: tuple[str, str], then: str = "") -> str:
     """For each (HOLDER, MONTH) of OPENED (default H1 in April 2026): HOLDER's ISF with SH
-    opened on MONTH's first day, 40 hours a month at £20.00 an hour, advanced for MONTH."""
+    opened on MONTH's first day, 40 hours a month at £20.00 an hour, advanced for MONTH;
+    then the events THEN."""
     scenario(tmp_path, db, "".join(
         f"  - {{date: {month}-01, type: isf_open, holder: {holder}, provider: SH,\n"
         f"     hours_per_month: 40, rate: \"20.00\"}}\n"
         f"  - {{date: {month}-01, type: isf_advance, holder: {holder}, provider: SH,\n"
-        f"     month: {month}}}\n" for holder, month in opened or [("H1", "2026-04")]))
+        f"     month: {month}}}\n" for holder, month in opened or [("H1", "2026-04")]) + then)
     return db
 
 
@@ -92,12 +94,18 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def minutes(db: str, holder: str = "H1", as_of: str | None = None) -> int:
-    """The hours left in HOLDER's ISF with SH, in minutes (on AS_OF, if given)."""
+def minutes(db: str, holder: str = "H1", as_of: str | None = None, unit: str = "HRS") -> int:
+    """The hours left in HOLDER's ISF with SH, in minutes (on AS_OF, if given); with
+    unit="GBP", the money left in it, in pence."""
     more = ("--as-of", as_of) if as_of else ()
     done = ledger("balance", "--format", "json", "--account", f"isf:{holder}:SH", *more, db=db)
     assert done.code == 0, done.err
-    return next(r["minor_units"] for r in json.loads(done.out) if r["unit"] == "HRS")
+    return next(r["minor_units"] for r in json.loads(done.out) if r["unit"] == unit)
+
+
+def pence(db: str, as_of: str | None = None) -> int:
+    """The money left in H1's ISF with SH (on AS_OF, if given), in pence."""
+    return minutes(db, "H1", as_of, unit="GBP")
 
 
 def timesheet(path: Path, db: str, *more: str) -> Ran:
@@ -244,8 +252,10 @@ def test_a_corrected_visit_is_reported_as_changed_and_replaced_only_when_asked(
     assert minutes(db) == 40 * HOUR - 2 * HOUR  # not 4:30 in all
     replaced = timesheet(corrected, db, "--replace-changed")
     assert replaced.code == 0, replaced.err
-    # The 2:00 reversed and the 2:30 recorded: 2:30 delivered in all.
+    # The 2:00 reversed and the 2:30 recorded: 2:30 delivered in all, £50.00 at £20.00
+    # an hour out of the month's £800.00.
     assert minutes(db) == 40 * HOUR - (2 * HOUR + 30)
+    assert pence(db) == 80000 - 5000
     # The corrected file again, with or without the flag: already recorded.
     assert timesheet(corrected, db).code == 0
     assert timesheet(corrected, db, "--replace-changed").code == 0
@@ -301,12 +311,15 @@ def _april_report(db: str) -> str:
 
 
 def test_a_late_row_leaves_a_reconciled_month_alone(tmp_path, db_url):
-    db = isf_ledger(tmp_path, db_url)
+    # The rate goes up from May: £25.00 an hour for support given from 1 May.
+    db = isf_ledger(tmp_path, db_url, then="  - {date: 2026-04-01, type: isf_vary, "
+                    "holder: H1, provider: SH, from: 2026-05, rate: \"25.00\"}\n")
     april = write(tmp_path, "april.csv", "holder,date,hours\nH1,2026-04-03,1:00\n")
     assert timesheet(april, db).code == 0
     report = _april_report(db)  # April reconciled and its report sent
     assert ledger("isf", "advance", "--provider", "SH", "--month", "2026-05", db=db).code == 0
     end_of_april, first_of_may = minutes(db, as_of="2026-04-30"), minutes(db, as_of="2026-05-01")
+    money = pence(db, as_of="2026-05-01")
     late = write(tmp_path, "late.csv", """\
         holder,date,hours
         H1,2026-04-03,1:00
@@ -318,10 +331,12 @@ def test_a_late_row_leaves_a_reconciled_month_alone(tmp_path, db_url):
     assert minutes(db, as_of="2026-05-01") == first_of_may
     done = timesheet(late, db, "--late-to-open-month")
     assert done.code == 0, done.err
-    # Posted on 1 May (the month after April, the last reconciled), worked on 20 April:
-    # April's figures and report are as they were sent.
+    # Posted on 1 May (the month after April, the last reconciled), worked on 20 April
+    # and so valued at April's £20.00 an hour (£40.00, not £50.00): April's figures and
+    # report are as they were sent.
     assert minutes(db, as_of="2026-04-30") == end_of_april
     assert minutes(db, as_of="2026-05-01") == first_of_may - 2 * HOUR
+    assert pence(db, as_of="2026-05-01") == money - 4000
     assert _april_report(db) == report
     # Recorded under the row's own key: the file again posts nothing, flag or not.
     assert timesheet(late, db).code == 0
@@ -348,7 +363,8 @@ def test_cancelled_visits_are_left_out_by_a_skip_rule_and_counted(tmp_path, db_u
     assert done.code == 0, done.err
     # Lines 3 and 4 are cancelled (trimmed, any case): only line 2's hour is posted.
     assert minutes(db) == 40 * HOUR - 1 * HOUR
-    assert "2" in done.out and "skip" in done.out.lower()
+    summary = done.out.replace(str(sheet), "FILE").lower()
+    assert re.search(r"\b2\b[^\n]*skip|skip[^\n]*\b2\b", summary), done.out  # counted
 
 
 MAIN = [sys.executable, "-c", "from ledger.cli import main; main()"]
