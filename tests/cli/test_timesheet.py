@@ -134,12 +134,16 @@ def test_every_problem_is_named_with_its_line_and_nothing_is_posted(tmp_path, db
 
 
 def test_a_reference_reused_with_different_content_is_refused(tmp_path, db_url):
+    """The reference names the visit: other minutes under it are a change, reported with
+    both figures (docs/month-end.md#keys), never posted beside the first."""
     db = _ledger(tmp_path, db_url)
     first = _csv(tmp_path, "a.csv", "holder,date,hours,reference\nH1,2026-04-03,1:00,R1\n")
     assert _import(first, db).returncode == 0
     second = _csv(tmp_path, "b.csv", "holder,date,hours,reference\nH1,2026-04-03,2:00,R1\n")
     done = _import(second, db)
-    assert done.returncode == 2 and ":2: duplicate_conflict" in done.stderr
+    assert done.returncode == 2
+    assert ":2: changed since it was imported (was 1:00, now 2:00)" in done.stderr
+    assert _hours(db, "H1") == "39"
 
 
 def test_a_dry_run_prints_what_would_be_posted_and_posts_nothing(tmp_path, db_url):
@@ -202,7 +206,7 @@ def test_a_visit_in_a_closed_period_or_at_an_unreadable_time_is_refused(tmp_path
     done = _import(sheet, db)
     assert done.returncode == 2
     assert ":2: period_closed" in done.stderr
-    assert ":3: '25:00' is not a time of day HH:MM" in done.stderr
+    assert ":3: start '25:00' (column 'start') is not a time of day HH:MM" in done.stderr
     assert done.stderr.strip().endswith("2 problems; nothing was posted")
     assert _hours(db, "H1") == "40"
 

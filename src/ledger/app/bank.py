@@ -3,9 +3,12 @@ statement against the ledger, all or nothing.
 
 Lines are read by ledger.imports.bank. Here, under the ledger's lock: money in is matched
 to a council payment or contribution already recorded (never posted); money out becomes a
-`dp_spend` to the payee the rules name; then the statement's balance at the end of each
-day it gives one must equal the ledger's. Anything it cannot place is a problem on its
-line, and nothing is posted.
+`dp_spend` to the payee the rules name, unless it is already recorded (under its key, or
+the key an earlier release gave it: skipped; under its key with another payee, category,
+amount or date: refused, saying what changed); then the statement's balance at the end of
+each day it gives one must equal the ledger's. Anything it cannot place is a problem on
+its line, and nothing is posted. Lines the bank marks pending are listed, never posted
+(docs/dp-statements.md).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ledger.core.amounts import Unit, format_pence
 from ledger.core.items import Item
 from ledger.errors import UsageError
 from ledger.imports.bank import (
+    BankReading,
     BankRules,
     Line,
     payee_for,
@@ -41,11 +45,12 @@ class Imported(timesheet.Imported):
 
 
 def import_statement(db_url: str | None, ledger: str, file: Path, holder: str,
-                     rules_file: Path | None = None, dry_run: bool = False) -> Imported:
+                     rules_file: Path | None = None, dry_run: bool = False,
+                     month: str | None = None) -> Imported:
     rules = read_bank_rules(rules_file) if rules_file is not None else BankRules()
-    lines, problems = read_statement(file, holder, rules)
+    reading = read_statement(file, holder, rules, month)
     with db.writing(db_url, ledger) as store:
-        return post_lines(store, file, holder, rules, lines, problems, dry_run)
+        return post_lines(store, file, holder, rules, reading, dry_run)
 
 
 def _payments_in(store: DbStore, account: str) -> list[tuple]:
@@ -55,10 +60,51 @@ def _payments_in(store: DbStore, account: str) -> list[tuple]:
                                          m.Journal.type.in_(PAYMENTS_IN))]
 
 
-def post_lines(store: DbStore, file: Path, holder: str, rules: BankRules, lines: list[Line],
-               problems: list[tuple[int, str]], dry_run: bool = False) -> Imported:
+def changes(recorded: dict, event: dict) -> str:
+    """What differs between a recorded spend and a line ("payee was 'TESCO', now
+    'AMAZON'"), or "" if nothing does."""
+    return "; ".join(f"{name} was {_shown(name, recorded.get(name))}, now "
+                     f"{_shown(name, event.get(name))}"
+                     for name in ("date", "amount", "payee", "category")
+                     if recorded.get(name) != event.get(name))
+
+
+def _shown(name: str, value: object) -> str:
+    if value is None:
+        return "none"
+    return f"£{value}" if name == "amount" else str(value) if name == "date" else repr(value)
+
+
+def _spend(file: Path, holder: str, rules: BankRules, line: Line,
+           spends: dict[str, dict]) -> Item | Refusal | None:
+    """Money out: its `dp_spend`, or None if it is already recorded (under the key an
+    earlier release gave it, or under its key with the same content), or a refusal."""
+    if line.legacy_key in spends:
+        return None
+    rule = payee_for(rules, line.description)
+    if rule is None:
+        if line.key in spends:  # recorded: the payee rules are for lines not yet posted
+            return None
+        return problem(file, line.line, f"no payee rule matches {line.description!r}; "
+                                        "add one to the rules file")
+    event = {"date": line.date.isoformat(), "type": "dp_spend", "holder": holder,
+             "payee": rule.payee, "amount": format_pence(abs(line.pence)),
+             **({"category": rule.category} if rule.category else {})}
+    if line.key not in spends:
+        return Item(event, line.key, str(file), line.line)
+    changed = changes(spends[line.key], event)
+    if not changed:
+        return None
+    return problem(file, line.line, f"changed since it was imported ({changed}): the "
+                                    "recorded spend stands; check the payee rules")
+
+
+def post_lines(store: DbStore, file: Path, holder: str, rules: BankRules,
+               reading: BankReading, dry_run: bool = False) -> Imported:
     account = f"holder:{holder}:dp"
-    done = Imported(file, Outcome(), dry_run=dry_run)
+    lines, problems = reading.lines, reading.problems
+    done = Imported(file, Outcome(), dry_run=dry_run, left_out=len(reading.skipped),
+                    pending=list(reading.pending))
 
     def plan(locked: DbStore) -> Iterator[Item | Refusal]:
         if locked.party("holder", holder) is None:
@@ -66,6 +112,8 @@ def post_lines(store: DbStore, file: Path, holder: str, rules: BankRules, lines:
         for at, why in problems:
             yield problem(file, at, why)
         recorded = _payments_in(locked, account)
+        spends = locked.recorded_payloads([k for line in lines if line.pence < 0
+                                           for k in (line.key, line.legacy_key) if k])
         used: set[str] = set()
         for line in lines:
             pounds = format_pence(abs(line.pence))
@@ -82,15 +130,11 @@ def post_lines(store: DbStore, file: Path, holder: str, rules: BankRules, lines:
                         f"contribution recorded within {MATCH_DAYS} days; record it first, "
                         "then import again"))
                 continue
-            rule = payee_for(rules, line.description)
-            if rule is None:
-                yield problem(file, line.line, f"no payee rule matches {line.description!r}; "
-                                               "add one to the rules file")
-                continue
-            event = {"date": line.date.isoformat(), "type": "dp_spend", "holder": holder,
-                     "payee": rule.payee, "amount": pounds,
-                     **({"category": rule.category} if rule.category else {})}
-            yield Item(event, line.key, str(file), line.line)
+            outcome = _spend(file, holder, rules, line, spends)
+            if outcome is None:
+                done.recorded += 1
+            else:
+                yield outcome
 
     def balances(locked: DbStore) -> list[Refusal]:
         """The bank's balance against the ledger's, at the end of each day it gives one."""

@@ -179,7 +179,10 @@ def _checked_month(month: str) -> str:
 def _report_import(done, would_post, summary: str) -> None:
     """An import's answer (ledger.app.timesheet.Imported). Problems: each
     `FILE:LINE: reason`, then a count, exit 2. Otherwise, on a dry run, each event that
-    would be posted (`would_post(event)`, after its place), then the summary line."""
+    would be posted (`would_post(event)`, after its place); each pending bank line, never
+    posted; then the summary, with what else happened when anything did."""
+    from ledger.core.amounts import format_pence
+
     file, problems = done.file, done.problems
     if problems:
         for line, why in problems:
@@ -190,6 +193,33 @@ def _report_import(done, would_post, summary: str) -> None:
     if done.dry_run:
         for item in done.posted:
             click.echo(f"{item.where()}: {would_post(item.event)}")
+    for line in done.pending:
+        sign = "-" if line.pence < 0 else ""
+        click.echo(f"{file}:{line.line}: pending, not posted: {line.description} "
+                   f"{sign}£{format_pence(abs(line.pence))}")
+    summary += "".join(_import_extras(done))
+    if done.dry_run:
         click.echo(f"{file}: dry run: {summary}; nothing was written")
     else:
         click.echo(f"{file}: {summary}")
+
+
+def _import_extras(done) -> list[str]:
+    """The summary's counts beyond posted and already recorded, only those not zero."""
+    def plural(n: int, one: str, many: str) -> str:
+        return f", {n} {one if n == 1 else many}"
+
+    extras = []
+    if done.left_out:
+        extras.append(f", {done.left_out} left out by skip rules")
+    if done.replaced:
+        extras.append(f"{plural(done.replaced, 'changed visit', 'changed visits')} replaced")
+    if done.late:
+        months = sorted(done.late)
+        extras.append(f"{plural(sum(done.late.values()), 'late visit', 'late visits')} "
+                      f"recorded in {', '.join(months[:-1]) + ' and ' if months[1:] else ''}"
+                      f"{months[-1]}")
+    if done.pending:
+        extras.append(f"{plural(len(done.pending), 'pending line', 'pending lines')} "
+                      "not posted")
+    return extras

@@ -105,23 +105,41 @@ def isf_reconcile(provider: str, month: str, fmt: str, tolerance: str, db_url: s
 @click.argument("file", type=click.Path(path_type=Path))
 @_provider_option
 @click.option("--rules", "rules_file", type=click.Path(path_type=Path), default=None,
-              help="A column-mapping rules file for another export's layout.")
+              help="A rules file for another export's layout (docs/month-end.md#rules).")
+@click.option("--month", default=None, metavar="YYYY-MM",
+              help="Refuse every row dated outside this month.")
+@click.option("--replace-changed", is_flag=True, help="A visit changed since it was "
+              "imported: reverse the recorded one and record it as it is now.")
+@click.option("--allow-identical-rows", is_flag=True, help="Rows identical in every "
+              "column are separate visits, not a likely duplicate.")
+@click.option("--late-to-open-month", is_flag=True, help="A row in a month already "
+              "reconciled: record it in the open month, with the day it was worked.")
 @click.option("--dry-run", is_flag=True, help="Check the file and print what would be "
               "posted; post nothing.")
 @db_option
-def isf_import_timesheet(file: Path, provider: str, rules_file: Path | None, dry_run: bool,
-                         db_url: str | None, ledger: str) -> None:
+def isf_import_timesheet(file: Path, provider: str, rules_file: Path | None,
+                         month: str | None, replace_changed: bool,
+                         allow_identical_rows: bool, late_to_open_month: bool,
+                         dry_run: bool, db_url: str | None, ledger: str) -> None:
     """Each row of a timesheet CSV as an isf_delivery for isf:HOLDER:PROVIDER
     (docs/month-end.md#timesheets). The whole file is checked first: any problem, and
     nothing is posted (exit 2, every problem as FILE:LINE: reason)."""
-    from ledger.app.timesheet import import_timesheet
+    from ledger.app.timesheet import Options, import_timesheet
 
-    done = import_timesheet(db_url, ledger, file, provider, rules_file, dry_run)
-    n, skipped = len(done.posted), done.outcome.skipped
-    _report_import(done, lambda e: f"would post {e['hours']} for {e['holder']} on "
-                                   f"{e['date']}",
-                   f"{n} would be posted, {skipped} already recorded" if dry_run
-                   else f"{n} deliveries posted, {skipped} already recorded")
+    options = Options(replace_changed, allow_identical_rows, late_to_open_month)
+    done = import_timesheet(db_url, ledger, file, provider, rules_file, dry_run,
+                            _checked_month(month) if month is not None else None, options)
+    n = done.count("isf_delivery")
+    _report_import(done, _would_post,
+                   f"{n} would be posted, {done.already} already recorded" if dry_run
+                   else f"{n} deliveries posted, {done.already} already recorded")
+
+
+def _would_post(event: dict) -> str:
+    if event["type"] == "reverse":
+        return f"would reverse {event['event']} on {event['date']} ({event['reason']})"
+    worked = f" (worked {event['worked_on']})" if event.get("worked_on") else ""
+    return f"would post {event['hours']} for {event['holder']} on {event['date']}{worked}"
 
 
 def _print_month_report(result: dict, fmt: str) -> None:

@@ -383,6 +383,21 @@ class DbStore:
             for key in chunk:
                 self._event_hashes[key] = found.get(key)
 
+    def recorded_payloads(self, keys: list[str]) -> dict[str, dict]:
+        """The event as written (json-decoded) of each of these keys that is recorded, a
+        chunk of keys per query; an importer compares a row with what it recorded before.
+        A record kept without its payload (before payloads were stored) maps to {}."""
+        self.flush()
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, dict] = {}
+        for start in range(0, len(wanted), SEAL_CHUNK):
+            chunk = wanted[start:start + SEAL_CHUNK]
+            for key, payload in self.conn.execute(
+                    select(m.Event.key, m.Event.payload)
+                    .where(m.Event.ledger_id == self.lid, m.Event.key.in_(chunk))):
+                found[key] = json.loads(payload) if payload else {}
+        return found
+
     # ------------------------------------------------------------ loading journals
     def load_journals(self, *where) -> list[Journal]:
         """Posted journals of this ledger matching `where`, with their postings, in
