@@ -23,14 +23,15 @@ from ledger.imports.reading import (
     Pending,
     ReadRules,
     Record,
+    Rule,
     Table,
     check_month,
-    decimal_rule,
+    header_value,
     month_option,
+    once,
     parse_amount,
     parse_date,
     parse_rules,
-    pending_rule,
     read_table,
     skip_rule,
     why,
@@ -231,6 +232,34 @@ def assign_keys(lines: list[Line], holder: str) -> None:
         fingerprint = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
         old[fingerprint] = old.get(fingerprint, 0) + 1
         line.legacy_key = f"bank/{holder}/{fingerprint}#{old[fingerprint]}"
+
+
+def decimal_rule(rules: ReadRules) -> Rule:
+    """`decimal ,`: amounts are written 1.234,56."""
+    def rule(rest: str, where: str) -> None:
+        if rest != ",":
+            raise UsageError(f"{where}: expected `decimal ,` (a point is the default)")
+        once(rules, "decimal", where)
+        rules.decimal_comma = True
+    return rule
+
+
+def pending_rule(rules: ReadRules) -> Rule:
+    """`pending Header = Value`, or `pending description REGEX` (searched, any case)."""
+    def rule(rest: str, where: str) -> None:
+        word, _, regex = rest.partition(" ")
+        if word == "description":
+            try:
+                pattern = re.compile(regex.strip(), re.IGNORECASE)
+            except re.error as err:
+                raise UsageError(f"{where}: not a regular expression ({err})") from None
+            if not regex.strip():
+                raise UsageError(f"{where}: expected `pending description REGEX`")
+            rules.pending.append(Pending(f"pending {rest}", None, pattern=pattern))
+            return
+        header, value = header_value(rest, where, "pending")
+        rules.pending.append(Pending(f"pending {rest}", header, value))
+    return rule
 
 
 def payee_for(rules: BankRules, description: str) -> PayeeRule | None:

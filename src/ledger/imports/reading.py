@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from ledger.core.amounts import parse_pence
 from ledger.core.calendar import parse_day, parse_month
@@ -72,7 +72,7 @@ def parse_rules(path: Path, rules: ReadRules, columns: tuple[str, ...],
         "separator": lambda rest, where: _separator(rules, rest, where),
         "encoding": lambda rest, where: _encoding(rules, rest, where),
         "date": lambda rest, where: _date_format(rules, rest, where),
-        "skip": lambda rest, where: rules.skips.append(_header_value(rest, where, "skip")),
+        "skip": lambda rest, where: rules.skips.append(header_value(rest, where, "skip")),
         **(more or {})}
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -148,48 +148,7 @@ def _date_format(rules: ReadRules, rest: str, where: str) -> None:
     rules.date_format = rest
 
 
-def timezone_rule(rules: ReadRules) -> Rule:
-    """`timezone NAME`: the zone a timesheet's clock times are written in."""
-    def rule(rest: str, where: str) -> None:
-        try:
-            ZoneInfo(rest)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise UsageError(f"{where}: unknown time zone {rest!r} (e.g. "
-                             "`timezone Europe/London`)") from None
-        once(rules, "timezone", where)
-        rules.timezone = rest
-    return rule
-
-
-def decimal_rule(rules: ReadRules) -> Rule:
-    """`decimal ,`: amounts are written 1.234,56."""
-    def rule(rest: str, where: str) -> None:
-        if rest != ",":
-            raise UsageError(f"{where}: expected `decimal ,` (a point is the default)")
-        once(rules, "decimal", where)
-        rules.decimal_comma = True
-    return rule
-
-
-def pending_rule(rules: ReadRules) -> Rule:
-    """`pending Header = Value`, or `pending description REGEX` (searched, any case)."""
-    def rule(rest: str, where: str) -> None:
-        word, _, regex = rest.partition(" ")
-        if word == "description":
-            try:
-                pattern = re.compile(regex.strip(), re.IGNORECASE)
-            except re.error as err:
-                raise UsageError(f"{where}: not a regular expression ({err})") from None
-            if not regex.strip():
-                raise UsageError(f"{where}: expected `pending description REGEX`")
-            rules.pending.append(Pending(f"pending {rest}", None, pattern=pattern))
-            return
-        header, value = _header_value(rest, where, "pending")
-        rules.pending.append(Pending(f"pending {rest}", header, value))
-    return rule
-
-
-def _header_value(rest: str, where: str, word: str) -> tuple[str, str]:
+def header_value(rest: str, where: str, word: str) -> tuple[str, str]:
     header, eq, value = rest.partition("=")
     if not eq or not header.strip() or not value.strip():
         raise UsageError(f"{where}: expected `{word} Header = Value`")
@@ -452,7 +411,7 @@ def _plain_number(text: str, decimal_comma: bool, fail: Callable[[str], ValueErr
     return text.replace(",", ".", 1) if text.count(",") == 1 else text
 
 
-__all__ = ["MAX_ROWS", "Pending", "ReadRules", "Record", "Table", "check_month",
-           "clock_text", "decimal_rule", "elapsed_minutes", "month_option", "parse_amount",
-           "parse_clock", "parse_date", "parse_rules", "pending_rule", "read_table",
-           "skip_rule", "timezone_rule", "wall_time", "why"]
+__all__ = ["MAX_ROWS", "Pending", "ReadRules", "Record", "Rule", "Table", "check_month",
+           "clock_text", "elapsed_minutes", "header_value", "month_option", "once",
+           "parse_amount", "parse_clock", "parse_date", "parse_rules", "read_table",
+           "skip_rule", "wall_time", "why"]

@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledger.core.amounts import parse_minutes
 from ledger.core.calendar import parse_day
@@ -26,18 +26,19 @@ from ledger.imports.reading import (
     MAX_ROWS,
     ReadRules,
     Record,
+    Rule,
     Table,
     cell_error,
     check_month,
     clock_text,
     elapsed_minutes,
     month_option,
+    once,
     parse_clock,
     parse_date,
     parse_rules,
     read_table,
     skip_rule,
-    timezone_rule,
     wall_time,
     why,
 )
@@ -220,6 +221,19 @@ def _minutes(cells: dict[str, str], shown: dict[str, str], on: dt.date,
                              "is written with hours")
         hours = elapsed_minutes(instants["start"], instants["end"])
     return hours, None if start is None else clock_text(start)
+
+
+def timezone_rule(rules: ReadRules) -> Rule:
+    """`timezone NAME`: the zone a timesheet's clock times are written in."""
+    def rule(rest: str, where: str) -> None:
+        try:
+            ZoneInfo(rest)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UsageError(f"{where}: unknown time zone {rest!r} (e.g. "
+                             "`timezone Europe/London`)") from None
+        once(rules, "timezone", where)
+        rules.timezone = rest
+    return rule
 
 
 def _hours(text: str, column: str) -> int:
