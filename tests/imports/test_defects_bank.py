@@ -109,6 +109,26 @@ def test_a_pending_line_that_settles_under_its_final_text_is_one_payment(tmp_pat
     assert pence(db) == HELD - 2 * 2345
 
 
+def test_a_line_the_rules_call_pending_is_listed_never_posted(tmp_path, db_url):
+    db, rules = dp_ledger(tmp_path, db_url, RULES + "pending description PENDING\n")
+    early = write(tmp_path, "early.csv", """\
+        Date,Details,Amount,Balance
+        11/04/2026,JANE SMITH APRIL,-10.00,
+        12/04/2026,TESCO STORES PENDING,-23.45,
+        """)
+    done = statement(early, db, rules)
+    assert done.code == 0, done.err
+    assert "pending" in done.out.lower()  # listed, so the user knows it is there
+    assert pence(db) == HELD - 1000  # only the £10.00 to Jane, which is final
+    later = write(tmp_path, "later.csv", """\
+        Date,Details,Amount,Balance
+        11/04/2026,JANE SMITH APRIL,-10.00,
+        12/04/2026,TESCO STORES 2231,-23.45,
+        """)
+    assert statement(later, db, rules).code == 0
+    assert pence(db) == HELD - 1000 - 2345  # settled: posted once
+
+
 # ------------------------------------------------------------------ everyday exports
 
 def test_a_one_day_statement_newest_first_is_read_by_its_balances(tmp_path, db_url):
