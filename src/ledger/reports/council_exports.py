@@ -20,6 +20,11 @@ from sqlalchemy import Connection, Date, bindparam, text
 from ledger.core.amounts import Unit, format_amount
 from ledger.core.calendar import financial_quarter
 from ledger.reports.contract_rows import PAYING_TYPE, contract_rows, two_places
+from ledger.reports.finance_codes import (
+    CODE_COLUMNS,
+    Mapping,
+    read_mapping,  # noqa: F401  (app/reading.py reads it here)
+)
 
 GL_COLUMNS = ("date", "journal", "type", "account", "unit", "amount", "minor_units")
 PAYMENT_COLUMNS = ("date", "journal", "type", "direction", "counterparty", "amount",
@@ -55,60 +60,6 @@ WHERE j.ledger_id = :lid AND j.status = 'posted' AND j.date >= :start AND j.date
                  AND q.date >= :start AND q.date <= :end)
 ORDER BY j.date, j.id, p.id
 """).bindparams(bindparam("start", type_=Date()), bindparam("end", type_=Date()))
-
-
-CODE_COLUMNS = ("cost_centre", "nominal", "supplier")
-
-
-class Mapping:
-    """Finance codes for accounts (docs/exports.md#mapping): each entry a glob `match` on
-    the account path, optionally only for some journal `types`, and any of `cost_centre`,
-    `nominal` and `supplier`. The first entry that matches gives a row its codes."""
-
-    def __init__(self, entries: list[dict]) -> None:
-        self.entries = entries
-
-    def codes(self, account: str, kind: str) -> dict | None:
-        from fnmatch import fnmatchcase
-
-        for entry in self.entries:
-            if fnmatchcase(account, entry["match"]) and (
-                    not entry.get("types") or kind in entry["types"]):
-                return entry
-        return None
-
-
-def read_mapping(path) -> Mapping:
-    """A mapping file (YAML): `accounts:` a list of entries. Anything else is one line of
-    error naming the entry."""
-    import yaml
-
-    from ledger.errors import UsageError
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise UsageError(f"{path}: cannot read the mapping ({err})") from None
-    entries = data.get("accounts") if isinstance(data, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise UsageError(f"{path}: a mapping is `accounts:` with a list of entries")
-    for n, entry in enumerate(entries, start=1):
-        where = f"{path}: accounts entry {n}"
-        if not isinstance(entry, dict) or not isinstance(entry.get("match"), str):
-            raise UsageError(f"{where}: needs `match: ACCOUNT-PATTERN`")
-        unknown = set(entry) - {"match", "types", *CODE_COLUMNS}
-        if unknown:
-            raise UsageError(f"{where}: unknown field {sorted(unknown)[0]!r}")
-        if not any(isinstance(entry.get(c), str | int) for c in CODE_COLUMNS):
-            raise UsageError(f"{where}: gives no code (cost_centre, nominal or supplier)")
-        types = entry.get("types")
-        if types is not None and (not isinstance(types, list)
-                                  or not all(isinstance(t, str) for t in types)):
-            raise UsageError(f"{where}: `types` is a list of journal types")
-        for c in CODE_COLUMNS:
-            if c in entry:
-                entry[c] = str(entry[c])
-    return Mapping(entries)
 
 
 def rows_gl(conn: Connection, lid: int, council: str, start: dt.date, end: dt.date
