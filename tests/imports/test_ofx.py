@@ -131,6 +131,14 @@ def test_a_date_that_is_not_a_day_or_a_nil_amount_is_refused_on_its_line(tmp_pat
     assert "no money in or out" in problems[lines[3]]
 
 
+def test_a_transaction_of_no_ofx_type_is_refused_on_its_line(tmp_path):
+    lines = where(SGML)
+    path = edited(tmp_path, SGML, ("<TRNTYPE>DIRECTDEBIT", "<TRNTYPE>STANDING ORDER"))
+    problems = dict(read_ofx(path, "H1", BankRules()).problems)
+    assert list(problems) == [lines[6]]
+    assert "TRNTYPE 'STANDING ORDER' is not an OFX transaction type" in problems[lines[6]]
+
+
 def test_a_fitid_given_twice_is_refused(tmp_path):
     lines = where(SGML)
     path = edited(tmp_path, SGML, ("<FITID>202604200002", "<FITID>202604200001"))

@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.sax.saxutils import unescape
 
+from ofxtools.models.bank.stmt import TRNTYPES
 from ofxtools.Parser import OFXTree
 
 from ledger.core.amounts import parse_pence
@@ -62,10 +63,10 @@ def read_ofx(path: Path, holder: str, rules: ReadRules, month: str | None = None
     if not problems:
         _convert(path, tree)  # every rule of the specification the lines did not check
     lines = in_date_order(lines)  # a statement newest first is turned round
-    problems += _outside(lines, month)
     pending = [line for line in lines if _pending(rules, line.description)]
     posted = [line for line in lines if not _pending(rules, line.description)]
-    problems += _balance(path, data, statement, posted)
+    problems += _outside(posted, month)  # a line not yet final is listed, whatever its date
+    problems += _balance(data, statement, posted)
     assign_keys(posted, holder)
     return BankReading(lines=posted, problems=sorted(problems), pending=pending, skipped=[])
 
@@ -153,6 +154,10 @@ def _line(at: int, element: ET.Element) -> Line:
     currency = _text(element, "CURRENCY/CURSYM")
     if currency and currency.upper() != "GBP":
         raise ValueError(f"TRNAMT is in {currency} (CURRENCY); the ledger keeps pounds")
+    kind = _text(element, "TRNTYPE")
+    if kind not in TRNTYPES:
+        raise ValueError(f"TRNTYPE {kind[:20]!r} is not an OFX transaction type "
+                         f"({', '.join(TRNTYPES)})" if kind else "no TRNTYPE")
     on = _date(_text(element, "DTPOSTED"), "DTPOSTED")
     pence = _pence(_text(element, "TRNAMT"), "TRNAMT")
     if pence == 0:
@@ -242,7 +247,7 @@ def _pending(rules: ReadRules, description: str) -> bool:
                if rule.header is None and rule.pattern is not None)
 
 
-def _balance(path: Path, data: bytes, statement: ET.Element, lines: list[Line]
+def _balance(data: bytes, statement: ET.Element, lines: list[Line]
              ) -> list[tuple[int, str]]:
     """LEDGERBAL is the balance at the end of DTASOF: put on the last line of that day."""
     ledgerbal = statement.find("LEDGERBAL")
