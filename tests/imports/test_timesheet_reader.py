@@ -95,7 +95,7 @@ def test_a_time_that_happens_twice_is_refused_unless_hours_decide(tmp_path):
                      "visit is written with hours"),
     (",24:00,09:00", "start '24:00' (column 'Start') is not a time of day HH:MM"),
     (",09:00:30,10:00", "start '09:00:30' (column 'Start') has seconds"),
-    (",09:00,", "no time given: 'Hours', 'End' empty"),
+    (",09:00,", "no time given: 'Hours' and 'End' empty; give the visit's start and end"),
 ])
 def test_minutes_that_are_not_a_visit_are_refused(tmp_path, cells, says):
     reading = sheet(tmp_path, f"Holder,Date,Hours,Start,End\nH1,2026-04-01,{cells}\n")
@@ -243,3 +243,11 @@ def test_the_earlier_key_read_columns_by_name_even_with_a_rules_file(tmp_path):
     parts = ["SH", "H1", "2026-04-01", "2:00", "09:00", "17:00", ""]
     digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
     assert reading.rows[0].legacy_key == f"timesheet/SH/{digest}#1"
+
+
+def test_a_row_is_numbered_by_the_line_it_starts_on(tmp_path):
+    reading = sheet(tmp_path, 'holder,date,hours,notes\nH1,2026-04-01,1:00,"two\nlines"\n'
+                              "H1,2026-04-02,-1,\n")
+    assert [row.line for row in reading.rows] == [2]
+    assert reading.rows[0].event["notes"] == "two\nlines"
+    assert [line for line, _ in reading.problems] == [4]

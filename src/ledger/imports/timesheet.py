@@ -155,7 +155,7 @@ class _Visits:
             line, earlier = self.keys[row.key]
             if earlier != cells:
                 return (f"the same visit as line {line} (holder, date, start and worker) "
-                        "with other figures; correct one of them, or give each visit a "
+                        "with other content; correct one of them, or give each visit a "
                         "reference")
             self.repeats[row.key] = self.repeats.get(row.key, 1) + 1
             row.key += f"#{self.repeats[row.key]}"
@@ -212,9 +212,10 @@ def _minutes(cells: dict[str, str], shown: dict[str, str], on: dt.date,
                              "back over it); give the visit's hours as well")
     if hours is None:
         if start is None or end is None:
-            absent = [shown.get(n, n) for n in ("hours", "start", "end") if n not in clock]
-            raise ValueError("no time given: " + ", ".join(repr(a) for a in absent)
-                             + " empty")
+            empty = [shown[n] for n in ("hours", "start", "end") if n in shown
+                     and n not in clock]
+            raise ValueError("no time given: " + " and ".join(repr(e) for e in empty)
+                             + " empty; give the visit's start and end, or its hours")
         if start == end:
             raise ValueError(f"start and end are both {clock_text(start)} (columns "
                              f"{shown['start']!r}, {shown['end']!r}): a 24-hour visit "
