@@ -247,7 +247,7 @@ def test_the_earlier_key_read_columns_by_name_even_with_a_rules_file(tmp_path):
 
 def test_a_row_is_numbered_by_the_line_it_starts_on(tmp_path):
     reading = sheet(tmp_path, 'holder,date,hours,notes\nH1,2026-04-01,1:00,"two\nlines"\n'
-                              "H1,2026-04-02,-1,\n")
-    assert [row.line for row in reading.rows] == [2]
-    assert reading.rows[0].event["notes"] == "two\nlines"
-    assert [line for line, _ in reading.problems] == [4]
+                              "H1,2026-04-02,-1,\nH1,2026-04-03,1:00,\n")
+    assert [row.line for row in reading.rows] == [5]
+    assert [line for line, _ in reading.problems] == [2, 4]
+    assert "control character U+000A" in reading.problems[0][1]
