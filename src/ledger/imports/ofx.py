@@ -110,8 +110,8 @@ def _unreadable(path: Path, err: Exception) -> UsageError:
     return UsageError(f"{path}: not an OFX file ofxtools can read ({why})")
 
 
-def _the_statement(path: Path, root: ET.Element) -> ET.Element:
-    found = [element for element in root.iter() if element.tag in STATEMENTS]
+def _the_statement(path: Path, root: ET.Element | None) -> ET.Element:
+    found = [e for e in (root.iter() if root is not None else ()) if e.tag in STATEMENTS]
     if len(found) == 1:
         return found[0]
     if not found:
