@@ -61,12 +61,16 @@ class Seq(list):
     """A list, with where it starts."""
 
     __slots__ = ("line", "column")
+    line: int
+    column: int
 
 
 class Map(dict):
     """A mapping of `Text` keys, each written once, with where it starts."""
 
     __slots__ = ("line", "column")
+    line: int
+    column: int
 
     def key(self, name: str) -> Text:
         """The key `name` as written (for its place); KeyError if there is none."""

@@ -7,7 +7,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from ledger.core.text import text_problem
-from ledger.core.yaml_text import Map, Seq, Text, read_yaml_text, refuse
+from ledger.core.yaml_text import Map, Seq, Text, Value, read_yaml_text, refuse
 
 __all__ = ["CODE_COLUMNS", "Mapping", "read_mapping"]
 
@@ -52,7 +52,7 @@ def read_mapping(path: Path) -> Mapping:
 _ENTRY_FIELDS = ("match", "types", *CODE_COLUMNS)
 
 
-def _entry(path: Path, entry: object) -> dict:
+def _entry(path: Path, entry: Value) -> dict:
     """One entry of a mapping file, its values as plain text (types a list of them)."""
     if not isinstance(entry, Map):
         raise refuse(path, entry, "an entry is a mapping: "
@@ -74,7 +74,7 @@ def _entry(path: Path, entry: object) -> dict:
     return checked
 
 
-def _entry_text(path: Path, key: str, value: object) -> str:
+def _entry_text(path: Path, key: str, value: Value) -> str:
     if not isinstance(value, Text):
         raise refuse(path, value, f"`{key}` is one piece of text, not a list or mapping")
     if not value:
@@ -85,7 +85,7 @@ def _entry_text(path: Path, key: str, value: object) -> str:
     return str(value)
 
 
-def _journal_types(path: Path, value: object) -> list[str]:
+def _journal_types(path: Path, value: Value) -> list[str]:
     if not isinstance(value, Seq):
         raise refuse(path, value, "`types` is a list of journal types: `[dp_payment]`")
     if not value:
