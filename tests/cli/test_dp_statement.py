@@ -147,3 +147,95 @@ def test_a_dry_run_posts_nothing(tmp_path, db_url):
     assert done.returncode == 0
     assert ":4: would post a spend of £400.00 to PA-JANE on 2026-04-10" in done.stdout
     assert _balance(db) == "1050.00"
+
+
+# ------------------------------------------------ keys, pending lines, --month
+# (docs/dp-statements.md)
+
+def test_a_line_whose_description_became_final_is_not_posted_twice(tmp_path, db_url):
+    db, rules = _setup(tmp_path, db_url)
+    first = _statement(tmp_path, """\
+        Date,Details,Money In,Money Out
+        12/04/2026,TESCO STORES 2231 PENDING,,23.45
+        12/04/2026,TESCO STORES 2231 PENDING,,23.45
+        """, "first.csv")
+    done = _import(first, db, rules)
+    assert done.returncode == 0, done.stderr
+    assert "2 spends posted" in done.stdout  # two equal payments in a day are two lines
+    final = _statement(tmp_path, """\
+        Date,Details,Money In,Money Out
+        12/04/2026,TESCO STORES 2231,,23.45
+        12/04/2026,TESCO STORES 2231,,23.45
+        14/04/2026,TESCO STORES 2231,,5.00
+        """, "final.csv")
+    done = _import(final, db, rules)
+    assert done.returncode == 0, done.stderr
+    assert "1 spends posted, 2 already recorded" in done.stdout
+    assert _balance(db) == "998.10"  # 1050.00 - 23.45 - 23.45 - 5.00
+
+
+def test_a_recorded_line_the_rules_now_give_another_payee_is_refused_saying_so(tmp_path,
+                                                                              db_url):
+    db, rules = _setup(tmp_path, db_url)
+    statement = _statement(tmp_path, """\
+        Date,Details,Money In,Money Out
+        12/04/2026,TESCO STORES 2231,,23.45
+        """)
+    assert _import(statement, db, rules).returncode == 0
+    changed = tmp_path / "changed.rules"
+    changed.write_text(RULES.replace("^TESCO = TESCO | shopping", "^TESCO = TESCO | food"),
+                       encoding="utf-8")
+    done = _import(statement, db, changed)
+    assert done.returncode == 2
+    assert ":2: changed since it was imported (category was 'shopping', now 'food')" in (
+        done.stderr)
+    assert _balance(db) == "1026.55"
+
+
+def test_pending_lines_are_listed_and_never_posted(tmp_path, db_url):
+    db, rules = _setup(tmp_path, db_url)
+    pending = tmp_path / "pending.rules"
+    pending.write_text(RULES + "pending description \\bPENDING\\b\n", encoding="utf-8")
+    statement = _statement(tmp_path, """\
+        Date,Details,Money In,Money Out
+        10/04/2026,JANE SMITH APRIL,,400.00
+        12/04/2026,TESCO STORES 2231 PENDING,,23.45
+        """)
+    done = _import(statement, db, pending)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.strip().splitlines()
+    assert out[0].endswith(":3: pending, not posted: TESCO STORES 2231 PENDING -£23.45")
+    assert out[-1].endswith("1 spends posted, 0 already recorded, 0 payments in matched, "
+                            "1 pending line not posted")
+    assert _balance(db) == "650.00"
+
+
+def test_month_refuses_lines_outside_it(tmp_path, db_url):
+    db, rules = _setup(tmp_path, db_url)
+    statement = _statement(tmp_path, """\
+        Date,Details,Money In,Money Out
+        30/04/2026,JANE SMITH APRIL,,400.00
+        01/05/2026,TESCO STORES 2231,,23.45
+        """)
+    done = _import(statement, db, rules, "--month", "2026-04")
+    assert done.returncode == 2
+    assert ":3: dated 2026-05-01, outside --month 2026-04" in done.stderr
+    assert _balance(db) == "1050.00"
+    done = _import(statement, db, rules, "--month", "2026-05")
+    assert done.returncode == 2 and ":2: dated 2026-04-30, outside --month 2026-05" in (
+        done.stderr)
+
+
+def test_lines_left_out_by_skip_rules_are_counted(tmp_path, db_url):
+    db, rules = _setup(tmp_path, db_url)
+    skipping = tmp_path / "skip.rules"
+    skipping.write_text(RULES + "skip Type = Transfer\n", encoding="utf-8")
+    statement = _statement(tmp_path, """\
+        Date,Details,Money In,Money Out,Type
+        10/04/2026,JANE SMITH APRIL,,400.00,Payment
+        11/04/2026,TO SAVINGS,,100.00,transfer
+        """)
+    done = _import(statement, db, skipping)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(", 1 left out by skip rules")
+    assert _balance(db) == "650.00"

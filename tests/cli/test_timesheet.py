@@ -229,3 +229,155 @@ def test_a_row_dated_before_the_isf_opened_gets_the_answer_a_scenario_file_gets(
     assert run.returncode == 1
     assert from_sheet.startswith("invalid: ") and run.stderr.rstrip().endswith(from_sheet)
     assert _hours(db, "H1") == "40"
+
+
+# ---------------------------------------------------------------- keys, changes, late rows
+# (docs/month-end.md#keys, #late-rows)
+
+def test_a_corrected_visit_is_refused_with_both_figures_or_replaced_when_asked(tmp_path,
+                                                                               db_url):
+    db = _ledger(tmp_path, db_url)
+    first = _csv(tmp_path, "may.csv", """\
+        holder,date,start,end,worker
+        H1,2026-04-12,10:00,12:00,Pat
+        H1,2026-04-13,10:00,11:00,Pat
+        """)
+    assert _import(first, db).returncode == 0
+    assert _hours(db, "H1") == "37"  # 40 - 2:00 - 1:00
+    corrected = _csv(tmp_path, "may-corrected.csv", """\
+        holder,date,start,end,worker
+        H1,2026-04-12,10:00,12:30,Pat
+        H1,2026-04-13,10:00,11:00,Pat
+        H1,2026-04-19,09:00,09:30,Pat
+        """)
+    done = _import(corrected, db)
+    assert done.returncode == 2
+    assert ":2: changed since it was imported (was 2:00, now 2:30)" in done.stderr
+    assert done.stderr.strip().endswith("1 problem; nothing was posted")
+    assert _hours(db, "H1") == "37"  # not even the new visit of the 19th
+    dry = _import(corrected, db, "--replace-changed", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert ":2: would reverse " in dry.stdout and ":2: would post 2:30 for H1" in dry.stdout
+    assert _hours(db, "H1") == "37"
+    done = _import(corrected, db, "--replace-changed")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(
+        "2 deliveries posted, 1 already recorded, 1 changed visit replaced")
+    assert _hours(db, "H1") == "36"  # 40 - 2:30 - 1:00 - 0:30: the 2:00 is gone
+    again = _import(corrected, db)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip().endswith("0 deliveries posted, 3 already recorded")
+    # The first export again: compared with what stands now, the 2:30.
+    back = _import(first, db)
+    assert back.returncode == 2
+    assert ":2: changed since it was imported (was 2:30, now 2:00)" in back.stderr
+    assert invoke("verify", db=db).exit_code == 0
+
+
+def test_notes_added_to_an_imported_visit_are_a_change_not_a_conflict(tmp_path, db_url):
+    db = _ledger(tmp_path, db_url)
+    first = _csv(tmp_path, "a.csv", "holder,date,hours,notes\nH1,2026-04-03,1:00,\n")
+    assert _import(first, db).returncode == 0
+    noted = _csv(tmp_path, "b.csv", "holder,date,hours,notes\nH1,2026-04-03,1:00,late start\n")
+    done = _import(noted, db)
+    assert done.returncode == 2
+    assert "duplicate_conflict" not in done.stderr
+    assert ":2: changed since it was imported (notes were none, now 'late start')" in (
+        done.stderr)
+    done = _import(noted, db, "--replace-changed")
+    assert done.returncode == 0, done.stderr
+    assert _hours(db, "H1") == "39"
+    statement = invoke("statement", "holder", "H1", "--month", "2026-04", db=db).output
+    assert "(late start)" in statement
+
+
+@pytest.mark.parametrize("row", ["H2,2026-04-04,2.5,,,Sam", "H2,2026-04-04,,09:00,11:30,Sam"])
+def test_two_identical_rows_are_refused_unless_allowed(tmp_path, db_url, row):
+    db = _ledger(tmp_path, db_url)
+    sheet = _csv(tmp_path, "twice.csv", f"holder,date,hours,start,end,worker\n{row}\n{row}\n")
+    done = _import(sheet, db)
+    assert done.returncode == 2
+    assert ":3: identical to line 2: a likely duplicate" in done.stderr
+    assert "--allow-identical-rows" in done.stderr
+    assert _hours(db, "H2") == "20"
+    done = _import(sheet, db, "--allow-identical-rows")
+    assert done.returncode == 0, done.stderr
+    assert "2 deliveries posted" in done.stdout
+    assert _hours(db, "H2") == "15"
+    # Recorded rows are skipped before the check: the file again posts and refuses nothing.
+    again = _import(sheet, db)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip().endswith("0 deliveries posted, 2 already recorded")
+
+
+def _reconcile_april(tmp_path: Path, db: str) -> None:
+    for args in (["isf", "reconcile", "--provider", "SH", "--month", "2026-04"],
+                 ["isf", "advance", "--provider", "SH", "--month", "2026-05"]):
+        done = invoke(*args, db=db)
+        assert done.exit_code == 0, done.output
+
+
+def test_a_late_row_is_refused_naming_its_month_or_recorded_in_the_open_month(tmp_path,
+                                                                              db_url):
+    db = _ledger(tmp_path, db_url)
+    _reconcile_april(tmp_path, db)
+    before = _hours(db, "H1")
+    report = invoke("isf", "reconcile", "--provider", "SH", "--month", "2026-04",
+                    "--format", "json", db=db).output
+    late = _csv(tmp_path, "april-late.csv", "holder,date,hours,worker\nH1,2026-04-29,2:00,Pat\n")
+    done = _import(late, db)
+    assert done.returncode == 2
+    line = done.stderr.splitlines()[0]
+    assert ":2: period_closed: 2026-04 is already reconciled" in line
+    assert "--late-to-open-month" in line and "2026-05" in line
+    done = _import(late, db, "--late-to-open-month")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(
+        "1 deliveries posted, 0 already recorded, 1 late visit recorded in 2026-05")
+    assert float(_hours(db, "H1")) == float(before) - 2
+    # April's report is as it went out; the row is recorded once, however often it comes.
+    assert invoke("isf", "reconcile", "--provider", "SH", "--month", "2026-04",
+                  "--format", "json", db=db).output == report
+    again = _import(late, db, "--late-to-open-month")
+    assert again.stdout.strip().endswith("0 deliveries posted, 1 already recorded")
+    assert invoke("isf", "reconcile", "--provider", "SH", "--month", "2026-05",
+                  db=db).exit_code == 0
+    # May reconciled too: the open month has moved on, the row is still recorded.
+    for more in ([], ["--late-to-open-month"]):
+        later = _import(late, db, *more)
+        assert later.returncode == 0, later.stderr
+        assert later.stdout.strip().endswith("0 deliveries posted, 1 already recorded")
+    assert invoke("verify", db=db).exit_code == 0
+
+
+def test_month_refuses_rows_outside_it(tmp_path, db_url):
+    db = _ledger(tmp_path, db_url)
+    sheet = _csv(tmp_path, "s.csv", """\
+        holder,date,hours
+        H1,2026-04-30,1:00
+        H1,01/05/2026,1:00
+        """)
+    done = _import(sheet, db, "--month", "2026-04")
+    assert done.returncode == 2
+    assert ":3: dated 2026-05-01, outside --month 2026-04" in done.stderr
+    assert _hours(db, "H1") == "40"
+    bad = _import(sheet, db, "--month", "April")
+    assert bad.returncode == 2 and "--month 'April'" in bad.stderr
+
+
+def test_rows_left_out_by_skip_rules_are_counted(tmp_path, db_url):
+    db = _ledger(tmp_path, db_url)
+    rules = tmp_path / "visits.rules"
+    rules.write_text("column holder = Client\ncolumn date = Date\ncolumn hours = Hours\n"
+                     "skip Status = Cancelled\n", encoding="utf-8")
+    sheet = _csv(tmp_path, "s.csv", """\
+        Client,Date,Hours,Status
+        H1,2026-04-03,1:00,Done
+        H1,2026-04-04,0:00,cancelled
+        H1,2026-04-05,2:00,CANCELLED
+        """)
+    done = _import(sheet, db, "--rules", str(rules))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(
+        "1 deliveries posted, 0 already recorded, 2 left out by skip rules")
+    assert _hours(db, "H1") == "39"
