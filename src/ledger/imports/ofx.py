@@ -25,8 +25,8 @@ from ofxtools.Parser import OFXTree
 from ledger.core.amounts import parse_pence
 from ledger.core.text import text_problem
 from ledger.errors import LedgerError, UsageError
-from ledger.imports.bank import BankReading, Line, assign_keys, in_date_order
 from ledger.imports.reading import ReadRules, check_month, month_option
+from ledger.imports.statement import BankReading, Line, assign_keys, in_date_order
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # years of a busy account
 STATEMENTS = ("STMTRS", "CCSTMTRS")  # a bank account's statement, a card's
