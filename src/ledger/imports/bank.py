@@ -64,8 +64,9 @@ def read_bank_rules(path: Path) -> BankRules:
             raise UsageError(f"{where}: not a regular expression ({err})") from None
         rules.payees.append(PayeeRule(compiled, payee, category))
 
-    return parse_rules(path, rules, COLUMNS, {
+    parse_rules(path, rules, COLUMNS, {
         "payee": payee_rule, "decimal": decimal_rule(rules), "pending": pending_rule(rules)})
+    return rules
 
 
 def is_ofx(path: Path) -> bool:
