@@ -182,8 +182,8 @@ def test_the_shipped_may_with_a_correction_and_a_late_timesheet(db_url):
                  rules, "--provider", "SH", "--month", "2026-05")
     refused = invoke(*corrected, db=db_url)
     assert refused.exit_code == 2
-    assert "may-rota-corrected.csv:8: changed since it was imported (was 4:20, now 4:50)" \
-        in refused.output
+    assert ("may-rota-corrected.csv:8: changed since it was imported (was 4:20, now 4:50; "
+            "notes were none, now 'ran late: GP appointment')") in refused.output
     assert "may-rota-corrected.csv:9" not in refused.output  # the new visit is fine
     assert invoke("stats", "--format", "json", db=db_url).output == stats  # nothing posted
     assert invoke(*corrected, "--replace-changed", db=db_url).exit_code == 0
