@@ -239,3 +239,22 @@ def test_lines_left_out_by_skip_rules_are_counted(tmp_path, db_url):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith(", 1 left out by skip rules")
     assert _balance(db) == "650.00"
+
+
+def test_a_line_recorded_under_its_reference_with_another_amount_is_refused(tmp_path,
+                                                                           db_url):
+    db, rules = _setup(tmp_path, db_url)
+    with_ref = tmp_path / "ref.rules"
+    with_ref.write_text(RULES + "column reference = Ref\n", encoding="utf-8")
+    header = "Date,Details,Money In,Money Out,Ref\n"
+    first = _statement(tmp_path, header + "12/04/2026,TESCO STORES,,23.45,T-1\n", "a.csv")
+    assert _import(first, db, with_ref).returncode == 0
+    # Its description changed and no payee rule matches it now: a recorded line needs none.
+    other = _statement(tmp_path, header + "12/04/2026,CARD 2231,,23.45,T-1\n", "b.csv")
+    done = _import(other, db, with_ref)
+    assert done.returncode == 0 and "0 spends posted, 1 already recorded" in done.stdout
+    changed = _statement(tmp_path, header + "12/04/2026,TESCO STORES,,25.00,T-1\n", "c.csv")
+    done = _import(changed, db, with_ref)
+    assert done.returncode == 2
+    assert ":2: changed since it was imported (amount was £23.45, now £25.00)" in done.stderr
+    assert _balance(db) == "1026.55"

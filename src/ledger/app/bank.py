@@ -82,21 +82,21 @@ def _spend(file: Path, holder: str, rules: BankRules, line: Line,
     if line.legacy_key in spends:
         return None
     rule = payee_for(rules, line.description)
+    event = {"date": line.date.isoformat(), "type": "dp_spend", "holder": holder,
+             "payee": rule.payee if rule else None, "amount": format_pence(abs(line.pence)),
+             **({"category": rule.category} if rule and rule.category else {})}
+    recorded = spends.get(line.key)
+    if recorded is not None:
+        if rule is None:  # the payee rules are for lines not yet posted
+            event.update({k: recorded.get(k) for k in ("payee", "category")})
+        changed = changes(recorded, event)
+        return None if not changed else problem(
+            file, line.line, f"changed since it was imported ({changed}): the recorded "
+                             "spend stands; check the line and the payee rules")
     if rule is None:
-        if line.key in spends:  # recorded: the payee rules are for lines not yet posted
-            return None
         return problem(file, line.line, f"no payee rule matches {line.description!r}; "
                                         "add one to the rules file")
-    event = {"date": line.date.isoformat(), "type": "dp_spend", "holder": holder,
-             "payee": rule.payee, "amount": format_pence(abs(line.pence)),
-             **({"category": rule.category} if rule.category else {})}
-    if line.key not in spends:
-        return Item(event, line.key, str(file), line.line)
-    changed = changes(spends[line.key], event)
-    if not changed:
-        return None
-    return problem(file, line.line, f"changed since it was imported ({changed}): the "
-                                    "recorded spend stands; check the payee rules")
+    return Item(event, line.key, str(file), line.line)
 
 
 def post_lines(store: DbStore, file: Path, holder: str, rules: BankRules,
