@@ -13,13 +13,16 @@ restated here:
   as FILE:LINE); its key is its reference, else the visit (provider, holder, date, start
   or occurrence among that person's rows of that date, worker); a row already recorded
   is skipped, the same key with other minutes is refused; identical rows without a
-  reference are refused; times are Europe/London wall-clock times; start = end is
+  reference not already recorded are refused (the second told apart from the first by
+  occurrence); times are Europe/London wall-clock times; start = end is
   refused; a row in a reconciled month is refused unless `--late-to-open-month`.
 - A bank line of money out is a `dp_spend` to the payee of the first payee rule found in
   its description; money in must match a recorded council payment or contribution (same
   amount, within 5 days, nearest first, each used once). A line's key is its date,
-  amount and occurrence among equal lines of that date. A balance column is checked at
-  the end of each date.
+  amount and occurrence among equal lines of that date; a line already recorded is
+  skipped, one recorded under its key with another date, amount or payee is refused (the
+  payee rules are not needed for a recorded line). A balance column is checked at the
+  end of each date.
 An `Outcome` is what the command should do: its exit status, the file lines it refuses,
 and (reconcile) the report rows. `NotModelled` means the docs leave the case open.
 """
@@ -208,12 +211,11 @@ def import_timesheet(model: Model, provider: str, rows: list[dict],
         return Outcome(2)
     problems, batch, seen, file_keys = [], [], set(), set()
     occurrence: Counter = Counter()
+    repeats: dict[tuple, int] = {}
     for line, row in enumerate(rows, start=2):
         h, day, ref, worker = row["holder"], row["date"], row.get("reference"), row.get("worker")
+        identical = not ref and tuple(sorted(row.items())) in seen
         if not ref:
-            if tuple(sorted(row.items())) in seen:
-                problems.append(line)  # a likely duplicate
-                continue
             seen.add(tuple(sorted(row.items())))
         if "hours" in row:
             occurrence[(h, day)] += 1
@@ -231,13 +233,19 @@ def import_timesheet(model: Model, provider: str, rows: list[dict],
             hours, visit = f"{mins // 60}:{mins % 60:02d}", row["start"]
         key = ("timesheet", provider, "ref", ref) if ref else (
             "timesheet", provider, h, day, visit, worker)
+        if identical and key in file_keys:  # the same start: told apart by occurrence
+            repeats[key] = repeats.get(key, 1) + 1
+            key += (repeats[key],)
         if key in file_keys:
             raise NotModelled("two rows of one file with one key")
         file_keys.add(key)
         content = (h, day, mins, worker)
-        if key in model.imported:
+        if key in model.imported:  # skipped before the identical-rows check
             if model.imported[key] != content:
                 problems.append(line)  # changed since it was imported
+            continue
+        if identical:
+            problems.append(line)  # a likely duplicate
             continue
         raw = {"date": day, "type": "isf_delivery", "holder": h, "provider": provider,
                "hours": hours}
@@ -313,13 +321,14 @@ def import_bank(model: Model, holder: str, lines: list[dict],
             used.add(pid)
             matches[pid] = key
             continue
-        content = (day, amount)
-        if key in model.imported:
-            if model.imported[key] != content:
-                problems.append(line)
-            continue
         payee = next((name for pattern, name in payees
                       if re.search(pattern, row["description"], re.IGNORECASE)), None)
+        content = (day, amount, payee)
+        if key in model.imported:
+            recorded = model.imported[key]
+            if recorded[:2] != content[:2] or payee not in (None, recorded[2]):
+                problems.append(line)  # changed since it was imported
+            continue
         if payee is None:
             problems.append(line)  # a line it cannot place
             continue
