@@ -12,11 +12,13 @@ import io
 import itertools
 import re
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import event, note
 
 from ledger.cli import main
 
@@ -33,7 +35,8 @@ class Done:
     crash: BaseException | None = None
 
     def said(self) -> str:
-        crash = f" [crashed: {self.crash!r}]" if self.crash else ""
+        crash = "\n[crashed]\n" + "".join(traceback.format_exception(self.crash)[-4:]) if (
+            self.crash) else ""
         return f"exit {self.code}\n{self.stdout}\n{self.stderr}{crash}"
 
 
@@ -85,6 +88,28 @@ class LedgerRun:
         found = re.findall(r"^\s*(\w+)\s+(\d+)\s*$", done.stdout, re.MULTILINE)
         assert found, done.stdout
         return {name: int(number) for name, number in found}
+
+    def check_import(self, args: list[str], path: Path, refused: set[int],
+                     moved: dict[tuple[str, str], int]) -> None:
+        """Run an import: exit 2 naming exactly the lines `refused` (`FILE:LINE: ...`) and
+        nothing posted, or exit 0 with each balance moved by `moved` (minor units)."""
+        event("refused" if refused else "posted")
+        before, counts = self.balances(), self.counts()
+        done = self.invoke(*args)
+        note(done.said())
+        assert done.crash is None and "Traceback" not in done.stderr, done.said()
+        if refused:
+            assert done.code == 2, f"the model refuses lines {sorted(refused)}\n{done.said()}"
+            where = re.compile(rf"^(?:error: )?{re.escape(str(path))}:(\d+):")
+            named = {int(m.group(1)) for line in done.stderr.splitlines()
+                     if (m := where.match(line))}
+            assert named == refused, done.said()
+            assert self.balances() == before and self.counts() == counts, "partly posted"
+            return
+        assert done.code == 0, done.said()
+        after = self.balances()
+        for key, change in moved.items():
+            assert after.get(key, 0) - before.get(key, 0) == change, (key, after, before)
 
 
 @pytest.fixture
