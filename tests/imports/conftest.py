@@ -90,7 +90,7 @@ class LedgerRun:
         return {name: int(number) for name, number in found}
 
     def check_import(self, args: list[str], path: Path, refused: set[int],
-                     moved: dict[tuple[str, str], int]) -> None:
+                     moved: dict[tuple[str, str], int]) -> Done:
         """Run an import: exit 2 naming exactly the lines `refused` (`FILE:LINE: ...`) and
         nothing posted, or exit 0 with each balance moved by `moved` (minor units)."""
         event("refused" if refused else "posted")
@@ -105,11 +105,12 @@ class LedgerRun:
                      if (m := where.match(line))}
             assert named == refused, done.said()
             assert self.balances() == before and self.counts() == counts, "partly posted"
-            return
+            return done
         assert done.code == 0, done.said()
         after = self.balances()
         for key, change in moved.items():
             assert after.get(key, 0) - before.get(key, 0) == change, (key, after, before)
+        return done
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import os
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, example, given, note, settings
+from hypothesis import HealthCheck, event, example, given, note, settings
 from hypothesis import strategies as st
 
 UTC = dt.UTC
@@ -225,10 +225,13 @@ def sheet_files(s: Sheet) -> tuple[bytes, str | None]:
 
 # ------------------------------------------------------------------ timesheets: drawing
 
-DAYS = st.one_of(st.sampled_from([D(d) for d in (
-    "2026-02-28", "2026-03-01", "2026-03-28", "2026-03-29", "2026-03-30", "2026-03-31",
-    "2026-04-01", "2026-04-30", "2026-05-01", "2026-10-24", "2026-10-25", "2026-10-26",
-    "2026-10-31", "2026-11-01", "2026-03-08")]), st.dates(D("2026-02-01"), D("2026-11-30")))
+CLOCK_NIGHTS = ["2026-03-28", "2026-03-29", "2026-10-24", "2026-10-25",  # London
+                "2026-03-07", "2026-03-08", "2026-10-31", "2026-11-01"]  # New York
+MONTH_ENDS = ["2026-02-28", "2026-03-01", "2026-03-31", "2026-04-01", "2026-04-30",
+              "2026-05-01", "2026-11-30"]
+DAYS = st.one_of(st.sampled_from([D(d) for d in CLOCK_NIGHTS]),
+                 st.sampled_from([D(d) for d in MONTH_ENDS]),
+                 st.dates(D("2026-02-01"), D("2026-11-30")))
 TIMES = st.one_of(st.sampled_from([0, 30, 59, 60, 90, 119, 120, 150, 180, 390, 540, 1020,
                                    1320, 1410, 1439]), st.integers(0, 1439))
 ZONES = st.sampled_from(["Europe/London"] * 3 + ["America/New_York"])
@@ -236,12 +239,13 @@ WORKERS = st.sampled_from(["", "Pat", "Sam Lee", "Zoë", "O'Neil, Jo", 'Jo "JJ" 
 
 
 @st.composite
-def visits(draw) -> Visit:
-    shape = draw(st.sampled_from(["times"] * 4 + ["hours"] * 2 + ["both"] * 2 + ["bad", "date"]))
+def visits(draw, dirty: bool = True) -> Visit:
+    shape = draw(st.sampled_from(["times"] * 4 + ["hours"] * 2 + ["both"] * 2 + (
+        ["bad", "date"] if dirty else [])))
     v = Visit(draw(st.sampled_from(["H1", "H2"])), draw(DAYS), worker=draw(WORKERS))
     if shape in ("times", "both", "date"):
         start, end = draw(TIMES), draw(TIMES)
-        end = (end + 60) % 1440 if shape != "times" and end == start else end
+        end = (end + 60) % 1440 if (shape != "times" or not dirty) and end == start else end
         v = replace(v, start=start, end=end)
     if shape in ("hours", "both"):
         v = replace(v, hours=draw(st.integers(1, 16 * 60)))
@@ -256,29 +260,36 @@ def visit_key(v: Visit) -> tuple | None:
     return None if v.start is None else (v.holder, v.day, v.start, v.worker)
 
 
+def in_month(v: Visit, month: str) -> Visit:
+    day = dt.date(int(month[:4]), int(month[5:]), min(v.day.day, 28))
+    return replace(v, day=day, wrong_date=v.wrong_date and day.day > 12)
+
+
 @st.composite
 def sheets(draw) -> Sheet:
     layout = common_layout(draw)
-    rows = draw(st.lists(visits(), min_size=1, max_size=8))
+    rows = draw(st.lists(visits(dirty=draw(st.integers(0, 2)) == 0), min_size=1, max_size=8))
     rows = [replace(v, reference=f"V{i:03d}") if draw(st.booleans()) else v
             for i, v in enumerate(rows)]
-    if draw(st.booleans()):  # the same row twice: refused unless --allow-identical-rows
+    if draw(st.integers(0, 2)) == 0:  # the same row twice: refused unless allowed
         at = draw(st.integers(0, len(rows) - 1))
         rows.insert(draw(st.integers(at + 1, len(rows))), replace(rows[at], reference=None))
     if layout["enc"] == "cp1252":
         rows.append(Visit("H1", rows[0].day, hours=60, worker="Zoë"))
     month = draw(st.none() | st.none() | st.sampled_from(sorted({v.day.strftime("%Y-%m")
                                                                   for v in rows})))
-    if month is None and draw(st.booleans()):
+    if month is not None:  # most rows in that month, a few outside it
+        rows = [v if draw(st.integers(0, 3)) == 0 else in_month(v, month) for v in rows]
+    elif draw(st.booleans()):
         at = draw(st.integers(0, len(rows)))
         rows.insert(at, replace(draw(visits()), cancelled=True, bad_hours="0:00",
-                                    wrong_date=False))
+                                wrong_date=False))
     keys: dict = {}  # one visit per holder, day, start and worker (unless identical)
     rows = [v for v in rows if keys.setdefault(visit_key(v), v) == v or visit_key(v) is None]
     return Sheet(tuple(rows), **layout, times=draw(st.sampled_from(["hh:mm", "h:mm",
                                                                        "hh:mm:ss"])),
                  hours=draw(st.sampled_from(["h:mm", "decimal"])), month=month,
-                 allow_identical=draw(st.booleans()), zone=draw(ZONES),
+                 allow_identical=draw(st.integers(0, 2)) > 0, zone=draw(ZONES),
                  order=tuple(draw(st.permutations(range(10)))))
 
 
@@ -294,25 +305,60 @@ NEW_YORK = Sheet((Visit("H1", D("2026-03-08"), 90, 210), Visit("H1", D("2026-11-
                   Visit("H2", D("2026-03-29"), 90, 180)), sep="\t", zone="America/New_York")
 
 
-@SETTINGS
-@given(sheet=sheets())
-@example(sheet=NIGHTS)
-@example(sheet=CLOCKS)
-@example(sheet=NEW_YORK)
-def test_a_timesheet_posts_the_minutes_the_model_reads_or_refuses_its_lines(fresh_ledger,
-                                                                            sheet):
-    ledger = fresh_ledger(TIMESHEET_SETUP)
+def sheet_args(ledger, sheet: Sheet, *more: str):
+    """Write the sheet (and its rules): the file's path and the import's arguments."""
     data, rules = sheet_files(sheet)
     path = ledger.write(".csv", data)
     note(f"{sheet}\n{data!r}\nrules:\n{rules}")
-    args = ["isf", "import-timesheet", str(path), "--provider", "SH"]
+    args = ["isf", "import-timesheet", str(path), "--provider", "SH", *more]
     if rules is not None:
         args += ["--rules", str(ledger.write(".rules", rules.encode("utf-8")))]
-    args += (["--month", sheet.month] if sheet.month else []) + (
+    return path, args + (["--month", sheet.month] if sheet.month else []) + (
         ["--allow-identical-rows"] if sheet.allow_identical else [])
+
+
+def hm(minutes: int) -> str:
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+@SETTINGS
+@given(sheet=sheets(), data=st.data())
+@example(sheet=NIGHTS, data=None)
+@example(sheet=CLOCKS, data=None)
+@example(sheet=NEW_YORK, data=None)
+def test_a_timesheet_posts_the_minutes_the_model_reads_or_refuses_its_lines(fresh_ledger,
+                                                                            sheet, data):
+    ledger = fresh_ledger(TIMESHEET_SETUP)
+    path, args = sheet_args(ledger, sheet)
     refused, minutes = expect_sheet(sheet)
     ledger.check_import(args, path, refused,
                         {(f"isf:{h}:SH", "HRS"): -m for h, m in minutes.items()})
+    if refused or data is None:
+        return
+    # The same file again posts nothing; then one visit corrected: refused as changed
+    # (old and new figures) or, with --replace-changed, the difference posted.
+    ledger.check_import(args, path, set(), {(f"isf:{h}:SH", unit): 0 for h in ("H1", "H2")
+                                            for unit in ("HRS", "GBP")})
+    once = [n for n, v in enumerate(sheet.visits) if not v.cancelled
+            and sheet.visits.count(v) == 1]
+    if not once:
+        return
+    n = data.draw(st.sampled_from(once))
+    old = visit_minutes(sheet.visits[n], sheet.month, sheet.zone)
+    new = data.draw(st.sampled_from([m for m in (old + 15, old - 1) if m > 0]))
+    visits = list(sheet.visits)
+    visits[n] = replace(visits[n], hours=new)
+    again = replace(sheet, visits=tuple(visits))
+    if data.draw(st.booleans()):
+        event("a corrected visit replaced")
+        path, args = sheet_args(ledger, again, "--replace-changed")
+        ledger.check_import(args, path, set(), {(f"isf:{visits[n].holder}:SH", "HRS"):
+                                                old - new})
+        return
+    event("a corrected visit refused")
+    path, args = sheet_args(ledger, again)
+    done = ledger.check_import(args, path, {n + 2}, {})
+    assert f"was {hm(old)}, now {hm(new)}" in done.stderr, done.said()
 
 
 # ------------------------------------------------------------------ bank statements
