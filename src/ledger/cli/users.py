@@ -67,29 +67,38 @@ def serve(host: str, port: int, workers: int, https_only: bool, db_url: str | No
     url = books.url
     books.check()  # creates or upgrades the schema once, before any worker
     books.dispose()
+    if workers > 1 and url.startswith("sqlite"):
+        raise UsageError("--workers above 1 needs a PostgreSQL database")
+    sock = _listen(host, port)
     if workers > 1:
-        if url.startswith("sqlite"):
-            raise UsageError("--workers above 1 needs a PostgreSQL database")
         os.environ.update(LEDGER_DATABASE_URL=url, LEDGER_NAME=ledger,
                           LEDGER_HTTPS_ONLY="1" if https_only else "0")
         create_app(url, ledger, https_only)  # makes the session key once, before the workers
-        _serve_workers(host, port, workers)
+        _started(host, port)
+        _serve_workers(sock, host, port, workers)
         return
-    uvicorn.run(create_app(url, ledger, https_only), host=host, port=port,
-                proxy_headers=True, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(create_app(url, ledger, https_only), host=host,
+                                           port=port, proxy_headers=True, log_level="warning"))
+    _started(host, port)
+    server.run(sockets=[sock])
 
 
-def _serve_workers(host: str, port: int, workers: int) -> None:
-    """Several uvicorn workers on one socket that we bind ourselves: named as TCP, so
-    asyncio switches off Nagle's delay on each connection (uvicorn's own bind for several
-    workers leaves the protocol out, which costs about 40 ms a reply)."""
+def serve_url(host: str, port: int) -> str:
+    """The address `ledger serve` is reached at (an IPv6 host in brackets)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _started(host: str, port: int) -> None:
+    click.echo(f"Serving the web view at {serve_url(host, port)}/ (press Ctrl+C to stop)")
+
+
+def _listen(host: str, port: int):
+    """The listening socket, bound here so a port in use is one clear line (and the
+    address is printed only once it answers), and named as
+    TCP, so asyncio switches off Nagle's delay on each connection (uvicorn's own bind for
+    several workers leaves the protocol out, which costs about 40 ms a reply)."""
     import socket
 
-    from uvicorn import Config
-    from uvicorn.supervisors import Multiprocess
-
-    config = Config("ledger.web.app:create_app_from_env", factory=True, host=host, port=port,
-                    workers=workers, proxy_headers=True, log_level="warning")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -98,6 +107,16 @@ def _serve_workers(host: str, port: int, workers: int) -> None:
     except OSError as err:
         sock.close()
         raise UsageError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    sock.listen(2048)  # from here a browser's request waits for the server, never refused
     sock.set_inheritable(True)
-    Multiprocess(config, sockets=[sock]).run()
+    return sock
 
+
+def _serve_workers(sock, host: str, port: int, workers: int) -> None:
+    """Several uvicorn workers on the one socket bound by `_listen`."""
+    from uvicorn import Config
+    from uvicorn.supervisors import Multiprocess
+
+    config = Config("ledger.web.app:create_app_from_env", factory=True, host=host, port=port,
+                    workers=workers, proxy_headers=True, log_level="warning")
+    Multiprocess(config, sockets=[sock]).run()
