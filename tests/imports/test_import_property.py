@@ -10,11 +10,16 @@ amounts with thousands separators, parentheses or a declared `decimal ,`. Some r
 written the way the rules refuse (a time the clocks skip, hours 0:00, a comma that is not a
 thousands separator, a month-first date in a day/month file, a row outside `--month`).
 
-The model says, from the rules alone (Europe/London wall clock with zoneinfo for the real
-minutes), what the import must post: each person's minutes, or the holder's spends; or
-which lines it must refuse. The real command runs on a fresh ledger (SQLite and
-PostgreSQL): exit 0 and the balances the model says, or exit 2 naming exactly the lines
-the model names and nothing posted."""
+The model says, from the rules alone (the wall clock of Europe/London, or of a declared
+`timezone`, with zoneinfo for the real minutes), what the import must post: each person's
+minutes, or the holder's spends; or which lines it must refuse. The real command runs on
+a fresh ledger (SQLite and PostgreSQL): exit 0 and the balances the model says, or exit 2
+naming exactly the lines the model names and nothing posted. After a file posts, it comes
+again: the same timesheet posts nothing, one corrected visit is refused with its old and
+new figures or replaced by the difference; the statement with its descriptions reworded
+posts only the pending lines now final.
+
+Normal suite: IMPORT_PROPERTY_EXAMPLES (default 30) per engine; soak: 500."""
 
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ from hypothesis import HealthCheck, event, example, given, note, settings
 from hypothesis import strategies as st
 
 UTC = dt.UTC
-EXAMPLES = int(os.environ.get("IMPORT_PROPERTY_EXAMPLES", "30"))  # soak: 500
+EXAMPLES = int(os.environ.get("IMPORT_PROPERTY_EXAMPLES", "30"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=False, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
