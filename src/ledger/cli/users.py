@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from urllib.parse import urlsplit
 
 import click
 
@@ -10,6 +11,8 @@ from ledger.app import access
 from ledger.app.reading import Books
 from ledger.cli.common import db_option
 from ledger.errors import UsageError
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"  # where `ledger serve` listens by default
 
 
 @click.group()
@@ -35,14 +38,37 @@ def user_add(username: str, roles: tuple[str, ...], password_stdin: bool,
 @user.command("invite")
 @click.option("--role", "roles", multiple=True, required=True, metavar="ROLE",
               help="What the invited person may read; repeat for more.")
-@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True,
-              help="Where the web view is served, for the link.")
+@click.option("--base-url", envvar="LEDGER_BASE_URL", metavar="URL",
+              help=f"The address people open the web view at, for the link [default: "
+                   f"$LEDGER_BASE_URL, else {DEFAULT_BASE_URL}, where `ledger serve` "
+                   f"listens by default].")
 @db_option
-def user_invite(roles: tuple[str, ...], base_url: str, db_url: str | None,
+def user_invite(roles: tuple[str, ...], base_url: str | None, db_url: str | None,
                 ledger: str) -> None:
     """Print a one-time invitation link (valid 14 days) for a new sign-in."""
+    base = invite_base(base_url)
     token = access.invite(Books.at(db_url, ledger, mode="write"), list(roles))
-    click.echo(f"{base_url.rstrip('/')}/invite/{token}")
+    click.echo(f"{base}/invite/{token}")
+    if base_url is None:
+        click.echo(f"note: this link is for {DEFAULT_BASE_URL}, this machine only; to send it "
+                   "to someone, give --base-url with the address they open", err=True)
+
+
+def invite_base(base_url: str | None) -> str:
+    """The link's start: an http(s) address with a host, no query or fragment (docs/web.md
+    #invitations), without its trailing /."""
+    if base_url is None:
+        return DEFAULT_BASE_URL
+    parts = urlsplit(base_url.strip())
+    try:
+        parts.port  # noqa: B018 (a port above 65535 raises)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok or parts.query or parts.fragment:
+        raise UsageError(f"--base-url {base_url!r}: not an address people can open; give "
+                         "the web view's address, e.g. https://statements.example.org")
+    return parts.geturl().rstrip("/")
 
 
 @click.command()
