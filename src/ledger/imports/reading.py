@@ -378,8 +378,9 @@ def parse_amount(text: str, decimal_comma: bool = False, column: str = "amount",
     body = text.strip()
     negative = body.startswith("(") and body.endswith(")")
     body = body[1:-1].strip() if negative else body
-    found = re.fullmatch(r"([-+]?)\s*£?\s*([-+]?)(.*)", body)
-    assert found is not None
+    found = re.fullmatch(r"([-+]?)\s*£?\s*([-+]?)(.*)", body, re.DOTALL)
+    if found is None:  # cannot happen: the last group takes anything
+        raise fail("is not an amount")
     signs = found.group(1) + found.group(2)
     if len(signs) > 1 or (negative and signs):
         raise fail("has more than one sign")
