@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.middleware.sessions import SessionMiddleware
 
 from ledger.app import access
+from ledger.app.months import latest_month
 from ledger.app.reading import Books
 from ledger.app.statements import KINDS, Scope, readable, statement
 from ledger.errors import LedgerError, UsageError
@@ -147,8 +148,12 @@ def _routes(app: FastAPI, books: Books) -> None:
         user = signed_in(request, books)
         if user is None:
             return to_login(request)
+        if not plain_id(ident):
+            return not_found(request, user)
+        if month is None:  # the latest month with something in it, never an empty one
+            month = latest_month(books, kind, ident, access.now().date())
         period = month_period(month)
-        if period is None or not plain_id(ident):
+        if period is None:
             return not_found(request, user)
         try:
             found = statement(books, kind, ident, period, Scope(user.roles))

@@ -16,7 +16,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ledger.app import access
 from ledger.app.access import User
 from ledger.app.statements import Period, Statement
-from ledger.core.calendar import month_of, previous_month
 
 SESSION_DAYS = 1
 
@@ -107,10 +106,8 @@ def safe_next(target: str | None) -> str:
     return "/"
 
 
-def month_period(value: str | None) -> Period | None:
-    """The month asked for (default: last month); None if it is not a month YYYY-MM."""
-    if value is None:
-        value = previous_month(month_of(access.now().date()))
+def month_period(value: str) -> Period | None:
+    """The month asked for; None if it is not a month YYYY-MM."""
     try:
         return Period.of_month(value)
     except ValueError:
