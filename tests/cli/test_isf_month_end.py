@@ -210,3 +210,58 @@ def test_the_shipped_may_with_a_correction_and_a_late_timesheet(db_url):
     april = json.loads(invoke("isf", "reconcile", "--provider", "SH", "--month", "2026-04",
                               "--format", "json", db=db_url).output)
     assert april["isfs"][0]["hours_delivered_minutes"] == 720  # April's report unchanged
+
+
+LARGE = """\
+  - {date: 2026-04-01, type: isf_open, holder: H1, provider: SH, hours_per_month: 400,
+     rate: "250.00"}
+  - {date: 2026-04-01, type: isf_open, holder: H2, provider: SH, hours_per_month: 300,
+     rate: "333.33"}
+  - {date: 2026-04-01, type: isf_open, holder: H3, provider: SH, hours_per_month: "7:30",
+     rate: "21.50"}
+"""
+LARGE_APRIL = """\
+  - {date: 2026-04-10, type: isf_delivery, holder: H1, provider: SH, hours: "399:59"}
+  - {date: 2026-04-12, type: isf_delivery, holder: H2, provider: SH, hours: "17:45"}
+  - {date: 2026-04-13, type: isf_delivery, holder: H3, provider: SH, hours: "0:20"}
+"""
+
+
+def _h_mm(minutes: int) -> str:
+    return f"{'-' if minutes < 0 else ''}{abs(minutes) // 60}:{abs(minutes) % 60:02d}"
+
+
+def _pounds(pence: int) -> str:
+    return f"{'-' if pence < 0 else ''}{abs(pence) // 100}.{abs(pence) % 100:02d}"
+
+
+def _table_rows(text: str, holder: str) -> list[list[str]]:
+    return [[c.strip() for c in line.strip()[1:-1].split("│")]
+            for line in text.splitlines() if line.startswith(f"│ {holder} ")]
+
+
+def test_the_month_end_table_fits_100_columns_with_hours_as_h_mm(db_url, tmp_path):
+    """Six-figure totals, an hour count in the hundreds and minutes that decimals would
+    round: every line fits 100 columns, nothing is cut short, hours read H:MM."""
+    _run(tmp_path, "large", LARGE, db_url)
+    invoke("isf", "advance", "--provider", "SH", "--month", "2026-04", db=db_url)
+    _run(tmp_path, "large-april", LARGE_APRIL, db_url)
+    args = ("isf", "reconcile", "--provider", "SH", "--month", "2026-04")
+    report = json.loads(invoke(*args, "--format", "json", db=db_url).output)
+    table = invoke(*args, "--format", "table", db=db_url)
+    assert table.exit_code == 0, table.output
+    widest = max(table.output.splitlines(), key=len)
+    assert len(widest) <= 100, widest
+    assert "…" not in table.output
+    hours = ("hours_opening_minutes", "hours_allocated_minutes", "hours_delivered_minutes",
+             "hours_expired_minutes", "hours_other_minutes", "hours_closing_minutes")
+    money = ("money_opening_minor", "money_in_minor", "money_delivered_minor",
+             "money_fees_minor", "money_purchases_minor", "money_returned_minor",
+             "money_other_minor", "money_closing_minor")
+    assert report["totals"]["money_in_minor"] >= 100_000_00  # six figures, as promised
+    for row in [*report["isfs"], report["totals"]]:
+        hours_row, money_row = _table_rows(table.output, row["holder"])
+        assert hours_row[1:7] == [_h_mm(row[k]) for k in hours], hours_row
+        assert hours_row[7] == row["flag"]
+        assert money_row[1:9] == [_pounds(row[k]) for k in money], money_row
+    assert _table_rows(table.output, "H3")[0][3] == "0:20"  # not 0.33

@@ -7,7 +7,7 @@ import datetime as dt
 from rich.console import Console
 from rich.table import Table
 
-from ledger.core.amounts import Unit, format_amount
+from ledger.core.amounts import format_amount, format_pence
 from ledger.reports.balances import BalanceRow
 
 
@@ -22,21 +22,41 @@ def balance_table(rows: list[BalanceRow], as_of: dt.date | None) -> None:
     Console().print(table)
 
 
+MONTH_END_WIDTH = 100  # columns: the month end fits a terminal, an email or a page
+_HOURS = (("at start", "hours_opening_minutes"), ("allocated", "hours_allocated_minutes"),
+          ("delivered", "hours_delivered_minutes"), ("expired", "hours_expired_minutes"),
+          ("other", "hours_other_minutes"), ("at end", "hours_closing_minutes"))
+_MONEY = (("at start", "money_opening_minor"), ("in", "money_in_minor"),
+          ("delivered", "money_delivered_minor"), ("fees", "money_fees_minor"),
+          ("purchases", "money_purchases_minor"), ("returned", "money_returned_minor"),
+          ("other", "money_other_minor"), ("at end", "money_closing_minor"))
+
+
+def hours_minutes(minutes: int) -> str:
+    """Signed minutes as hours and minutes, exact: 90 -> '1:30', -5 -> '-0:05'."""
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{'-' if minutes < 0 else ''}{hours}:{rest:02d}"
+
+
 def month_end_table(result: dict) -> None:
-    """A provider's month: hours and money per person, with the total last."""
-    table = Table(title=f"{result['provider']} {result['month']}: month end",
-                  title_justify="left")
-    for name in ("holder", "hours at start", "allocated", "delivered", "expired", "other",
-                 "hours at end", "money at start", "in", "delivered £", "fees", "purchases",
-                 "returned", "other £", "money at end", "flag"):
-        table.add_column(name, justify="left" if name in ("holder", "flag") else "right")
-    for row in [*result["isfs"], result["totals"]]:
-        h = [format_amount(row[k], Unit.HRS) for k in (
-            "hours_opening_minutes", "hours_allocated_minutes", "hours_delivered_minutes",
-            "hours_expired_minutes", "hours_other_minutes", "hours_closing_minutes")]
-        g = [format_amount(row[k], Unit.GBP) for k in (
-            "money_opening_minor", "money_in_minor", "money_delivered_minor",
-            "money_fees_minor", "money_purchases_minor", "money_returned_minor",
-            "money_other_minor", "money_closing_minor")]
-        table.add_row(row["holder"], *h, *g, row["flag"])
-    Console(width=220).print(table)
+    """A provider's month: hours (H:MM) per person, then money (£) per person, each with
+    the total last, in two tables that fit 100 columns (the same figures as CSV/JSON)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    rows = [*result["isfs"], result["totals"]]
+    title = f"{result['provider']} {result['month']}: month end"
+    console = Console(width=MONTH_END_WIDTH, markup=False, emoji=False, highlight=False)
+    for heading, columns, shown, flag in (("hours (H:MM)", _HOURS, hours_minutes, True),
+                                          ("money (£)", _MONEY, format_pence, False)):
+        table = Table(title=Text(f"{title}, {heading}"), title_justify="left")
+        table.add_column("holder")
+        for name, _ in columns:
+            table.add_column(name, justify="right", no_wrap=True)
+        if flag:
+            table.add_column("flag")
+        for row in rows:
+            cells = [row["holder"], *(shown(row[key]) for _, key in columns)]
+            table.add_row(*(Text(str(c)) for c in [*cells, *([row["flag"]] if flag else [])]))
+        console.print(table)
