@@ -9,10 +9,9 @@ numbers first.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 
 from ledger.core.amounts import Unit
-from ledger.core.calendar import first_day, is_whole_month, month_of, month_title
+from ledger.core.calendar import is_whole_month, month_of, month_title
 from ledger.reports.document import (
     Document,
     Section,
@@ -20,9 +19,8 @@ from ledger.reports.document import (
     hours,
     long_date,
     money,
-    month_name,
 )
-from ledger.reports.isf_kinds import OTHER
+from ledger.reports.holder_isf_doc import isf_section
 
 
 def _period(statement: dict) -> tuple[str, bool]:
@@ -41,7 +39,7 @@ def holder_document(statement: dict) -> Document:
     this = "this month" if whole_month else "in this period"
     providers = statement.get("provider_names", {})
     for isf in statement.get("isf_months", []):
-        _isf_section(doc, statement, isf, providers.get(isf["provider"], isf["provider"]),
+        isf_section(doc, statement, isf, providers.get(isf["provider"], isf["provider"]),
                      this)
     accounts = {(a["account"], a["unit"]): a for a in statement["accounts"]}
     for (account, _unit), row in accounts.items():
@@ -66,177 +64,6 @@ def holder_document(statement: dict) -> Document:
         "You can ask for this statement in easy read or large print.",
     ]
     return doc
-
-
-# ---------------------------------------------------------------- ISF
-
-
-def _isf_section(doc: Document, statement: dict, isf: dict, provider: str, this: str) -> None:
-    h, m = isf["hours_minutes"], isf["money_minor"]
-    section = Section(heading=f"Your support from {provider}", id=f"isf-{isf['provider']}")
-    said, easy = section.sentences, section.easy
-    agreed = isf["hours_per_month_minutes"]
-    rate = isf["rate_pence_per_hour"]
-    if agreed is not None and rate is not None:
-        said.append(f"{provider} holds an Individual Service Fund for you. You agreed "
-                    f"{hours(agreed)} of support a month, at {money(rate)} an hour.")
-        easy += [f"{provider} holds money for your support.",
-                 f"You get {hours(agreed)} of support a month.",
-                 f"Each hour costs {money(rate)}."]
-    had = h["opening"] + h["in"]
-    if h["opening"] > 0:
-        said.append(f"{hours(h['opening'])} carried over from before. With "
-                    f"{hours(h['in'])} for {this.removeprefix('in ')}, you had {hours(had)}.")
-    elif h["opening"] < 0:
-        said.append(f"You had borrowed {hours(h['opening'])} before, so {hours(h['in'])} "
-                    f"for {this.removeprefix('in ')} left you {hours(max(had, 0))}.")
-    else:
-        said.append(f"You had {hours(had)} {this}.")
-    said.append(f"You used {hours(h['delivered'])}.")
-    easy += [f"You had {hours(max(had, 0))} {this}.", f"You used {hours(h['delivered'])}."]
-    if h["expired"]:
-        said.append(_expiry_sentence(isf))
-        easy.append(f"{hours(h['expired'])} ran out. You cannot use them now.")
-    if isf["carry_over_minutes"]:
-        nxt = month_name(isf["next_month"])
-        worth = (f", worth {money(isf['carry_over_worth_minor'])}"
-                 if isf["carry_over_worth_minor"] else "")
-        said.append(f"{hours(isf['carry_over_minutes'])} carry over to {nxt}{worth}.")
-        easy.append(f"{hours(isf['carry_over_minutes'])} carry over to {nxt}.")
-    if isf["borrowed_minutes"]:
-        said.append(f"You used {hours(isf['borrowed_minutes'])} more than you had. They "
-                    f"come out of {month_name(isf['next_month'])}'s hours.")
-        easy += [f"You used {hours(isf['borrowed_minutes'])} more than you had.",
-                 "They come out of next month's hours."]
-    earlier = next((e for e in statement.get("isf_earlier_agreements", [])
-                    if e["account"] == isf["account"]), None)
-    # With an earlier agreement still open, the fund's own money is the current
-    # agreement's (docs/rules-trust.md#isf-agreements); the earlier one is said apart.
-    own = earlier["own_closing_minor"] if earlier else m["closing"]
-    said.extend(_isf_money_sentences(m, own, earlier))
-    easy.extend(_isf_money_easy(m, own))
-    for change in statement.get("isf_changes", []):
-        if change["account"] == isf["account"]:
-            said.append(_change_sentence(change))
-            easy.append(f"Your support changes from {month_name(change['from_month'])}.")
-    if isf["closed"]:
-        said.append(f"This fund closed on {long_date(isf['closed'])}.")
-    section.tables.append(_side_by_side(statement, isf["account"], provider))
-    doc.sections.append(section)
-    doc.summary.append(f"Support from {provider}: you had {hours(max(had, 0))} and used "
-                       f"{hours(h['delivered'])}. {_held_or_short(own)}")
-    doc.easy_summary.append(f"You used {hours(h['delivered'])} of support from {provider}.")
-
-
-def _held_or_short(closing: int) -> str:
-    if closing >= 0:
-        return f"The fund holds {money(closing)}."
-    return f"The fund is {money(closing)} short."
-
-
-def _expiry_sentence(isf: dict) -> str:
-    by_reason: dict[str, int] = defaultdict(int)
-    for lot in isf["expired_lots"]:
-        by_reason[lot["reason"]] += lot["minutes"]
-    reasons = []
-    if by_reason.get("age"):
-        months = isf.get("expire_after_months")
-        limit = (f"more than {months} month{'s' if months != 1 else ''} old"
-                 if months else "too old to carry over")
-        reasons.append(f"{hours(by_reason['age'])} because they were {limit}")
-    if by_reason.get("cap"):
-        cap = isf.get("max_carry_minutes")
-        limit = f"at most {hours(cap)}" if cap is not None else "only so many hours"
-        reasons.append(f"{hours(by_reason['cap'])} because you can carry over {limit}")
-    total = hours(isf["hours_minutes"]["expired"])
-    if not reasons:
-        return f"{total} expired and went back to the council."
-    return f"{total} expired and went back to the council: " + " and ".join(reasons) + "."
-
-
-def _isf_money_sentences(m: dict, own: int, earlier: dict | None) -> list[str]:
-    said = []
-    if m["opening"] > 0:
-        said.append(f"The fund held {money(m['opening'])} at the start.")
-    elif m["opening"] < 0:
-        said.append(f"The fund was {money(m['opening'])} short at the start.")
-    if m["in"]:
-        said.append(f"{money(m['in'])} was paid into the fund.")
-    said.append(f"Your support cost {money(m['delivered'])}.")
-    if m["fees"]:
-        said.append(f"The provider's fee for managing the fund was {money(m['fees'])}.")
-    if m["purchases"]:
-        said.append(f"{money(m['purchases'])} paid for other things you chose.")
-    if m["returned"]:
-        said.append(f"{money(m['returned'])} went back to the council.")
-    if m["other"]:
-        said.append(f"{OTHER.label[:1].upper()}{OTHER.label[1:]} "
-                    f"{'added' if m['other'] > 0 else 'took away'} {money(m['other'])}.")
-    if own >= 0:
-        said.append(f"The fund holds {money(own)} at the end.")
-    else:
-        said.append(f"The fund is {money(own)} short at the end: your support cost "
-                    "more than the money paid in so far.")
-    if earlier and earlier["outstanding_overspend_minor"] > 0:
-        # docs/rules-trust.md#isf-agreements: kept apart, never settled quietly.
-        said.append(f"An earlier agreement (before {long_date(earlier['agreement_from'])}) "
-                    f"is still {money(earlier['outstanding_overspend_minor'])} short. It is "
-                    "kept apart: the current agreement's money does not pay it.")
-    return said
-
-
-def _isf_money_easy(m: dict, own: int) -> list[str]:
-    easy = []
-    if m["in"]:
-        easy.append(f"{money(m['in'])} was paid in.")
-    easy.append(f"Your support cost {money(m['delivered'])}.")
-    if m["fees"]:
-        easy.append(f"The fee was {money(m['fees'])}.")
-    if own >= 0:
-        easy.append(f"There is {money(own)} left.")
-    else:
-        easy.append(f"The fund is {money(own)} short.")
-    return easy
-
-
-def _change_sentence(change: dict) -> str:
-    parts = []
-    if "hours_per_month_minutes" in change:
-        parts.append(f"{hours(change['hours_per_month_minutes'])} of support a month")
-    if "rate_pence_per_hour" in change:
-        parts.append(f"{money(change['rate_pence_per_hour'])} an hour")
-    if "max_minutes" in change or "expire_after_months" in change:
-        parts.append("new rules for carrying hours over")
-    if "fee" in change:
-        parts.append("a new provider fee")
-    if "underspend" in change:
-        parts.append("new rules for money left unspent")
-    when = long_date(first_day(change["from_month"]))
-    return f"From {when} your support changes: {', '.join(parts)}."
-
-
-def _side_by_side(statement: dict, account: str, provider: str) -> Table:
-    """Hours and money of each entry on one row: one journal, one row."""
-    rows: dict[str, list] = {}
-    for line in statement["lines"]:
-        if line["account"] != account:
-            continue
-        row = rows.setdefault(line.get("journal") or f"{line['date']}{len(rows)}",
-                              [line["date"], line["description"], 0, 0, 0, 0])
-        col = 2 if line["unit"] == Unit.HRS.value else 4
-        if line["amount_minor"] > 0:
-            row[col] += line["amount_minor"]
-        else:
-            row[col + 1] -= line["amount_minor"]
-    body = []
-    for date, what, h_in, h_out, m_in, m_out in rows.values():
-        body.append([long_date(date), what,
-                     hours(h_in) if h_in else "", hours(h_out) if h_out else "",
-                     money(m_in) if m_in else "", money(m_out) if m_out else ""])
-    return Table(caption=f"Hours and money, day by day, in the fund {provider} holds",
-                 columns=["Date", "What happened", "Hours in", "Hours used", "Money in",
-                          "Money out"],
-                 rows=body, numeric=[False, False, True, True, True, True])
 
 
 # ---------------------------------------------------------------- other accounts

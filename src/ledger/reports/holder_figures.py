@@ -70,12 +70,37 @@ def isf_months(store, statement: dict, journals: list[Journal], end: dt.date
             "hours_minutes": hours,
             "money_minor": money,
             "expired_lots": _expired_lots(journals, account, statement),
+            "advances": advances(journals, account, statement),
             "carry_over_minutes": carried,
             "carry_over_worth_minor": pence_for_minutes(carried, rate) if rate else 0,
             "borrowed_minutes": max(-hours["closing"], 0),
             "next_month": next_month(month),
         })
     return rows
+
+
+def advances(journals: list[Journal], account: str, statement: dict) -> list[dict]:
+    """Each month advanced to the ISF in the period (and not reversed since): its budget,
+    the provider's fee and how it is charged, and the minutes granted. With an inside
+    fee the minutes are what the budget less the fee buys (docs/statements.md#inside-fee)."""
+    undone = {j.reverses_key for j in journals if j.reverses_key}
+    by_month: dict[str, dict] = {}
+    for journal in journals:
+        if (journal.type not in ("isf_advance", "isf_fee") or journal.key in undone
+                or not statement["from"] <= journal.date.isoformat() <= statement["to"]
+                or not any(p.account == account for p in journal.postings)):
+            continue
+        memo = journal.memo
+        row = by_month.setdefault(memo["month"], {
+            "month": memo["month"], "budget_minor": 0, "fee_minor": 0, "fee_basis": None,
+            "fee_kind": None, "fee_value": None, "minutes": 0})
+        if journal.type == "isf_advance":
+            row["budget_minor"] = memo["budget_pence"]
+            row["minutes"] = memo["minutes"]
+        else:
+            row.update(fee_minor=memo["fee_pence"], fee_basis=memo.get("basis"),
+                       fee_kind=memo.get("kind"), fee_value=memo.get("value"))
+    return [by_month[month] for month in sorted(by_month)]
 
 
 def _expired_lots(journals: list[Journal], account: str, statement: dict) -> list[dict]:
