@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ledger.reports.document import Document, Section, Table, decimal_hours, hours, long_date, money
+from ledger.reports.document import (
+    Document,
+    Section,
+    Table,
+    decimal_hours,
+    hours,
+    long_date,
+    money,
+    signed_money,
+)
 from ledger.reports.isf_kinds import OTHER
 
 # ---------------------------------------------------------------- the document
@@ -87,6 +96,8 @@ def council_document(data: dict) -> Document:
         doc.sections.append(_other_section(data))
     doc.notes = [
         "Accounts are named by their ids, as in the council's exports.",
+        "A minus sign in a balance column is an overspent account: it was paid out more "
+        "than was paid in, so it subtracts when the column is added up.",
         "Paid and recovered are the rows of `ledger export payments` for the same period; "
         "held is `ledger balance --as-of` on the last day. How each figure is worked out: "
         "docs/statements-provider-council.md."]
@@ -96,7 +107,7 @@ def council_document(data: dict) -> Document:
 def _by_kind(data: dict, end: str) -> Section:
     def cells(k: dict, held: bool) -> list[str]:
         return [money(k["paid_minor"]), money(k["recovered_minor"]), _net(k["net_minor"]),
-                _held(k["held_minor"]) if held else "Spent when paid"]
+                signed_money(k["held_minor"]) if held else "Spent when paid"]
     rows = [[LABELS[k["kind"]], *cells(k, k["kind"] in HELD_KINDS)] for k in data["kinds"]
             if k["kind"] != "other" or k["paid_minor"] or k["recovered_minor"]]
     table = Table(caption="Paid, recovered and held, by kind",
@@ -135,10 +146,10 @@ def _held_section(data: dict, kind: str, what: str, end: str) -> Section:
     keys = ("opening_minor", "paid_minor", "recovered_minor", "closing_minor")
     total = {key: sum(r[key] for r in rows) for key in keys}
     table = Table(caption=f"{LABELS[kind]}: each account",
-                  columns=["Account", "Held at the start", "Paid", "Recovered",
-                           f"Held on {end}"],
-                  rows=[[r["account"], *(money(r[key]) for key in keys)] for r in rows],
-                  total=["All", *(money(total[key]) for key in keys)])
+                  columns=["Account", "Balance at the start", "Paid", "Recovered",
+                           f"Balance on {end}"],
+                  rows=[[r["account"], *_balance_cells(r, keys)] for r in rows],
+                  total=["All", *_balance_cells(total, keys)])
     said += {"direct_payments": ["The rest of each account's change is the person's own: "
                                  "contributions, spending and pool payments."],
              "pools": ["People pay into pools from their direct payments or ISFs. A pool's "
@@ -157,14 +168,15 @@ def _isf_tables(rows: list[dict], end: str) -> list[Table]:
                                                   "hours_closing_minutes")}
 
     def money_cells(r: dict) -> list[str]:
-        return [*(money(r[k]) for k in keys), _held(r["money_closing_minor"])]
+        return [signed_money(r[keys[0]]), *(money(r[k]) for k in keys[1:]),
+                signed_money(r["money_closing_minor"])]
 
     def hour_cells(r: dict) -> list[str]:
         return [*(decimal_hours(r[k]) for k in hour_keys), _banked(r["hours_closing_minutes"])]
 
     return [Table(caption="Money in each ISF",
-                  columns=["Account", "Held at the start", "Advanced", "Delivered", "Fees",
-                           "Purchases", "Returned", f"Held on {end}"],
+                  columns=["Account", "Balance at the start", "Advanced", "Delivered",
+                           "Fees", "Purchases", "Returned", f"Balance on {end}"],
                   rows=[[r["account"], *money_cells(r)] for r in rows],
                   total=["All ISFs", *money_cells(total)]),
             Table(caption="Hours in each ISF (decimal hours)",
@@ -239,6 +251,13 @@ def _budget_section(budgets: list[dict], end: str) -> Section:
 def _stood(balance: int) -> str:
     return (f"had paid out {money(balance)} net" if balance < 0 else
             f"held {money(balance)}" if balance else "stood at £0.00")
+
+
+def _balance_cells(row: dict, keys: tuple[str, ...]) -> list[str]:
+    """Opening and closing balances signed (an overspend is -£42.00), the movements
+    between them as sizes: opening + paid - recovered = closing, as printed."""
+    return [signed_money(row[keys[0]]), *(money(row[k]) for k in keys[1:-1]),
+            signed_money(row[keys[-1]])]
 
 
 def _held(pence: int) -> str:

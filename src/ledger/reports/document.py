@@ -70,6 +70,12 @@ def money(pence: int) -> str:
     return f"£{pounds:,}.{rest:02d}"
 
 
+def signed_money(pence: int) -> str:
+    """-£42.00 or £84.00: for a balance column in a finance officer's table, where an
+    overspent account must subtract when the column is added up."""
+    return f"-{money(pence)}" if pence < 0 else money(pence)
+
+
 def hours(minutes: int) -> str:
     """"22 hours 45 minutes", "1 hour", "30 minutes", "0 hours": never signed."""
     minutes = abs(minutes)
