@@ -9,7 +9,10 @@ console script. Two commands are special:
 - the test command `.venv/bin/pytest -q` is checked to be present, never run from here
   (it would run this test again).
 The PostgreSQL example runs only when LEDGER_TEST_POSTGRES_URL is set, and then against
-a fresh schema on that server: its URL is substituted for the one in the README.
+a fresh schema on that server: its URL is substituted for the one in the README, and the
+database it says to create first is created on that server under a name of its own and
+dropped afterwards. `ledger user add ... --password-stdin` is given the password on
+standard input, as a person types it at the prompt.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,6 +38,8 @@ VENV_BIN = Path(sys.executable).parent
 SETUP = ["python3 -m venv .venv", ".venv/bin/pip install -q -e '.[dev]'"]
 TEST_COMMAND = ".venv/bin/pytest -q"
 PG_URL_IN_README = re.compile(r"postgres(?:ql)?(?:\+\w+)?://\S+")
+CREATE_DATABASE = re.compile(r"CREATE DATABASE (\w+)")
+PASSWORD = "a long pass phrase"
 
 
 def fenced_blocks(language: str) -> list[str]:
@@ -73,8 +80,9 @@ def run(command: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("LEDGER_DATABASE_URL",
                                                            "VIRTUAL_ENV")}
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    typed = f"{PASSWORD}\n" if "--password-stdin" in command else ""
     proc = subprocess.run(["bash", "-c", command], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, input=typed)
     assert proc.returncode == 0, (
         f"README command failed (exit {proc.returncode}):\n  {command}\n"
         f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
@@ -103,6 +111,16 @@ def test_readme_setup_command_is_the_documented_one_and_its_ledger_part_runs(wor
         assert part.startswith(".venv/bin/ledger "), part
     proc = run(" && ".join(rest), workspace)
     assert proc.stdout.strip()
+
+
+def test_readme_never_puts_a_password_on_the_command_line():
+    """A password typed into a command (`echo 'secret' | ledger user add ...`) lands in the
+    shell's history: every sign-in is made with the password asked for, not written."""
+    adds = [c for c in COMMANDS if "--password-stdin" in c]
+    assert adds, "the README shows how to make a sign-in"
+    for command in adds:
+        assert command.startswith("ledger user add "), command
+        assert not re.search(r"\becho\b|\bprintf\b|<<|\|", command), command
 
 
 def test_readme_tour_commands_run_as_written_in_order(workspace):
@@ -156,10 +174,46 @@ def test_readme_postgresql_example_runs_against_a_test_database(workspace, tmp_p
     URL (skipped, or failed under CI=true, when that variable is not set)."""
     examples = [c for c in COMMANDS if is_postgres(c)]
     assert examples, "the README documents a PostgreSQL example"
+    create, *rest = examples
+    made = CREATE_DATABASE.search(create)
+    assert made, "the PostgreSQL example creates its database first"
+    assert rest and all(db_name(c) == made.group(1) for c in rest), examples
     with empty_database("postgres", tmp_path) as url:
-        for command in examples:
-            # the test URL carries a schema option; quoted so the shell passes it whole
-            run(PG_URL_IN_README.sub(lambda _: f"'{url}'", command), workspace)
+        with created_database(create, workspace):
+            for command in rest:
+                # the test URL carries a schema option; quoted so the shell passes it whole
+                run(PG_URL_IN_README.sub(lambda _: f"'{url}'", command), workspace)
+
+
+def db_name(command: str) -> str:
+    from urllib.parse import urlsplit
+
+    found = PG_URL_IN_README.search(command)
+    return urlsplit(found.group(0)).path.lstrip("/") if found else ""
+
+
+@contextmanager
+def created_database(command: str, cwd: Path) -> Iterator[None]:
+    """Runs the README's CREATE DATABASE against the test server, for a name of its own,
+    and drops that database afterwards."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from tests.dbutil import require_postgres
+
+    server = require_postgres()
+    name = f"readme_{uuid.uuid4().hex[:12]}"
+    run(CREATE_DATABASE.sub(f"CREATE DATABASE {name}",
+                            PG_URL_IN_README.sub(lambda _: f"'{server}'", command)), cwd)
+    try:
+        yield
+    finally:
+        admin = create_engine(server.replace("postgresql://", "postgresql+psycopg://", 1),
+                              isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
 
 
 def test_readme_yaml_example_is_a_scenario_that_replays(workspace, tmp_path):

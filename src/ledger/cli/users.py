@@ -25,14 +25,24 @@ def user() -> None:
 @click.option("--role", "roles", multiple=True, required=True, metavar="ROLE",
               help="holder:H, pool:L, provider:P, council:C or auditor; repeat for more.")
 @click.option("--password-stdin", is_flag=True, required=True,
-              help="Read the password from standard input (never from the command line).")
+              help="Read the password from standard input (never from the command line); "
+                   "at a terminal, asked for twice and not shown.")
 @db_option
 def user_add(username: str, roles: tuple[str, ...], password_stdin: bool,
              db_url: str | None, ledger: str) -> None:
     """Make a sign-in USERNAME with its roles; the password is read from stdin."""
-    password = sys.stdin.readline().rstrip("\r\n")
+    password = _password()
     access.add_sign_in(Books.at(db_url, ledger, mode="write"), username, password, list(roles))
     click.echo(f"added {username}: {', '.join(sorted(set(roles)))}")
+
+
+def _password() -> str:
+    """The first line of standard input; at a terminal, typed twice without being shown
+    (so it is in neither the command line, the shell's history nor the screen)."""
+    if sys.stdin.isatty():
+        return click.prompt("Password (not shown)", hide_input=True,
+                            confirmation_prompt="Password again", err=True)
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 @user.command("invite")
