@@ -89,8 +89,8 @@ def test_a_member_copy_says_how_the_member_appears(ledgers):
 
 @pytest.mark.parametrize("args, why", [
     (("pool", "OUTABOUT", "--month", "2026-04", "--member", "NOBODY"), "not a member"),
-    (("provider", "NOBODY", "--month", "2026-05"), "not in this ledger"),
-    (("council", "NOBODY", "--from", "2026-04-01", "--to", "2026-04-30"), "not in this ledger"),
+    (("provider", "NOBODY", "--month", "2026-05"), "is not in ledger 'main'"),
+    (("council", "NOBODY", "--from", "2026-04-01", "--to", "2026-04-30"), "is not in ledger 'main'"),
     (("council", "WBC", "--from", "2026-04-30", "--to", "2026-04-01"), "before"),
 ])
 def test_a_wrong_party_is_one_line_and_exit_2(args, why, ledgers):

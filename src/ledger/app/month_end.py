@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from ledger.app import db
+from ledger.app.reading import existing, known
 from ledger.app.submit import Outcome, Refusal, submit
 from ledger.core.calendar import month_bounds, month_index
 from ledger.core.change import Backend
 from ledger.core.items import Item
-from ledger.errors import UsageError
 from ledger.reports.isf_month import provider_isfs, report
 
 
@@ -115,9 +115,7 @@ def run(store: Backend, kind: str, provider: str, month: str) -> MonthEnd:
     done = MonthEnd(provider, month)
 
     def plan(locked: Backend) -> list[Item]:
-        if locked.party("provider", provider) is None:
-            raise UsageError(f"provider {provider!r} is not in ledger "
-                             f"{getattr(locked, 'ledger', 'main')!r}")
+        known(locked, "provider", provider)
         items, done.skipped = planner(locked, provider, month)
         return items
 
@@ -128,7 +126,7 @@ def run(store: Backend, kind: str, provider: str, month: str) -> MonthEnd:
 def advance(db_url: str | None, ledger: str, provider: str, month: str) -> MonthEnd:
     """`ledger isf advance`."""
     with db.writing(db_url, ledger) as store:
-        return run(store, "advance", provider, month)
+        return run(existing(store), "advance", provider, month)
 
 
 def reconcile(db_url: str | None, ledger: str, provider: str, month: str,
@@ -136,7 +134,7 @@ def reconcile(db_url: str | None, ledger: str, provider: str, month: str,
     """`ledger isf reconcile`: the reconciliations, then the month's report as the ledger
     stands once they are committed (the same report however often it is run)."""
     with db.writing(db_url, ledger) as store:
-        done = run(store, "reconcile", provider, month)
+        done = run(existing(store), "reconcile", provider, month)
     if done.ok:
         with db.reading(db_url, ledger) as reader:
             done.report = report(reader, provider, month, tolerance_percent)

@@ -71,11 +71,7 @@ class Books:
             yield self._existing(DbStore(conn, self.ledger))
 
     def _existing(self, store: DbStore) -> DbStore:
-        from ledger.app.db import no_such_ledger
-
-        if not store.exists():
-            raise no_such_ledger(store.conn, self.ledger)
-        return store
+        return existing(store)
 
     def check(self) -> None:
         """Only that the database opens and holds the ledger."""
@@ -86,6 +82,35 @@ class Books:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+
+# ---------------------------------------------------------------- the ids a command names
+
+ID_KINDS = ("council", "provider", "holder", "pool")
+
+
+def existing(store: DbStore) -> DbStore:
+    """The store, if the database holds its ledger; else exit 2 naming the ledger and
+    the ones it does hold. A writing job that must not make a ledger (a month end) asks
+    before it takes the write lock, which would make it."""
+    from ledger.app.db import no_such_ledger
+
+    if not store.exists():
+        raise no_such_ledger(store.conn, store.ledger)
+    return store
+
+
+def known(store, kind: str, ident: str) -> str:
+    """The one check of an id that a read, statement, export or month-end command names
+    (docs/reading.md#ids): a council, provider or holder the ledger has a record of (at
+    any date), or a pool it holds; else exit 2 with one line naming the id and the
+    ledger. The ledger's own name is checked when it is opened (`Books.read`)."""
+    assert kind in ID_KINDS, kind
+    found = store.get_state("pool", ident) if kind == "pool" else store.party(kind, ident)
+    if found is None:
+        raise UsageError(f"{kind} {ident!r} is not in ledger "
+                         f"{getattr(store, 'ledger', 'main')!r}")
+    return ident
 
 
 # ---------------------------------------------------------------- the read commands
@@ -171,6 +196,7 @@ def export_council_file(books: Books, kind: str, council: str, start: dt.date,
     rows = files.rows_gl if kind == "gl" else files.rows_payments
     write = files.write_gl if kind == "gl" else files.write_payments
     with books.read() as store:
+        known(store, "council", council)
         conn, lid = store.conn, store.lid
         if mapping is not None:  # never a blank code: every unmapped account, no file
             files.check_mapped(mapping, where, rows(conn, lid, council, start, end))
@@ -184,6 +210,7 @@ def export_dp_monitoring(books: Books, council: str, as_of: dt.date, weeks: Frac
 
     mapping = _mapping(mapping_file)
     with books.read() as store:
+        known(store, "council", council)
         deliver(lambda out: write_dp_monitoring(store, council, as_of, weeks,
                                                 contingency_pence, out, excel, *mapping))
 
@@ -195,6 +222,7 @@ def export_contracts(books: Books, council: str, start: dt.date, end: dt.date, e
     _check_period(start, end)
     mapping = _mapping(mapping_file)
     with books.read() as store:
+        known(store, "council", council)
         deliver(lambda out: write_contracts(store, council, start, end, out, excel,
                                             *mapping))
 
@@ -205,4 +233,5 @@ def export_isf_returns(books: Books, council: str, month: str, excel: bool,
 
     mapping = _mapping(mapping_file)
     with books.read() as store:
+        known(store, "council", council)
         deliver(lambda out: write_isf_returns(store, council, month, out, excel, *mapping))

@@ -7,8 +7,8 @@ version the reader gets by default. The reader is who reads: `Operator` for the 
 at the command line, who may read everything and names a pool member's own copy with
 `--member`; a signed-in web user's `Scope` (their roles), which may read only their own
 statements and reads a pool as its member when they are one. What a reader may not read
-is `NotReadable`, the same as what is not there. An id the ledger does not know is a
-`UsageError` with the command line's words ("holder 'X' is not in this ledger").
+is `NotReadable`, the same as what is not there. An id the ledger has never seen is a
+`UsageError` from `ledger.app.reading.known` ("holder 'X' is not in ledger 'main'").
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
+from ledger.app.reading import known
 from ledger.core.calendar import month_bounds, month_of
 from ledger.errors import UsageError
 from ledger.reports.bulk import holder_statements, holders_for
@@ -118,6 +119,7 @@ def statement(books, kind: str, ident: str, period: Period, reader: Reader) -> S
         view = reader.view(store, period.last)
         if not view.may_read(kind, ident):
             raise NotReadable(f"{kind} {ident!r} is not there for this reader")
+        known(store, kind, ident)
         return _BUILDERS[kind](store, ident, period, view)
 
 
@@ -319,6 +321,9 @@ def holder_files(books, period: Period, fmt: str, out_dir: Path, *,
     (docs/statements.md#many). `progress(n)`, if given, is a context manager told of
     each file as it is written."""
     with books.read() as store:
+        for kind, ident in (("council", council), ("provider", provider)):
+            if ident is not None:
+                known(store, kind, ident)
         holders = holders_for(store, council=council, provider=provider,
                               month_end=period.last)
         with (progress(len(holders)) if progress else nullcontext()) as bar:
