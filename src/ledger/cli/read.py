@@ -78,15 +78,10 @@ def _emit(rows, columns: tuple[str, ...], fmt: str, output: Path | None, title: 
                 writer.writerow([safe(v) if isinstance(v, str) and not NUMBER.match(v) else v
                                  for v in (row[c] for c in columns)])
         else:
-            from rich.console import Console
-            from rich.table import Table
+            from ledger.reports.render import plain_table
 
-            table = Table(title=title, title_justify="left")
-            for column in columns:
-                table.add_column(column)
-            for row in rows:
-                table.add_row(*(str(row[c]) for c in columns))
-            Console(file=out, width=200).print(table)
+            plain_table(title, columns, ([row[c] for c in columns] for row in rows), out,
+                        width=200)
 
     _to_output(output, write)
 

@@ -1,25 +1,48 @@
-"""Readable terminal output (rich): aligned, plain, the same figures as CSV/JSON."""
+"""Readable terminal output (rich): aligned, plain, the same figures as CSV/JSON.
+
+Every name, id and account is printed exactly as stored (docs/reading.md#names): each
+cell and title is a `rich.text.Text`, which rich never reads as markup or emoji codes, on
+a console with markup, emoji and highlighting off. So `Shop [/x]` cannot break a table,
+`[bold]` stays on the page and `isf:A:P1` is never an emoji."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import TextIO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ledger.core.amounts import format_amount, format_pence
 from ledger.reports.balances import BalanceRow
 
 
+def plain_console(out: TextIO | None = None, width: int | None = None) -> Console:
+    """A console that prints text as given: no markup, no emoji codes, no highlighting."""
+    return Console(file=out, width=width, markup=False, emoji=False, highlight=False)
+
+
+def plain_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]],
+                out: TextIO | None = None, width: int | None = None,
+                right: Iterable[str] = ()) -> None:
+    """A table of `rows` (one value per column, printed as `str(value)`, exactly), with
+    the columns named in `right` aligned right."""
+    right = set(right)
+    table = Table(title=Text(title), title_justify="left")
+    for column in columns:
+        table.add_column(Text(column), justify="right" if column in right else "left")
+    for row in rows:
+        table.add_row(*(Text(str(value)) for value in row))
+    plain_console(out, width).print(table)
+
+
 def balance_table(rows: list[BalanceRow], as_of: dt.date | None) -> None:
-    title = f"Balances as of {as_of}" if as_of else "Balances"
-    table = Table(title=title, title_justify="left")
-    table.add_column("account")
-    table.add_column("unit")
-    table.add_column("balance", justify="right")
-    for r in rows:
-        table.add_row(r.account, r.unit.value, format_amount(r.minor, r.unit))
-    Console().print(table)
+    plain_table(f"Balances as of {as_of}" if as_of else "Balances",
+                ("account", "unit", "balance"),
+                ((r.account, r.unit.value, format_amount(r.minor, r.unit)) for r in rows),
+                right=("balance",))
 
 
 MONTH_END_WIDTH = 100  # columns: the month end fits a terminal, an email or a page
