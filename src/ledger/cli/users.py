@@ -129,10 +129,10 @@ def _started(host: str, port: int) -> None:
 
 
 def _listen(host: str, port: int):
-    """The listening socket, bound here so a port in use is one clear line (and the
-    address is printed only once it answers), and named as
-    TCP, so asyncio switches off Nagle's delay on each connection (uvicorn's own bind for
-    several workers leaves the protocol out, which costs about 40 ms a reply)."""
+    """The listening socket, bound here so a port in use is one clear line and the
+    address is printed only once it answers; named as TCP, so asyncio switches off
+    Nagle's delay on each connection (uvicorn's own bind for several workers leaves the
+    protocol out, which costs about 40 ms a reply)."""
     import socket
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
