@@ -329,7 +329,7 @@ def test_a_members_copy_says_how_they_appear_and_marks_their_row(pool):
     assert document.easy_summary[0] == "You appear in this statement as Member 4."
     headers = [row[0] for row in section(document, "Each member's share").tables[0].rows]
     assert headers == ["Member 1", "Kingfisher", "Cal Example", "Member 4 (you)"]
-    assert "Your share is now £40.00." in document.easy_summary
+    assert "Your share is £40.00 at the end of May 2026." in document.easy_summary
     assert "You put in £40.00." in document.easy_summary
     assert NAMES_NOTE in document.notes
     assert "(you)" not in render_text(pool_document(statement))

@@ -103,6 +103,17 @@ def month_name(month: str) -> str:
     return month_title(month)
 
 
+def end_phrase(start: str | dt.date, end: str | dt.date) -> str:
+    """When the period ends, for easy read instead of "now" (a statement is read months
+    later): "at the end of June 2026" for a whole month, else "on 9 June 2026"."""
+    first = dt.date.fromisoformat(start) if isinstance(start, str) else start
+    last = dt.date.fromisoformat(end) if isinstance(end, str) else end
+    if first.day == 1 and (last + dt.timedelta(days=1)).day == 1 and \
+            (first.year, first.month) == (last.year, last.month):
+        return f"at the end of {last:%B %Y}"
+    return f"on {long_date(last)}"
+
+
 def word_count(sentence: str) -> int:
     return len(sentence.split())
 

@@ -16,6 +16,7 @@ from ledger.reports.document import (
     Document,
     Section,
     Table,
+    end_phrase,
     hours,
     long_date,
     money,
@@ -88,9 +89,12 @@ def _dp_section(doc: Document, statement: dict, row: dict) -> None:
              f"{money(row['in_minor'])} was paid in.",
              f"{money(row['out_minor'])} was paid out.",
              f"You have {money(row['closing_minor'])} at the end."]
-    easy += [f"You have {money(row['closing_minor'])} now.",
-             f"{money(row['in_minor'])} was paid in.",
-             f"{money(row['out_minor'])} was paid out."]
+    if row["opening_minor"]:
+        easy.append(f"You had {money(row['opening_minor'])} at the start.")
+    easy += [f"{money(row['in_minor'])} was paid in.",
+             f"{money(row['out_minor'])} was paid out.",
+             f"You have {money(row['closing_minor'])} "
+             f"{end_phrase(statement['from'], statement['to'])}."]
     for review in statement.get("dp_reviews", []):
         said.append(_review_sentence(review))
         if review["recovered_minor"]:
@@ -142,7 +146,8 @@ def _pool_section(doc: Document, statement: dict, row: dict, pool: str) -> None:
                           f"{money(row['in_minor'])} went in and {money(row['out_minor'])} "
                           "was spent or paid back.",
                           f"Your share holds {money(row['closing_minor'])} at the end."]
-    section.easy.append(f"Your share of the pool is {money(row['closing_minor'])}.")
+    section.easy.append(f"Your share of the pool is {money(row['closing_minor'])} "
+                        f"{end_phrase(statement['from'], statement['to'])}.")
     section.tables.append(_lines_table(statement, row["account"],
                                        f"Your share of the pool {pool}, day by day"))
     doc.sections.append(section)

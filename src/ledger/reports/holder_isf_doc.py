@@ -8,7 +8,16 @@ from collections import defaultdict
 
 from ledger.core.amounts import Unit, pence_for_minutes
 from ledger.core.calendar import first_day
-from ledger.reports.document import Document, Section, Table, hours, long_date, money, month_name
+from ledger.reports.document import (
+    Document,
+    Section,
+    Table,
+    end_phrase,
+    hours,
+    long_date,
+    money,
+    month_name,
+)
 from ledger.reports.isf_kinds import OTHER
 
 
@@ -63,7 +72,7 @@ def isf_section(doc: Document, statement: dict, isf: dict, provider: str, this: 
     own = earlier["own_closing_minor"] if earlier else m["closing"]
     said.extend(_isf_money_sentences(m, own, earlier))
     said.extend(_rounding_sentence(isf, own, bool(inside)))
-    easy.extend(_isf_money_easy(m, own))
+    easy.extend(_isf_money_easy(m, own, end_phrase(statement['from'], statement['to'])))
     for change in statement.get("isf_changes", []):
         if change["account"] == isf["account"]:
             said.append(_change_sentence(change))
@@ -203,17 +212,34 @@ def _rounding_sentence(isf: dict, own: int, inside_fee: bool) -> list[str]:
             f"fund holds is rounding: {why}."]
 
 
-def _isf_money_easy(m: dict, own: int) -> list[str]:
+def _isf_money_easy(m: dict, own: int, at_end: str) -> list[str]:
+    """The money as a sum a reader can check: the start, each thing in or out, the end
+    (docs/statements.md#easy-read-sums)."""
     easy = []
+    if m["opening"] > 0:
+        easy.append(f"You had {money(m['opening'])} at the start.")
+    elif m["opening"] < 0:
+        easy.append(f"The fund was {money(m['opening'])} short at the start.")
     if m["in"]:
         easy.append(f"{money(m['in'])} was paid in.")
     easy.append(f"Your support cost {money(m['delivered'])}.")
     if m["fees"]:
         easy.append(f"The fee was {money(m['fees'])}.")
+    if m["purchases"]:
+        easy.append(f"Other things you chose cost {money(m['purchases'])}.")
+    if m["returned"]:
+        easy.append(f"{money(m['returned'])} went back to the council.")
+    if m["other"]:
+        easy.append(f"Corrections {'added' if m['other'] > 0 else 'took away'} "
+                    f"{money(m['other'])}.")
+    if own != m["closing"]:
+        # docs/rules-trust.md#isf-agreements: an earlier agreement's overspend is apart.
+        easy.append(f"{money(own - m['closing'])} short from an earlier agreement is kept "
+                    "apart.")
     if own >= 0:
-        easy.append(f"There is {money(own)} left.")
+        easy.append(f"There is {money(own)} left {at_end}.")
     else:
-        easy.append(f"The fund is {money(own)} short.")
+        easy.append(f"The fund is {money(own)} short {at_end}.")
     return easy
 
 

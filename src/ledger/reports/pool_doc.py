@@ -15,6 +15,7 @@ dropped from a line, or the name shortened, rather than let a line grow past the
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 from ledger.domain.pools import member_labels
@@ -23,13 +24,14 @@ from ledger.reports.document import (
     Document,
     Section,
     Table,
+    end_phrase,
     long_date,
     money,
     word_count,
 )
 
 NAMES_NOTE = ("Members who have not agreed to show their name appear by a pseudonym or as "
-              "Member 1, Member 2 and so on, in the order they joined.")
+              "\"Member\" and a number, the numbers following the order they joined.")
 PENNY_NOTE = ("When a cost does not divide exactly into pennies, each spare penny goes to "
               "whoever was owed the largest part of a penny; if that is equal, to whoever "
               "joined the pool first.")
@@ -192,11 +194,7 @@ def _summary(statement: dict, me: _Reader) -> tuple[list[str], list[str]]:
             own += (f" {money(row['refunded_minor'])} went back to your direct payment "
                     "account.")
         lines.append(own)
-        easy += [f"Your share is now {_balance(row['closing_minor'])}.",
-                 f"You put in {money(row['contributed_minor'])}.",
-                 f"Your part of the costs was {money(row['charged_minor'])}."]
-        if row["refunded_minor"]:
-            easy.append(f"You got {money(row['refunded_minor'])} back.")
+        easy += own_share_easy(row, end_phrase(statement["from"], statement["to"]))
     lines.append(f"Members put in {money(totals['contributed_minor'])} in this period.")
     easy.append(f"Members put in {money(totals['contributed_minor'])}.")
     if statement["common"]["in_minor"]:
@@ -244,6 +242,38 @@ def share_columns(statement: dict) -> list[tuple[str, str, str]]:
             if key not in _SOMETIMES or any(m[key] for m in statement["members"])]
 
 
+def own_share_easy(row: dict, at_end: str) -> list[str]:
+    """The reader's share as a sum they can check: the start, what went in and out, the
+    end (docs/statements.md#easy-read-sums)."""
+    easy = []
+    if row["opening_minor"]:
+        easy.append(f"Your share had {_balance(row['opening_minor'])} at the start.")
+    easy.append(f"You put in {money(row['contributed_minor'])}.")
+    if row["received_minor"]:
+        easy.append(f"You got {money(row['received_minor'])} from the group's money.")
+    easy.append(f"Your part of the costs was {money(row['charged_minor'])}.")
+    if row["refunded_minor"]:
+        easy.append(f"You got {money(row['refunded_minor'])} back.")
+    if row["corrections_minor"]:
+        easy.append(f"Corrections {_change(row['corrections_minor'])}.")
+    easy.append(f"Your share is {_balance(row['closing_minor'])} {at_end}.")
+    return easy
+
+
+def numbered_members_easy(labels: list[str]) -> list[str]:
+    """Say how members are numbered using the numbers this statement shows, never a
+    "Member 2" who is not listed."""
+    numbered = [label for label in labels if re.fullmatch(r"Member \d+", label)]
+    if not numbered:
+        return []
+    if len(numbered) == 1:
+        return [f"{numbered[0]} has a number, not a name.",
+                "The number follows the order members joined."]
+    who = (f"{', '.join(numbered[:-1])} and {numbered[-1]}" if len(numbered) <= 3
+           else "Some members")
+    return [f"{who} have numbers, not names.", "The numbers follow the order they joined."]
+
+
 def _shares(statement: dict, me: _Reader) -> Section:
     members = statement["members"]
     say = {key: how for _, key, _, how in _SHARE_COLUMNS}
@@ -275,12 +305,12 @@ def _shares(statement: dict, me: _Reader) -> Section:
     easy = []
     for m in members:
         if me.is_me(m["member"]):
-            easy.append(f"Your share is now {_balance(m['closing_minor'])}.")
+            easy.append(f"Your share is {_balance(m['closing_minor'])} "
+                        f"{end_phrase(statement['from'], statement['to'])}.")
         else:
             easy.append(f"{_short(m['member'])} has {_balance(m['closing_minor'])} in the "
                         "pool.")
-    easy += ["Some members are shown by a made-up name or a number.",
-             "Member 1 joined first, Member 2 joined next, and so on."]
+    easy += numbered_members_easy([m["member"] for m in members])
     return Section("Each member's share", sentences=sentences, tables=[table], easy=easy,
                    id="shares")
 
