@@ -2,7 +2,8 @@
 
 CSV as RFC 4180, UTF-8, a header row, rows in date then journal order, the same bytes on
 every export of the same data. A text cell that begins with `=`, `+`, `-`, `@`, a tab or a
-carriage return is written with a leading `'`, so a spreadsheet never runs it; numbers
+carriage return, after any leading spaces and quotes, is written with a leading `'`, so a
+spreadsheet never runs it; numbers
 are written as numbers. `excel=True` adds a byte order mark and CRLF line ends (the
 default is LF). Rows are written as they are read.
 """
@@ -30,6 +31,7 @@ GL_COLUMNS = ("date", "journal", "type", "account", "unit", "amount", "minor_uni
 PAYMENT_COLUMNS = ("date", "journal", "type", "direction", "counterparty", "amount",
                    "minor_units")
 _RISKY = ("=", "+", "-", "@", "\t", "\r")
+_SKIPPED = " '\""  # leading spaces and quotes, looked past by the formula guard
 STREAM_ROWS = 5000
 
 # Postings of every posted journal dated in the period that touches one of the council's
@@ -93,8 +95,10 @@ def check_mapped(mapping: Mapping | None, where, pairs) -> None:
 
 
 def safe(value: str) -> str:
-    """A text cell a spreadsheet will show, never run."""
-    return "'" + value if value.startswith(_RISKY) else value
+    """A text cell a spreadsheet will show, never run: one whose first character, after
+    any leading spaces and quotes (which a spreadsheet may skip), is `=`, `+`, `-`, `@`,
+    a tab or a carriage return gets a leading `'` (docs/exports.md#csv)."""
+    return "'" + value if value.lstrip(_SKIPPED).startswith(_RISKY) else value
 
 
 def _writer(out: TextIO, excel: bool):
