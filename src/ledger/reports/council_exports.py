@@ -222,13 +222,15 @@ def weekly_pence(schedules: list[dict], as_of: dt.date) -> Fraction:
 def dp_monitoring_rows(store, council: str, as_of: dt.date, weeks: Fraction,
                        contingency_pence: int) -> list[dict]:
     """Every direct-payment account of the council's people on `as_of`: its balance, the
-    weekly amount its schedules pay, the weeks held, what may be kept (weekly amount x
+    weekly amount its schedules pay (with none in force, what one-off payments paid a
+    week: reports/dp_paid.py), the weeks held, what may be kept (weekly amount x
     weeks, rounded once, plus the contingency) and the surplus above that (never below 0).
     A few queries in all, whatever the number of people."""
     from sqlalchemy import select
 
     from ledger.core.amounts import round_half_away
     from ledger.reports.balances import balances
+    from ledger.reports.dp_paid import paid_weekly
     from ledger.store import models as m
 
     schedules: dict[str, list[dict]] = {}
@@ -241,13 +243,15 @@ def dp_monitoring_rows(store, council: str, as_of: dt.date, weeks: Fraction,
         m.Account.ledger_id == store.lid, m.Account.path.like("holder:%:dp"))).scalars())
     held = {row.account: row.minor for row in balances(store.conn, as_of, "holder:", store.lid)
             if row.unit is Unit.GBP}
+    one_off = paid_weekly(store, holders, as_of)
     rows = []
     for holder in holders:
         account = f"holder:{holder}:dp"
         if account not in dp_accounts:
             continue  # no direct payment
         balance = held.get(account, 0)
-        weekly = weekly_pence(schedules.get(holder, []), as_of)
+        weekly = (weekly_pence(schedules.get(holder, []), as_of)
+                  or one_off.get(holder, Fraction(0)))  # no schedule: what was paid
         allowed = round_half_away(weekly * weeks)
         rows.append({"holder": holder, "account": account, "balance_minor": balance,
                      "weekly_amount_minor": round_half_away(weekly),
