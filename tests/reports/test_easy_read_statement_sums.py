@@ -95,3 +95,34 @@ def test_members_are_numbered_only_as_the_statement_lists_them():
     lines = numbered_members_easy(["Member 1", "Member 4"])
     assert lines[0] == "Member 1 and Member 4 have numbers, not names."
     assert not any("Member 2" in line for line in lines)
+
+
+def test_the_easy_read_explains_the_words_it_uses_and_only_those():
+    from ledger.reports.document import EASY_READ_MAX_WORDS, render_easy_text, render_text
+    from ledger.reports.html import render_html
+
+    statement = _statement({})
+    statement["isf_months"] = []
+    statement["accounts"] = [{"account": "holder:H1:dp", "unit": "GBP", "opening_minor": 0,
+                              "in_minor": 1000, "out_minor": 900, "closing_minor": 100}]
+    statement["lines"] = [{"date": "2026-06-03", "account": "holder:H1:dp", "unit": "GBP",
+                           "type": "dp_spend", "description": "Paid to PA-JO",
+                           "amount_minor": -900}]
+    doc = holder_document(statement)
+    easy = render_easy_text(doc)
+    box = easy.split("Words we use\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert [line.split(":")[0] for line in box] == ["Direct payment", "PA"]
+    assert all(len(line.split()) <= EASY_READ_MAX_WORDS for line in box)
+    html = render_html(doc, "easy_read")
+    assert "<dt>Direct payment</dt>" in html and "<dt>PA</dt>" in html
+    assert "<dt>Pool</dt>" not in html and "<dt>ISF</dt>" not in html
+    assert "Words we use" not in render_text(doc)
+    assert "Words we use" not in render_html(doc, "standard")
+
+
+def test_an_isf_is_named_so_the_box_can_explain_it():
+    money = {"opening": 0, "in": 1000, "delivered": 1000, "fees": 0, "purchases": 0,
+             "returned": 0, "other": 0, "closing": 0}
+    doc = holder_document(_statement(money))
+    assert "This money is called an ISF." in doc.sections[0].easy
+    assert [word for word, _ in doc.words_we_use()] == ["ISF"]

@@ -14,6 +14,7 @@ easy read leaves them out unless a table is marked `easy`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from ledger.core.amounts import format_minutes
@@ -59,6 +60,72 @@ class Document:
     sections: list[Section] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # how to read it, who to ask
     lang: str = "en-GB"
+
+    def words_we_use(self) -> list[tuple[str, str]]:
+        """The easy read's "Words we use" box: see `words_we_use` below."""
+        return words_we_use(self)
+
+    @staticmethod
+    def picture_for(line: str) -> str:
+        """The easy read's picture beside a line: see `picture_for` below."""
+        return picture_for(line)
+
+
+# ---------------------------------------------------------------- words we use
+
+# The easy read's "Words we use" box (docs/statements.md#words-we-use): a word is
+# explained when the statement uses it. Each meaning is one short easy-read line.
+WORDS_WE_USE = (
+    ("Direct payment", r"direct payment",
+     "Money the council pays you, so you can buy your own support.",
+     "Money a council pays a person, so they can buy their own support."),
+    ("ISF", r"\bISFs?\b|Individual Service Fund|holds money for your support",
+     "Individual Service Fund. A provider holds money for your support.",
+     "Individual Service Fund. A provider holds a person's money for their support."),
+    ("PA", r"\bPAs?\b", "Personal assistant. Someone you employ to support you.",
+     "Personal assistant. Someone a person employs to support them."),
+    ("Pool", r"\bpool", "Money people put together to pay for things they share.",
+     "Money people put together to pay for things they share."),
+)
+PERSONAL_KINDS = ("holder", "pool")  # written to "you"; the others to an organisation
+
+
+def words_we_use(document: Document) -> list[tuple[str, str]]:
+    """(word, meaning) for each word of WORDS_WE_USE the document uses anywhere."""
+    text = [document.title, *document.summary, *document.easy_summary]
+    sections = [*document.sections]
+    while sections:
+        section = sections.pop()
+        text += [section.heading, *section.sentences, *section.easy]
+        text += [cell for table in section.tables for row in table.rows for cell in row]
+        sections += section.subsections
+    joined = "\n".join(text)
+    personal = document.kind in PERSONAL_KINDS
+    return [(word, yours if personal else theirs)
+            for word, pattern, yours, theirs in WORDS_WE_USE
+            if re.search(pattern, joined, re.IGNORECASE if word != "PA" else 0)]
+
+
+# ---------------------------------------------------------------- pictures
+
+# The easy read puts a simple picture beside each idea (docs/statements.md#pictures),
+# drawn as inline SVG in templates/_pictures.html.j2. Which one, from the line's words:
+# the first rule that matches wins.
+PICTURES = (
+    ("back", re.compile(r"went back|back to the council|paid back|got .* back",
+                        re.IGNORECASE)),
+    ("coins", re.compile(r"£")),
+    ("clock", re.compile(r"\bhours?\b|\bminutes?\b", re.IGNORECASE)),
+    ("calendar", re.compile(r"\bmonth\b|January|February|March|April|May|June|July|"
+                            r"August|September|October|November|December")),
+    ("people", re.compile(r"\bmembers?\b|\bgroup\b|\bpool\b|\bMember \d", re.IGNORECASE)),
+)
+
+
+def picture_for(line: str) -> str:
+    """The name of the picture for an easy-read line: clock, back, coins, calendar,
+    people, or info for anything else."""
+    return next((name for name, pattern in PICTURES if pattern.search(line)), "info")
 
 
 # ---------------------------------------------------------------- words for figures
@@ -165,6 +232,9 @@ def _text_table(table: Table) -> list[str]:
 def render_easy_text(document: Document) -> str:
     """The easy-read version as text: one idea a line, blank lines between sections."""
     out = [document.title, document.subtitle, "", *document.easy_summary, ""]
+    words = words_we_use(document)
+    if words:
+        out += ["Words we use", *(f"{word}: {meaning}" for word, meaning in words), ""]
     for section in document.sections:
         for sub in [section, *section.subsections]:
             if not sub.easy:

@@ -31,12 +31,12 @@ def isf_section(doc: Document, statement: dict, isf: dict, provider: str, this: 
     if agreed is not None and rate is not None and not inside:
         said.append(f"{provider} holds an Individual Service Fund for you. You agreed "
                     f"{hours(agreed)} of support a month, at {money(rate)} an hour.")
-        easy += [f"{provider} holds money for your support.",
+        easy += [f"{provider} holds money for your support.", "This money is called an ISF.",
                  f"You get {hours(agreed)} of support a month.",
                  f"Each hour costs {money(rate)}."]
     elif inside:
         said.append(f"{provider} holds an Individual Service Fund for you.")
-        easy.append(f"{provider} holds money for your support.")
+        easy += [f"{provider} holds money for your support.", "This money is called an ISF."]
         for advance in inside:
             said.extend(_inside_fee_sentences(advance, provider, agreed, rate))
             easy.extend(_inside_fee_easy(advance))
