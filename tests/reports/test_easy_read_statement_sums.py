@@ -126,3 +126,40 @@ def test_an_isf_is_named_so_the_box_can_explain_it():
     doc = holder_document(_statement(money))
     assert "This money is called an ISF." in doc.sections[0].easy
     assert [word for word, _ in doc.words_we_use()] == ["ISF"]
+
+
+POOL_LINES = [
+    (re.compile(r"^Your share had £\S+ at the start\.$"), 1),
+    (re.compile(r"^Your share had £\S+ short at the start\.$"), -1),
+    (re.compile(r"^You put in £\S+\.$"), 1),
+    (re.compile(r"^You got £\S+ from the group's money\.$"), 1),
+    (re.compile(r"^Your part of the costs was £\S+\.$"), -1),
+    (re.compile(r"^You got £\S+ back\.$"), -1),
+    (re.compile(r"^Corrections £\S+ added\.$"), 1),
+    (re.compile(r"^Corrections £\S+ taken off\.$"), -1),
+]
+POOL_END = [(re.compile(r"^Your share is £\S+ at the end of June 2026\.$"), 1),
+            (re.compile(r"^Your share is £\S+ short at the end of June 2026\.$"), -1)]
+
+
+@given(opening=st.integers(-100_000, 100_000), contributed=amount, received=amount,
+       charged=amount, refunded=amount, corrections=st.integers(-50_000, 50_000))
+def test_every_easy_read_pool_share_sum_adds_up_as_printed(opening, contributed, received,
+                                                          charged, refunded, corrections):
+    from ledger.reports.pool_doc import own_share_easy
+
+    closing = opening + contributed + received - charged - refunded + corrections
+    row = {"opening_minor": opening, "contributed_minor": contributed,
+           "received_minor": received, "charged_minor": charged,
+           "refunded_minor": refunded, "corrections_minor": corrections,
+           "closing_minor": closing}
+    total, end = 0, None
+    for line in own_share_easy(row, "at the end of June 2026"):
+        sign = next((s for pattern, s in POOL_LINES if pattern.match(line)), None)
+        if sign is not None:
+            total += sign * _pence(line)
+            continue
+        end_sign = next((s for pattern, s in POOL_END if pattern.match(line)), None)
+        assert end_sign is not None, f"a money line outside the sum: {line!r}"
+        end = end_sign * _pence(line)
+    assert end == total == closing

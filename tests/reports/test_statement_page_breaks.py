@@ -21,7 +21,7 @@ KEEP_WITH_NEXT = ("h1", "h2", "h3", "caption")
 
 
 def _last_on_each_page(html: str) -> list[tuple[str, str]]:
-    """The last heading, paragraph, caption or table row laid out on each page but the
+    """The last heading, paragraph, caption, table row or term laid out on each page but the
     last, as (tag, text)."""
     from weasyprint import HTML
 
@@ -32,7 +32,7 @@ def _last_on_each_page(html: str) -> list[tuple[str, str]]:
 
         def walk(box, seen=seen) -> None:
             tag = getattr(box, "element_tag", None)
-            if tag in (*KEEP_WITH_NEXT, "p", "li", "tr"):
+            if tag in (*KEEP_WITH_NEXT, "p", "li", "tr", "dt", "dd"):
                 text = "".join(box.element.itertext()) if box.element is not None else ""
                 seen.append((tag, " ".join(text.split())))
                 return
