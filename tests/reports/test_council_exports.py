@@ -48,8 +48,9 @@ def test_the_gl_export_balances_per_journal_and_moves_each_account_as_the_ledger
                   "2026-05-31", db=db_url)
     assert done.exit_code == 0, done.output
     rows = _rows(done.output)
-    assert list(rows[0]) == ["date", "journal", "type", "account", "unit", "amount",
-                             "minor_units"]
+    # The contract's columns, in its order; column spec version 2 adds more after them.
+    assert list(rows[0])[:7] == ["date", "journal", "type", "account", "unit", "amount",
+                                 "minor_units"]
     assert all("2026-05-01" <= r["date"] <= "2026-05-31" for r in rows)
     assert [r["date"] for r in rows] == sorted(r["date"] for r in rows)
     per_journal: dict[tuple[str, str], int] = defaultdict(int)
@@ -102,7 +103,7 @@ events:
                    "2026-04-30", "--excel", db=db)
     raw = excel.stdout_bytes.decode("utf-8")  # as written: the runner's .output folds CRLF
     assert raw.startswith("\ufeffdate,journal,") and "\r\n" in raw
-    assert "-10.00,-1000\r\n" in raw  # a negative amount stays a number
+    assert ",-10.00,-1000," in raw  # a negative amount stays a number
 
 
 @settings(max_examples=10, deadline=None,

@@ -41,9 +41,10 @@ def invoke(*args: str, db: str):
 
 
 def documented_columns(section: str) -> list[str]:
-    """The first column of the spec table under `{#section}` in docs/exports.md."""
+    """The first column of the spec table under `{#section}` in docs/exports.md (the
+    column spec of its latest version, with every column the export writes by default)."""
     part = DOCS.split(f"{{#{section}}}", 1)[1]
-    table = part.split("Column spec, version 1:", 1)[1].split("\n\n")[1]
+    table = re.split(r"Column spec, version \d+[^:\n]*:", part, maxsplit=1)[1].split("\n\n")[1]
     names: list[str] = []
     for line in table.splitlines()[2:]:
         names += re.findall(r"`([a-z_]+)`", line.split("|")[1])

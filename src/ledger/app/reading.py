@@ -187,20 +187,34 @@ def export_beancount(books: Books, deliver: Deliver) -> None:
 
 def export_council_file(books: Books, kind: str, council: str, start: dt.date,
                         end: dt.date, excel: bool, mapping_file: Path | None,
-                        deliver: Deliver) -> None:
-    """`gl` or `payments`: with a mapping, every account must have a code, else no file."""
+                        deliver: Deliver, unit: str | None = None, split: bool = False,
+                        control: Deliver | None = None) -> None:
+    """`gl` or `payments`: with a mapping, every account must have a code, else no file.
+    `gl` takes `unit` (only that unit's rows) and `split` (debit and credit columns);
+    `payments` with `control` writes its count and totals there, not as a TOTAL line."""
     from ledger.reports import council_exports as files
 
     _check_period(start, end)
     mapping, where = _mapping(mapping_file)
-    rows = files.rows_gl if kind == "gl" else files.rows_payments
-    write = files.write_gl if kind == "gl" else files.write_payments
     with books.read() as store:
         known(store, "council", council)
         conn, lid = store.conn, store.lid
-        if mapping is not None:  # never a blank code: every unmapped account, no file
-            files.check_mapped(mapping, where, rows(conn, lid, council, start, end))
-        deliver(lambda out: write(conn, lid, council, start, end, out, excel, mapping))
+        if kind == "gl":
+            if mapping is not None:  # never a blank code: every unmapped account, no file
+                files.check_mapped(mapping, where,
+                                   files.rows_gl(conn, lid, council, start, end, unit))
+            deliver(lambda out: files.write_gl(conn, lid, council, start, end, out, excel,
+                                               mapping, unit, split))
+            return
+        if mapping is not None:
+            files.check_mapped(mapping, where,
+                               files.rows_payments(conn, lid, council, start, end))
+        totals = []
+        deliver(lambda out: totals.append(files.write_payments(
+            conn, lid, council, start, end, out, excel, mapping, control is None)))
+        if control is not None:
+            control(lambda out: files.write_control(out, totals[0], council, start, end,
+                                                    excel))
 
 
 def export_dp_monitoring(books: Books, council: str, as_of: dt.date, weeks: Fraction,

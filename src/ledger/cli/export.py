@@ -64,27 +64,41 @@ def export_beancount(output: Path | None, db_url: str | None, ledger: str) -> No
     reading.export_beancount(Books.at(db_url, ledger), _to(output))
 
 
-def _council_export(kind: str):
-    """`ledger export gl|payments --council C --from DATE --to DATE` (docs/exports.md)."""
-
-    @export.command(kind)
-    @_council_file_options(*_period("First day (YYYY-MM-DD)."))
-    def command(council: str, date_from: dt.date, date_to: dt.date, output: Path | None,
-                excel: bool, mapping_file: Path | None, db_url: str | None,
-                ledger: str) -> None:
-        reading.export_council_file(Books.at(db_url, ledger), kind, council, date_from,
-                                    date_to, excel, mapping_file, _to(output))
-
-    command.__doc__ = {
-        "gl": "Every posting of each journal in the period that touches the council's "
-              "accounts, for its general ledger.",
-        "payments": "Each payment out of and recovery into the council's funding in the "
-                    "period, and their total."}[kind]
-    return command
+@export.command("gl")
+@_council_file_options(
+    *_period("First day (YYYY-MM-DD)."),
+    click.option("--unit", type=click.Choice(["GBP", "HRS"]), default=None,
+                 help="Only the money (GBP) or only the hours (HRS) rows; both by default."),
+    click.option("--debit-credit", "split", is_flag=True,
+                 help="Add separate debit and credit columns (docs/exports.md#gl)."))
+def export_gl(council: str, date_from: dt.date, date_to: dt.date, unit: str | None,
+              split: bool, output: Path | None, excel: bool, mapping_file: Path | None,
+              db_url: str | None, ledger: str) -> None:
+    """Every posting of each journal in the period that touches the council's accounts,
+    for its general ledger."""
+    reading.export_council_file(Books.at(db_url, ledger), "gl", council, date_from, date_to,
+                                excel, mapping_file, _to(output), unit=unit, split=split)
 
 
-export_gl = _council_export("gl")
-export_payments = _council_export("payments")
+@export.command("payments")
+@_council_file_options(
+    *_period("First day (YYYY-MM-DD)."),
+    click.option("--control-file", "control_file", default=None,
+                 type=click.Path(path_type=Path, dir_okay=False),
+                 help="Write the row count and totals to FILE (whole or not at all) and "
+                      "leave the TOTAL line out of the export."))
+def export_payments(council: str, date_from: dt.date, date_to: dt.date,
+                    control_file: Path | None, output: Path | None, excel: bool,
+                    mapping_file: Path | None, db_url: str | None, ledger: str) -> None:
+    """Each payment out of and recovery into the council's funding in the period, and
+    their total (a TOTAL line, or a control file of its own)."""
+    if control_file is not None and output is not None and \
+            control_file.resolve() == output.resolve():
+        raise UsageError(f"--control-file {control_file} is the export's own file (-o): "
+                         "give the control file another name")
+    reading.export_council_file(Books.at(db_url, ledger), "payments", council, date_from,
+                                date_to, excel, mapping_file, _to(output),
+                                control=None if control_file is None else _to(control_file))
 
 
 @export.command("dp-monitoring")

@@ -14,12 +14,14 @@ import csv
 import datetime as dt
 from collections.abc import Iterator
 from fractions import Fraction
+from functools import lru_cache
 from typing import TextIO
 
 from sqlalchemy import Connection, Date, bindparam, text
 
 from ledger.core.amounts import Unit, format_amount
 from ledger.core.calendar import financial_quarter
+from ledger.reports import export_cells as cells
 from ledger.reports.contract_rows import PAYING_TYPE, contract_rows, two_places
 from ledger.reports.finance_codes import (
     CODE_COLUMNS,
@@ -64,13 +66,19 @@ ORDER BY j.date, j.id, p.id
 """).bindparams(bindparam("start", type_=Date()), bindparam("end", type_=Date()))
 
 
-def rows_gl(conn: Connection, lid: int, council: str, start: dt.date, end: dt.date
-            ) -> Iterator[tuple[str, str]]:
+def rows_gl(conn: Connection, lid: int, council: str, start: dt.date, end: dt.date,
+            unit: str | None = None) -> Iterator[tuple[str, str]]:
     """The (account, type) of every row of the GL export, the pairs its codes come from."""
-    for _, _, kind, account, _, _ in _stream(conn, _GL_SQL, {
-            "lid": lid, "start": start, "end": end,
-            "council_prefix": _like_prefix(council)}):
+    for _, _, kind, account, _, _ in _gl_postings(conn, lid, council, start, end, unit):
         yield account, kind
+
+
+def _gl_postings(conn: Connection, lid: int, council: str, start: dt.date, end: dt.date,
+                 unit: str | None) -> Iterator[tuple]:
+    """The GL's postings; with `unit`, only those in that unit (`GBP` or `HRS`)."""
+    rows = _stream(conn, _GL_SQL, {"lid": lid, "start": start, "end": end,
+                                   "council_prefix": _like_prefix(council)})
+    return rows if unit is None else (row for row in rows if row[4] == unit)
 
 
 def _code_cells(mapping: Mapping | None, account: str, kind: str) -> list[str]:
@@ -117,26 +125,42 @@ def _iso(value) -> str:
 
 
 def write_gl(conn: Connection, lid: int, council: str, start: dt.date, end: dt.date,
-             out: TextIO, excel: bool = False, mapping: Mapping | None = None) -> int:
+             out: TextIO, excel: bool = False, mapping: Mapping | None = None,
+             unit: str | None = None, split: bool = False) -> int:
     """One row per posting of every journal dated in the period with a posting on an
     account `council:{C}:*`, with its finance codes when a mapping is given (check
-    `check_mapped` with `rows_gl` first). Returns the rows written."""
+    `check_mapped` with `rows_gl` first), then the version 2 columns (description,
+    financial year and period, exact hours) and, with `split`, debit and credit. With
+    `unit`, only the rows in that unit. Returns the rows written."""
     write = _writer(out, excel)
-    write.writerow([*GL_COLUMNS, *(CODE_COLUMNS if mapping else ())])
+    write.writerow([*GL_COLUMNS, *(CODE_COLUMNS if mapping else ()), *cells.GL_ADDED,
+                    *(cells.GL_DEBIT_CREDIT if split else ())])
     rows = 0
     units = {unit.value: unit for unit in Unit}
     row = write.writerow
-    for on, key, kind, account, unit, minor in _stream(conn, _GL_SQL, {
-            "lid": lid, "start": start, "end": end,
-            "council_prefix": _like_prefix(council)}):
+    for on, key, kind, account, code, minor in _gl_postings(conn, lid, council, start, end,
+                                                             unit):
         minor = int(minor)
-        cells = [on if type(on) is str else on.isoformat(), safe(key), safe(kind),
-                 safe(account), unit, format_amount(minor, units[unit]), minor]
-        if mapping is not None:
-            cells += _code_cells(mapping, account, kind)
-        row(cells)
+        day, year, period = _day(on)
+        cells_ = [day, safe(key), safe(kind), safe(account), code,
+                  format_amount(minor, units[code]), minor,
+                  *_code_cells(mapping, account, kind),
+                  safe(cells.description(kind, account)), year, period,
+                  cells.hours_text(minor) if code == "HRS" else ""]
+        if split:
+            cells_ += cells.debit_credit(minor, units[code])
+        row(cells_)
         rows += 1
     return rows
+
+
+@lru_cache(maxsize=4096)
+def _day(on: object) -> tuple[str, str, int]:
+    """A journal's date as read (a date, or its text on some engines): the date as
+    YYYY-MM-DD, its financial year and its period."""
+    day = dt.date.fromisoformat(on) if isinstance(on, str) else on
+    assert isinstance(day, dt.date)
+    return (day.isoformat(), *cells.financial_period(day))
 
 
 def payment_rows(conn: Connection, lid: int, council: str, start: dt.date, end: dt.date
@@ -161,24 +185,40 @@ def rows_payments(conn: Connection, lid: int, council: str, start: dt.date, end:
 
 
 def write_payments(conn: Connection, lid: int, council: str, start: dt.date, end: dt.date,
-                   out: TextIO, excel: bool = False, mapping: Mapping | None = None) -> int:
+                   out: TextIO, excel: bool = False, mapping: Mapping | None = None,
+                   total_line: bool = True) -> cells.PaymentTotals:
     """One row per journal in the period that moves money out of (`payment`) or back into
-    (`recovery`) `council:{C}:funding`, then the TOTAL line: the row count, and payments
-    less recoveries. Returns the rows written (the total line not counted)."""
+    (`recovery`) `council:{C}:funding`, then (with `total_line`, the default) the TOTAL
+    line: the row count, and payments less recoveries. Returns the count and totals
+    (the total line not counted)."""
     write = _writer(out, excel)
-    write.writerow([*PAYMENT_COLUMNS, *(CODE_COLUMNS if mapping else ())])
-    rows = net = 0
+    write.writerow([*PAYMENT_COLUMNS, *(CODE_COLUMNS if mapping else ()),
+                    *cells.PAYMENTS_ADDED])
+    totals = cells.PaymentTotals()
     for on, key, kind, direction, others, moved in payment_rows(conn, lid, council, start,
                                                                  end):
         # Codes come from the counterparty (the first, when there are several).
         write.writerow([_iso(on), safe(key), safe(kind), direction, safe(" ".join(others)),
                         format_amount(abs(moved), Unit.GBP), abs(moved),
-                        *_code_cells(mapping, others[0] if others else "", kind)])
-        rows += 1
-        net += -moved
-    write.writerow(["TOTAL", rows, "", "", "", format_amount(net, Unit.GBP), net,
-                    *(("", "", "") if mapping else ())])
-    return rows
+                        *_code_cells(mapping, others[0] if others else "", kind),
+                        *(safe(ids) for ids in cells.parties_of(others))])
+        totals.add(-moved)
+    if total_line:
+        write.writerow(["TOTAL", totals.rows, "", "", "", format_amount(totals.net, Unit.GBP),
+                        totals.net, *(("", "", "") if mapping else ()), "", ""])
+    return totals
+
+
+def write_control(out: TextIO, totals: cells.PaymentTotals, council: str, start: dt.date,
+                  end: dt.date, excel: bool = False) -> None:
+    """The payments export's control file: a header and one row, the council, the period,
+    the row count, and payments, recoveries and net in pounds and in pence."""
+    write = _writer(out, excel)
+    write.writerow(cells.CONTROL_COLUMNS)
+    figures = []
+    for pence in (totals.payments, totals.recoveries, totals.net):
+        figures += [format_amount(pence, Unit.GBP), pence]
+    write.writerow([safe(council), start.isoformat(), end.isoformat(), totals.rows, *figures])
 
 
 def _stream(conn: Connection, statement, params: dict) -> Iterator[tuple]:
@@ -277,15 +317,17 @@ def write_dp_monitoring(store, council: str, as_of: dt.date, weeks: Fraction,
 
 
 def _write_coded(out: TextIO, excel: bool, columns, rows: list[list], mapping, where,
-                 key) -> int:
+                 key, added: tuple = ((), lambda row: ())) -> int:
     """Write a header and rows that were all worked out first, with the finance codes of
-    `key(row)` (account, journal type) when there is a mapping; nothing at all when a
-    row has no mapping."""
+    `key(row)` (account, journal type) when there is a mapping, then the `added` columns
+    (their names, and a function giving a row's cells); nothing at all when a row has no
+    mapping."""
     check_mapped(mapping, where, (key(row) for row in rows))
     write = _writer(out, excel)
-    write.writerow([*columns, *(CODE_COLUMNS if mapping else ())])
+    added_columns, added_cells = added
+    write.writerow([*columns, *(CODE_COLUMNS if mapping else ()), *added_columns])
     for row in rows:
-        write.writerow([*row, *_code_cells(mapping, *key(row))])
+        write.writerow([*row, *_code_cells(mapping, *key(row)), *added_cells(row)])
     return len(rows)
 
 
@@ -312,9 +354,14 @@ def write_isf_returns(store, council: str, month: str, out: TextIO,
             found.append({**row, "provider": provider})
     rows = [[safe(str(row[c])) if c in ("holder", "provider") else row[c] for c in columns]
             for row in sorted(found, key=lambda r: (r["holder"], r["provider"]))]
+    # Column spec version 2: each money column again in pounds, after the others.
+    money = [i for i, c in enumerate(columns) if c.startswith("money_")]
+    pounds = ([columns[i].removesuffix("_minor") for i in money],
+              lambda row: [format_amount(row[i], Unit.GBP) for i in money])
     # Party ids never begin with a character `safe` guards, so the cells are the ids.
     return _write_coded(out, excel, columns, rows, mapping, mapping_name,
-                        lambda cells: (f"isf:{cells[0]}:{cells[1]}", "isf_reconcile"))
+                        lambda cells: (f"isf:{cells[0]}:{cells[1]}", "isf_reconcile"),
+                        pounds)
 
 
 # ---------------------------------------------------------------- contracts
