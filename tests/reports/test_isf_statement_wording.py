@@ -156,3 +156,16 @@ def test_no_rounding_sentence_when_the_figures_agree(tmp_path, db_url):
     words = _words(db_url)
     assert "worth £160.00" in words and "The fund holds £160.00 at the end." in words
     assert "rounding" not in words
+
+
+def test_each_shared_cost_says_who_was_paid_and_what_for(db_url):
+    from pathlib import Path
+
+    scenario = Path(__file__).resolve().parents[2] / "scenarios" / "pool-shared-pa.yaml"
+    assert invoke("scenario", "run", str(scenario), db=db_url).exit_code == 0
+    data = json.loads(invoke("statement", "holder", "H1", "--month", "2026-04", "--format",
+                             "json", db=db_url).output)
+    spends = [line["description"] for line in data["lines"] if line["type"] == "pool_spend"]
+    assert spends[0] == ("Your part of a shared cost: PA Jo Example, for shared PA, "
+                         "week 1 (12 hours)")
+    assert not any("pool OUTABOUT" in text for text in spends)

@@ -63,7 +63,15 @@ def describe(journal: Journal, account: str, unit: Unit, names: dict[str, str]) 
         return "Correction of an earlier entry" + (f" ({reason})" if reason else "")
     template = (HOURS_DESCRIPTIONS.get(journal.type) if unit is Unit.HRS else None) or \
         DESCRIPTIONS.get(journal.type, journal.type.replace("_", " ").capitalize())
+    if journal.type == "pool_spend":
+        # The other postings are the other members' parts: say who was paid and, when
+        # the purchase says it, what for (docs/statements.md#holder-reader).
+        payee = next((p.account for p in journal.postings
+                      if p.account.startswith("external:")), None)
+        other = other_party(payee, names) if payee else other
     text = template.format(other=other)
+    if journal.type == "pool_spend" and journal.memo.get("description"):
+        text += f", for {journal.memo['description']}"
     notes = journal.memo.get("notes") if journal.type == "isf_delivery" else None
     if notes:
         text += f" ({notes})"  # from the provider's timesheet
