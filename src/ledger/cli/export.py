@@ -26,9 +26,22 @@ def export() -> None:
     """Files for other systems (docs/exports.md)."""
 
 
-def _to(output: Path | None):
-    """Where an export writes itself: standard output, or FILE whole or not at all."""
+def _to(output: Path | None, fmt: str = "csv", title: str = "export"):
+    """Where an export writes itself: standard output, or FILE whole or not at all; with
+    `fmt` xlsx, as one typed sheet named `title` (docs/exports.md#xlsx)."""
+    if fmt == "xlsx":
+        from ledger.reports.sheet import write_xlsx
+
+        return lambda write: _to_output(output, lambda out: write_xlsx(write, out, title),
+                                        binary=True)
     return lambda write: _to_output(output, write)
+
+
+def _format_checked(fmt: str, excel: bool) -> str:
+    if fmt == "xlsx" and excel:
+        raise UsageError("--excel is for CSV (a byte order mark and CRLF line ends); "
+                         "leave it out with --format xlsx")
+    return fmt
 
 
 def _period(first: str = "First day.") -> tuple:
@@ -47,6 +60,9 @@ def _council_file_options(*own):
                           default=None,
                           help="Finance codes for accounts (docs/exports.md#mapping).")(fn)
         fn = _output_option(_excel_option(fn))
+        fn = click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]),
+                          default="csv", show_default=True,
+                          help="CSV, or one spreadsheet sheet (docs/exports.md#xlsx).")(fn)
         for option in reversed(own):
             fn = option(fn)
         return click.option("--council", required=True, metavar="C",
@@ -72,12 +88,14 @@ def export_beancount(output: Path | None, db_url: str | None, ledger: str) -> No
     click.option("--debit-credit", "split", is_flag=True,
                  help="Add separate debit and credit columns (docs/exports.md#gl)."))
 def export_gl(council: str, date_from: dt.date, date_to: dt.date, unit: str | None,
-              split: bool, output: Path | None, excel: bool, mapping_file: Path | None,
-              db_url: str | None, ledger: str) -> None:
+              split: bool, fmt: str, output: Path | None, excel: bool,
+              mapping_file: Path | None, db_url: str | None, ledger: str) -> None:
     """Every posting of each journal in the period that touches the council's accounts,
     for its general ledger."""
     reading.export_council_file(Books.at(db_url, ledger), "gl", council, date_from, date_to,
-                                excel, mapping_file, _to(output), unit=unit, split=split)
+                                excel, mapping_file,
+                                _to(output, _format_checked(fmt, excel), "gl"),
+                                unit=unit, split=split)
 
 
 @export.command("payments")
@@ -88,7 +106,7 @@ def export_gl(council: str, date_from: dt.date, date_to: dt.date, unit: str | No
                  help="Write the row count and totals to FILE (whole or not at all) and "
                       "leave the TOTAL line out of the export."))
 def export_payments(council: str, date_from: dt.date, date_to: dt.date,
-                    control_file: Path | None, output: Path | None, excel: bool,
+                    control_file: Path | None, fmt: str, output: Path | None, excel: bool,
                     mapping_file: Path | None, db_url: str | None, ledger: str) -> None:
     """Each payment out of and recovery into the council's funding in the period, and
     their total (a TOTAL line, or a control file of its own)."""
@@ -97,8 +115,10 @@ def export_payments(council: str, date_from: dt.date, date_to: dt.date,
         raise UsageError(f"--control-file {control_file} is the export's own file (-o): "
                          "give the control file another name")
     reading.export_council_file(Books.at(db_url, ledger), "payments", council, date_from,
-                                date_to, excel, mapping_file, _to(output),
-                                control=None if control_file is None else _to(control_file))
+                                date_to, excel, mapping_file,
+                                _to(output, _format_checked(fmt, excel), "payments"),
+                                control=None if control_file is None
+                                else _to(control_file, fmt, "control"))
 
 
 @export.command("dp-monitoring")
@@ -111,7 +131,7 @@ def export_payments(council: str, date_from: dt.date, date_to: dt.date,
     click.option("--contingency", default="0", metavar="POUNDS",
                  help="A contingency each person may also keep (default 0)."))
 def export_dp_monitoring(council: str, as_of: dt.date, weeks: str, contingency: str,
-                         output: Path | None, excel: bool, mapping_file: Path | None,
+                         fmt: str, output: Path | None, excel: bool, mapping_file: Path | None,
                          db_url: str | None, ledger: str) -> None:
     """Every direct-payment account of the council's people on a day: balance, weeks of
     support held, and the surplus a review would recover, with its working. Posts
@@ -132,26 +152,30 @@ def export_dp_monitoring(council: str, as_of: dt.date, weeks: str, contingency: 
     except LedgerError as err:
         raise UsageError(f"--contingency: {err}") from None
     reading.export_dp_monitoring(Books.at(db_url, ledger), council, as_of, held_weeks,
-                                 contingency_pence, excel, mapping_file, _to(output))
+                                 contingency_pence, excel, mapping_file,
+                                 _to(output, _format_checked(fmt, excel), "dp-monitoring"))
 
 
 @export.command("contracts")
 @_council_file_options(*_period())
-def export_contracts(council: str, date_from: dt.date, date_to: dt.date,
+def export_contracts(council: str, date_from: dt.date, date_to: dt.date, fmt: str,
                      output: Path | None, excel: bool, mapping_file: Path | None,
                      db_url: str | None, ledger: str) -> None:
     """Per contract and quarter: spend and hours against what was contracted (block
     utilisation, framework call-offs by service and rate, spot purchases, grants)."""
     reading.export_contracts(Books.at(db_url, ledger), council, date_from, date_to, excel,
-                             mapping_file, _to(output))
+                             mapping_file,
+                             _to(output, _format_checked(fmt, excel), "contracts"))
 
 
 @export.command("isf-returns")
 @_council_file_options(click.option("--month", required=True, metavar="YYYY-MM",
                                     help="The month."))
-def export_isf_returns(council: str, month: str, output: Path | None, excel: bool,
+def export_isf_returns(council: str, month: str, fmt: str, output: Path | None,
+                       excel: bool,
                        mapping_file: Path | None, db_url: str | None, ledger: str) -> None:
     """Per ISF of the council's people, every provider: the month's hours and money
     allocated, delivered, expired and returned, opening and closing."""
     reading.export_isf_returns(Books.at(db_url, ledger), council, _checked_month(month),
-                               excel, mapping_file, _to(output))
+                               excel, mapping_file,
+                               _to(output, _format_checked(fmt, excel), "isf-returns"))

@@ -146,7 +146,7 @@ def write_gl(conn: Connection, lid: int, council: str, start: dt.date, end: dt.d
                   format_amount(minor, units[code]), minor,
                   *_code_cells(mapping, account, kind),
                   safe(cells.description(kind, account)), year, period,
-                  cells.hours_text(minor) if code == "HRS" else ""]
+                  safe(cells.hours_text(minor)) if code == "HRS" else ""]
         if split:
             cells_ += cells.debit_credit(minor, units[code])
         row(cells_)
