@@ -9,13 +9,14 @@ import datetime as dt
 import io
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from ledger.reports.council_exports import safe
 from ledger.reports.sheet import csv_rows, unguarded
 from tests.reports.test_export_golden import EXPORTS, ROOT, invoke
+from tests.scenarios.test_differential import event
 
 
 def _sheet(data: bytes):
@@ -138,3 +139,47 @@ def test_excel_line_ends_are_refused_with_a_sheet(tmp_path):
 @given(st.text(max_size=12))
 def test_the_sheet_holds_each_text_cell_as_it_was_before_the_guard(text):
     assert unguarded(safe(text)) == text
+
+
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(event, min_size=1, max_size=20), st.integers(0, 150), st.integers(0, 150))
+def test_for_any_ledger_the_gl_and_payments_sheets_equal_their_csv(events, a, b):
+    """A property over random ledgers (the differential test's events): the sheet of the
+    GL (with debit and credit) and of payments equals its CSV, cell for cell, typed."""
+    import tempfile
+    from pathlib import Path
+
+    from ledger.app.scenarios import run_scenario
+    from ledger.reports.council_exports import write_gl, write_payments
+    from ledger.reports.sheet import write_xlsx
+    from ledger.store.repo import DbStore
+    from ledger.store.schema import make_engine, upgrade
+    from tests.dbutil import empty_database
+    from tests.scenarios.test_differential import _scenario, _with_expectations
+
+    start = dt.date(2026, 4, 1) + dt.timedelta(days=min(a, b))
+    end = dt.date(2026, 4, 1) + dt.timedelta(days=max(a, b))
+    with tempfile.TemporaryDirectory() as folder, empty_database("sqlite", Path(folder)) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        with engine.begin() as conn:
+            run_scenario(DbStore(conn), _scenario(_with_expectations(events)))
+        with engine.connect() as conn:
+            exports = [
+                lambda out: write_gl(conn, 1, "C1", start, end, out, split=True),
+                lambda out: write_payments(conn, 1, "C1", start, end, out)]
+            for write in exports:
+                text, data = io.StringIO(), io.BytesIO()
+                write(text)
+                write_xlsx(write, data, "export")
+                rows = csv_rows(text.getvalue())
+                cells = [list(r) for r in _sheet(data.getvalue()).iter_rows(values_only=True)]
+                assert len(cells) == len(rows)
+                for row, got in zip(rows, cells, strict=True):
+                    for text_cell, value in zip(row, got, strict=True):
+                        if isinstance(value, int | float):
+                            assert _same_number(value, text_cell)
+                        else:
+                            assert _as_csv(value) == text_cell
+        engine.dispose()
