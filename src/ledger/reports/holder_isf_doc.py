@@ -162,7 +162,7 @@ def _expiry_easy(isf: dict) -> list[str]:
         elif why.endswith("old"):
             easy.append("They were too old to use.")
         else:
-            easy.append(f"You can keep at most {hours(cap)} for next month.")
+            easy.append(f"You can keep at most {hours(cap or 0)} for next month.")
     return easy
 
 
