@@ -98,3 +98,17 @@ def test_html_and_the_webs_csv_carry_the_same_signs(tmp_path, db_url):
     for row in isf_rows:
         _adds_up(row[1:])
     assert isf_rows[0][1].lstrip("'") == "-£42.00"
+
+
+def test_borrowed_hours_carry_their_sign_so_the_hours_row_adds_up(tmp_path, db_url):
+    # May: 10 hours allocated, 12 delivered: the ISF ends May 2 hours borrowed.
+    _ledger(tmp_path, db_url)
+    done = invoke("statement", "council", "WBC", "--from", "2026-05-01", "--to",
+                  "2026-05-31", db=db_url)
+    assert done.exit_code == 0, done.output
+    hours_table = done.output.split("Hours in each ISF", 1)[1]
+    row = next(line.split()[1:] for line in hours_table.splitlines()
+               if line.strip().startswith("isf:H1:SH"))
+    opening, allocated, delivered, expired, closing = map(float, row)
+    assert (opening, closing) == (0, -2)
+    assert opening + allocated - delivered - expired == closing

@@ -97,7 +97,8 @@ def council_document(data: dict) -> Document:
     doc.notes = [
         "Accounts are named by their ids, as in the council's exports.",
         "A minus sign in a balance column is an overspent account: it was paid out more "
-        "than was paid in, so it subtracts when the column is added up.",
+        "than was paid in, so it subtracts when the column is added up. In the hours, it "
+        "is hours borrowed from the next month.",
         "Paid and recovered are the rows of `ledger export payments` for the same period; "
         "held is `ledger balance --as-of` on the last day. How each figure is worked out: "
         "docs/statements-provider-council.md."]
@@ -172,7 +173,8 @@ def _isf_tables(rows: list[dict], end: str) -> list[Table]:
                 signed_money(r["money_closing_minor"])]
 
     def hour_cells(r: dict) -> list[str]:
-        return [*(decimal_hours(r[k]) for k in hour_keys), _banked(r["hours_closing_minutes"])]
+        # Signed like the money's balances: -2 is 2 hours borrowed from the next month.
+        return [*(decimal_hours(r[k]) for k in (*hour_keys, "hours_closing_minutes"))]
 
     return [Table(caption="Money in each ISF",
                   columns=["Account", "Balance at the start", "Advanced", "Delivered",
@@ -266,10 +268,6 @@ def _held(pence: int) -> str:
 
 def _net(pence: int) -> str:
     return f"{money(pence)} recovered" if pence < 0 else money(pence)
-
-
-def _banked(minutes: int) -> str:
-    return f"{decimal_hours(-minutes)} borrowed" if minutes < 0 else decimal_hours(minutes)
 
 
 __all__ = ["council_document"]
