@@ -34,12 +34,28 @@ def _write(kind: str, ident: str, period: Period, reader: Operator, fmt: str,
            ledger: str) -> None:
     """The one statement, in the version asked for (else the reader's recorded one)."""
     found = find_statement(Books.at(db_url, ledger), kind, ident, period, reader)
-    content = found.render(fmt, _variant(easy_read, large_print, found.preference))
+    variant = _variant(easy_read, large_print, found.preference)
+    if fmt == "xlsx":  # the statement's tables, one sheet each (docs/statements.md#xlsx)
+        from ledger.reports.statement_sheet import statement_xlsx
+
+        content = statement_xlsx(found.document)
+    else:
+        content = found.render(fmt, variant)
     _to_output(output, lambda out: out.write(content), binary=True)
+
+
+def _with_xlsx(fn):
+    """The statement's `--format` (cli.common) with xlsx too: its tables as a workbook."""
+    for param in getattr(fn, "__click_params__", []):
+        if param.name == "fmt":
+            param.type = click.Choice([*param.type.choices, "xlsx"])
+            param.help = "text (default), json, html, pdf or xlsx (the tables, a sheet each)."
+    return fn
 
 
 @statement.command("holder")
 @click.argument("holder")
+@_with_xlsx
 @_statement_options
 def statement_holder(holder: str, date_from, date_to, month, fmt: str, easy_read: bool,
                      large_print: bool, output: Path | None, db_url: str | None,
@@ -79,6 +95,7 @@ def statement_holders(council: str | None, provider: str | None, month: str, fmt
 @click.option("--member", default=None, metavar="H",
               help="A member's own copy: says how H appears to the others and marks "
                    "their rows; H's recorded format is the default.")
+@_with_xlsx
 @_statement_options
 def statement_pool(pool: str, member: str | None, date_from, date_to, month, fmt: str,
                    easy_read: bool, large_print: bool, output: Path | None,
@@ -89,6 +106,7 @@ def statement_pool(pool: str, member: str | None, date_from, date_to, month, fmt
 
 
 @statement.command("provider")
+@_with_xlsx
 @click.argument("provider")
 @click.option("--month", required=True, metavar="YYYY-MM", help="The month.")
 @_format_options
@@ -103,6 +121,7 @@ def statement_provider(provider: str, month: str, fmt: str, easy_read: bool,
 
 
 @statement.command("council")
+@_with_xlsx
 @click.argument("council")
 @click.option("--from", "date_from", required=True, callback=_date, help="First day.")
 @click.option("--to", "date_to", required=True, callback=_date, help="Last day, inclusive.")

@@ -35,6 +35,7 @@ PAGES = {"holder": "/statements/holder/{}", "pool": "/statements/pool/{}",
          "provider": "/provider/{}/month-end", "council": "/council/{}"}
 LINK_TEXT = {"holder": "Statement", "pool": "Pool", "provider": "Month end",
              "council": "Council overview"}
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOWNLOAD_NAME = {"holder": "statement", "pool": "pool", "provider": "month-end",
                  "council": "council"}
 
@@ -134,8 +135,9 @@ def _attachment(filename: str) -> str:
 
 
 def statement_response(request: Request, user: User, found: Statement, fmt: str) -> Response:
-    """The statement as a page, or a download: PDF (the same document) or CSV (its
-    tables, one after another)."""
+    """The statement as a page, or a download: PDF (the same document), a spreadsheet
+    (its tables, a sheet each, figures as numbers) or CSV (its tables, one after
+    another)."""
     version = found.version(request.query_params.get("version"))
     month = found.period.month
     filename = f"{DOWNLOAD_NAME[found.kind]}-{found.ident}-{month}"
@@ -147,6 +149,12 @@ def statement_response(request: Request, user: User, found: Statement, fmt: str)
         return Response(document_csv(found.document), media_type="text/csv; charset=utf-8",
                         headers={**SECURITY_HEADERS,
                                  "Content-Disposition": _attachment(f"{filename}.csv")})
+    if fmt == "xlsx":
+        from ledger.reports.statement_sheet import statement_xlsx
+
+        return Response(statement_xlsx(found.document), media_type=XLSX_TYPE,
+                        headers={**SECURITY_HEADERS,
+                                 "Content-Disposition": _attachment(f"{filename}.xlsx")})
     if fmt != "html":
         return not_found(request, user)
     base = quote(request.url.path)
@@ -160,7 +168,7 @@ def statement_response(request: Request, user: User, found: Statement, fmt: str)
                              ("easy_read", "Easy read"))]
     return page(request, "statement_page.html.j2", user=user, doc=found.document,
                 variant=version, month=month, versions=versions, pdf=link(format="pdf"),
-                csv=link(format="csv"), path=base)
+                xlsx=link(format="xlsx"), csv=link(format="csv"), path=base)
 
 
 def document_csv(doc) -> bytes:
