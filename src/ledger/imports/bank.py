@@ -23,6 +23,7 @@ from ledger.imports.reading import (
     Table,
     check_month,
     header_value,
+    missing_column,
     month_option,
     once,
     parse_amount,
@@ -113,19 +114,13 @@ def read_statement(path: Path, holder: str, rules: BankRules | None = None,
 
 
 def _check_columns(path: Path, table: Table, rules: BankRules) -> None:
-    def missing(name: str) -> str:
-        if name in rules.columns:
-            return f"no {rules.columns[name]!r} column (the rules' `column {name}`)"
-        if rules.mapped:
-            return f"no {name} column: the rules map none (add `column {name} = Header`)"
-        return f"no {name!r} column"
     for required in ("date", "description"):
         if required not in table.shown:
-            raise UsageError(f"{path}:1: {missing(required)}")
+            raise UsageError(f"{path}:1: {missing_column(rules, required)}")
     if "amount" not in table.shown and not {"paid_in", "paid_out"} & set(table.shown):
-        raise UsageError(f"{path}:1: {missing('amount')}, nor "
-                         f"{missing('paid_in').removeprefix('no ')} or "
-                         f"{missing('paid_out').removeprefix('no ')}")
+        raise UsageError(f"{path}:1: {missing_column(rules, 'amount')}, nor "
+                         f"{missing_column(rules, 'paid_in').removeprefix('no ')} or "
+                         f"{missing_column(rules, 'paid_out').removeprefix('no ')}")
 
 
 def _pending(rules: list[Pending], record: Record, line: Line) -> bool:

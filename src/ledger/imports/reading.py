@@ -174,6 +174,16 @@ class Table:
     problems: list[tuple[int, str]]  # lines that are not text in the encoding, not CSV
 
 
+def missing_column(rules: ReadRules, name: str) -> str:
+    """Why our column NAME is not in the file: its mapped header is absent, or the rules
+    map no header to it, or (no rules) no header is called NAME."""
+    if name in rules.columns:
+        return f"no {rules.columns[name]!r} column (the rules' `column {name}`)"
+    if rules.mapped:
+        return f"no {name} column: the rules map none (add `column {name} = Header`)"
+    return f"no {name!r} column"
+
+
 def decode(path: Path, encoding: str, limit_note: str = "") -> tuple[str, list[tuple[int, str]]]:
     """The file's text, and (line, why) for each line holding bytes that are not text in
     the encoding (such a line reads as U+FFFD where the bytes were)."""
@@ -413,6 +423,6 @@ def _plain_number(text: str, decimal_comma: bool, fail: Callable[[str], ValueErr
 
 
 __all__ = ["MAX_ROWS", "Pending", "ReadRules", "Record", "Rule", "Table", "check_month",
-           "clock_text", "elapsed_minutes", "header_value", "month_option", "once",
+           "clock_text", "elapsed_minutes", "header_value", "missing_column", "month_option", "once",
            "parse_amount", "parse_clock", "parse_date", "parse_rules", "read_table",
            "skip_rule", "wall_time", "why"]

@@ -32,6 +32,7 @@ from ledger.imports.reading import (
     check_month,
     clock_text,
     elapsed_minutes,
+    missing_column,
     month_option,
     once,
     parse_clock,
@@ -107,19 +108,13 @@ def read_timesheet(path: Path, provider: str, rules: Rules | None = None,
 
 
 def _check_columns(path: Path, table: Table, rules: Rules) -> None:
-    def missing(name: str) -> str:
-        if name in rules.columns:
-            return f"no {rules.columns[name]!r} column (the rules' `column {name}`)"
-        if rules.mapped:
-            return f"no {name} column: the rules map none (add `column {name} = Header`)"
-        return f"no {name!r} column"
     for required in ("holder", "date"):
         if required not in table.shown:
-            raise UsageError(f"{path}:1: {missing(required)}")
+            raise UsageError(f"{path}:1: {missing_column(rules, required)}")
     if "hours" not in table.shown and not {"start", "end"} <= set(table.shown):
         absent = [n for n in ("start", "end") if n not in table.shown]
-        raise UsageError(f"{path}:1: {missing('hours')}, nor "
-                         + " and ".join(missing(n).removeprefix("no ") for n in absent))
+        nor = " and ".join(missing_column(rules, n).removeprefix("no ") for n in absent)
+        raise UsageError(f"{path}:1: {missing_column(rules, 'hours')}, nor {nor}")
 
 
 class _Visits:
