@@ -13,14 +13,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from alembic import command
 from click.testing import CliRunner
-from sqlalchemy import MetaData, create_engine, select, text
+from sqlalchemy import text
 
 from ledger.cli import cli
-from ledger.store.schema import alembic_config, make_engine
-from tests.dbutil import empty_database
-from tests.store.test_upgrade import SERIALS, TABLES
+from ledger.store.schema import make_engine
+from tests.dbutil import copy_rows_to_postgres, empty_database
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "imports-2026-12-06"
 REVISION = "0005"  # the fixture's schema (its alembic_version)
@@ -29,36 +27,6 @@ REVISION = "0005"  # the fixture's schema (its alembic_version)
 def invoke(*args: str, db: str):
     return CliRunner().invoke(cli, [*args, "--db", db],
                               env={"LEDGER_DATABASE_URL": None, "LEDGER_NAME": None})
-
-
-def _copy_rows_to_postgres(url: str, fixture: Path) -> None:
-    """Every row of the fixture into a PostgreSQL database at the fixture's revision, the
-    guards off while the already sealed rows go in, as a dump would load."""
-    target = make_engine(url)
-    cfg = alembic_config()
-    with target.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, REVISION)
-    source = create_engine(f"sqlite:///{fixture}")
-    old, new = MetaData(), MetaData()
-    old.reflect(source)
-    new.reflect(target)
-    with source.connect() as src, target.begin() as dst:
-        for table in TABLES:
-            dst.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER ALL"))
-        for table in reversed(TABLES):  # the empty `main` ledger the migrations made
-            dst.execute(text(f"DELETE FROM {table}"))
-        for table in TABLES:
-            rows = [dict(r._mapping) for r in src.execute(select(old.tables[table]))]
-            if rows:
-                dst.execute(new.tables[table].insert(), rows)
-        for table in TABLES:
-            dst.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER ALL"))
-        for table, column in SERIALS.items():
-            dst.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
-                             f"(SELECT COALESCE(MAX({column}), 0) + 1 FROM {table}), false)"))
-    source.dispose()
-    target.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -71,7 +39,7 @@ def imported(request, tmp_path):
         yield f"sqlite:///{copy}"
         return
     with empty_database("postgres", tmp_path) as url:
-        _copy_rows_to_postgres(url, copy)
+        copy_rows_to_postgres(url, copy, REVISION)
         yield url
 
 

@@ -14,26 +14,18 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from alembic import command
 from click.testing import CliRunner
-from sqlalchemy import MetaData, create_engine, select, text
+from sqlalchemy import text
 
 from ledger.cli import cli
 from ledger.core.change import CURRENT_RULES
-from ledger.store.schema import alembic_config, make_engine
-from tests.dbutil import empty_database
+from ledger.store.schema import make_engine
+from tests.dbutil import copy_rows_to_postgres, empty_database
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "release-2026-12-06"
 HEADS = dict(line.removeprefix("head ").split(": ")
              for line in (FIXTURE / "heads.txt").read_text().splitlines() if line)
 LEDGERS = sorted(HEADS)
-# Tables in an order their references allow, as revision 0004 made them.
-TABLES = ["ledger", "account", "balance", "account_floor", "journal", "posting", "event",
-          "period_lock", "party_record", "instrument_state", "web_user", "web_role",
-          "web_invite", "web_login_failure", "web_secret"]
-SERIALS = {"ledger": "id", "account": "id", "account_floor": "id", "journal": "id",
-           "posting": "id", "period_lock": "id", "party_record": "seq", "web_user": "id",
-           "web_invite": "id", "web_login_failure": "id"}
 
 # June under the new rules, on the `fee` ledger's ISF (60 h at £21.50, an 8% inside fee):
 # May, advanced under the old rules, is reconciled under the new ones.
@@ -61,36 +53,6 @@ def invoke(*args: str, db: str):
                               env={"LEDGER_DATABASE_URL": None, "LEDGER_NAME": None})
 
 
-def _copy_rows_to_postgres(url: str) -> None:
-    """Every row of the fixture into a PostgreSQL database at revision 0004, with the
-    guards off while the rows go in (they are already sealed), as a dump would load."""
-    target = make_engine(url)
-    cfg = alembic_config()
-    with target.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0004")
-    source = create_engine(f"sqlite:///{FIXTURE / 'ledger.db'}")
-    old, new = MetaData(), MetaData()
-    old.reflect(source)
-    new.reflect(target)
-    with source.connect() as src, target.begin() as dst:
-        for table in TABLES:
-            dst.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER ALL"))
-        for table in reversed(TABLES):  # the empty `main` ledger the migrations made
-            dst.execute(text(f"DELETE FROM {table}"))
-        for table in TABLES:
-            rows = [dict(r._mapping) for r in src.execute(select(old.tables[table]))]
-            if rows:
-                dst.execute(new.tables[table].insert(), rows)
-        for table in TABLES:
-            dst.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER ALL"))
-        for table, column in SERIALS.items():
-            dst.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
-                             f"(SELECT COALESCE(MAX({column}), 0) + 1 FROM {table}), false)"))
-    source.dispose()
-    target.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def released(request, tmp_path):
     """A URL to a copy of the released database, not yet upgraded."""
@@ -100,7 +62,7 @@ def released(request, tmp_path):
         yield f"sqlite:///{copy}"
         return
     with empty_database("postgres", tmp_path) as url:
-        _copy_rows_to_postgres(url)
+        copy_rows_to_postgres(url, FIXTURE / "ledger.db", "0004")
         yield url
 
 
