@@ -12,13 +12,11 @@ import re
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from ledger.cli import main
+from tests.imports.run import Ran, ledger
 
 HOUR = 60  # minutes; a 40-hour month is 2400 minutes
 SETUP = """\
@@ -32,41 +30,6 @@ parties:
     - {id: H2, name: Bob, council: WBC}
 events:
 """
-
-
-@dataclass
-class Ran:
-    code: int
-    out: str
-    err: str
-
-    def refusals(self, path: Path) -> dict[int, str]:
-        """Each `PATH:LINE: reason` on stderr, by LINE."""
-        found: dict[int, str] = {}
-        for text in self.err.splitlines():
-            if text.startswith(f"{path}:"):
-                at, _, why = text[len(f"{path}:"):].partition(": ")
-                if at.isdigit():
-                    found[int(at)] = why
-        return found
-
-
-def ledger(*args: str, db: str) -> Ran:
-    """`ledger ARGS --db DB` as the console script runs it (`ledger.cli:main`), in this
-    process; a crash is not caught, so it fails the test with its traceback."""
-    runner = CliRunner()
-    with runner.isolation(env={"LEDGER_DATABASE_URL": None, "LEDGER_NAME": None}) as (
-            out, err, _):
-        saved, sys.argv, code = sys.argv, ["ledger", *map(str, args), "--db", db], 0
-        try:
-            main()
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else int(done.code is not None)
-        finally:
-            sys.argv = saved
-        sys.stdout.flush()
-        sys.stderr.flush()
-        return Ran(code, out.getvalue().decode(), err.getvalue().decode())
 
 
 def scenario(tmp_path: Path, db: str, events: str, setup: str = SETUP) -> None:

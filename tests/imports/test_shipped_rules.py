@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from ledger.cli import main
+from tests.imports.run import Ran
+from tests.imports.run import ledger as run
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "scenarios" / "rules"
@@ -21,38 +18,9 @@ EXPORTS = ROOT / "tests" / "data" / "exports"
 HOUR = 60  # minutes
 
 
-@dataclass
-class Ran:
-    code: int
-    out: str
-    err: str
-
-    def refusals(self, path: Path) -> dict[int, str]:
-        """Each `PATH:LINE: reason` on stderr, by LINE."""
-        found = {}
-        for text in self.err.splitlines():
-            at, _, why = text.removeprefix(f"{path}:").partition(": ")
-            if text.startswith(f"{path}:") and at.isdigit():
-                found[int(at)] = why
-        return found
-
-
 def ledger(db: str, *args: object) -> Ran:
-    """`ledger ARGS --db DB` as the console script runs it, in this process; a crash is not
-    caught, so it fails the test with its traceback."""
-    runner = CliRunner()
-    with runner.isolation(env={"LEDGER_DATABASE_URL": None, "LEDGER_NAME": None}) as (
-            out, err, _):
-        saved, sys.argv, code = sys.argv, ["ledger", *map(str, args), "--db", db], 0
-        try:
-            main()
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else int(done.code is not None)
-        finally:
-            sys.argv = saved
-        sys.stdout.flush()
-        sys.stderr.flush()
-        return Ran(code, out.getvalue().decode(), err.getvalue().decode())
+    """`ledger ARGS --db DB`, the database first as this file's helpers pass it."""
+    return run(*map(str, args), db=db)
 
 
 def set_up(tmp_path: Path, db: str, scenario: str) -> str:
