@@ -9,12 +9,14 @@ Runs on SQLite and, with LEDGER_TEST_POSTGRES_URL, on PostgreSQL (the `site` fix
 from __future__ import annotations
 
 import html
+import io
 import re
 from email.message import Message
 from unittest import mock
 from urllib.parse import quote
 
 import pytest
+from openpyxl import load_workbook
 
 from tests.web.conftest import (
     HOLDER_NAMES,
@@ -107,7 +109,7 @@ REFUSED = {
 }
 
 # Each way of asking for a refused page: the page, each download, the default month.
-ASKING = [f"?month={MONTH}", f"?month={MONTH}&format=pdf", f"?month={MONTH}&format=csv", ""]
+ASKING = [f"?month={MONTH}", f"?month={MONTH}&format=pdf", f"?month={MONTH}&format=xlsx", ""]
 
 # Addresses anyone might guess: ids that do not exist, path traversal, odd characters.
 GUESSES = [
@@ -240,11 +242,11 @@ def test_home_lists_exactly_what_the_role_may_read(site, user):
 # ---------------------------------------------------------------- downloads
 
 
-DOWNLOADS = [
-    ("ann", "/statements/holder/H1", "£214.50"),
+DOWNLOADS = [  # (user, page, a cell its spreadsheet holds: money as a number in pounds)
+    ("ann", "/statements/holder/H1", 214.5),
     ("wes", "/statements/pool/MIXED", "Kingfisher"),
-    ("bw", "/provider/BW/month-end", "126.00"),
-    ("ric", "/council/RIC", "1,780.00"),
+    ("bw", "/provider/BW/month-end", 126),
+    ("ric", "/council/RIC", 1780),
 ]
 PDF_FOR = {"wes", "ric"}
 
@@ -259,14 +261,15 @@ def test_downloads_of_own_pages(site, user, path, figure):
         assert pdf.content.startswith(b"%PDF")
         assert pdf.headers["content-type"] == "application/pdf"
         assert pdf.headers["content-disposition"].startswith("attachment;")
-    csv = client.get(f"{path}?month={MONTH}&format=csv")
-    assert csv.status_code == 200
-    assert csv.headers["content-type"].startswith("text/csv")
-    assert csv.headers["content-disposition"].startswith("attachment;")
-    text = csv.content.decode("utf-8-sig")
-    assert figure in text
+    sheet = client.get(f"{path}?month={MONTH}&format=xlsx")
+    assert sheet.status_code == 200
+    assert sheet.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert sheet.headers["content-disposition"].startswith("attachment;")
+    cells = [v for s in load_workbook(io.BytesIO(sheet.content)).worksheets
+             for row in s.iter_rows(values_only=True) for v in row if v is not None]
+    assert figure in cells
     for name in UNCONSENTED:
-        assert name not in text
+        assert not any(name in str(cell) for cell in cells)
 
 
 # ---------------------------------------------------------------- refusals
@@ -367,7 +370,7 @@ def test_every_kind_is_at_statements_kind_id_and_older_addresses_are_the_same(
     for words in expected:
         assert words in page.text, f"{new}: no {words!r}"
     if older is not None:
-        for query in (f"?month={MONTH}&format=csv", f"?month={MONTH}&version=easy_read"):
+        for query in (f"?month={MONTH}&format=xlsx", f"?month={MONTH}&version=easy_read"):
             one, other = client.get(new + query), client.get(older + query)
             assert one.status_code == other.status_code == 200
             assert one.headers.get("content-disposition") == \
@@ -383,18 +386,18 @@ SIGNED_OUT_PAGES = [
     "/",
     f"/statements/holder/H1?month={MONTH}",
     f"/statements/holder/H1?month={MONTH}&format=pdf",
-    f"/statements/holder/H1?month={MONTH}&format=csv",
+    f"/statements/holder/H1?month={MONTH}&format=xlsx",
     f"/statements/holder/H1?month={MONTH}&version=easy_read",
     "/statements/holder/H1",
     f"/statements/holder/NOBODY?month={MONTH}",  # signed out, nothing says it is missing
     f"/statements/pool/MIXED?month={MONTH}",
     f"/statements/pool/MIXED?month={MONTH}&format=pdf",
     f"/provider/SH/month-end?month={MONTH}",
-    f"/provider/SH/month-end?month={MONTH}&format=csv",
+    f"/provider/SH/month-end?month={MONTH}&format=xlsx",
     f"/council/WBC?month={MONTH}",
     f"/council/WBC?month={MONTH}&format=pdf",
     f"/statements/provider/SH?month={MONTH}",
-    f"/statements/council/WBC?month={MONTH}&format=csv",
+    f"/statements/council/WBC?month={MONTH}&format=xlsx",
     "/invite",
 ]
 
@@ -495,7 +498,7 @@ def test_a_pool_of_any_id_opens_from_home_and_downloads(db_url, tmp_path):
                 if large.status_code != 200:
                     problems.append(f"{href!r} Large print {links['Large print']!r}: "
                                     f"{large.status_code}")
-                for text in ("Download its tables as a spreadsheet (CSV)",
+                for text in ("Download as spreadsheet (.xlsx)",
                              "Download this statement as a PDF"):
                     download = client.get(links[text])
                     if download.status_code != 200:
@@ -505,7 +508,7 @@ def test_a_pool_of_any_id_opens_from_home_and_downloads(db_url, tmp_path):
                     header = Message()
                     header["content-disposition"] = download.headers["content-disposition"]
                     name = header.get_filename() or ""
-                    if not name.endswith((".csv", ".pdf")) or "/" in name or "\\" in name:
+                    if not name.endswith((".xlsx", ".pdf")) or "/" in name or "\\" in name:
                         problems.append(f"{href!r}: Content-Disposition "
                                         f"{download.headers['content-disposition']!r}")
     finally:

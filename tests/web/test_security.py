@@ -468,6 +468,6 @@ def test_security_headers_on_every_page_and_no_script(site):
     for page in ["/statements/holder/H3", "/statements/pool/MIXED", "/provider/SH/month-end",
                  "/council/RIC"]:  # (each version: test_scope.test_each_version_of_a_page)
         check(audit, "GET", f"{page}?month={MONTH}", 200)
-    check(audit, "GET", f"/statements/holder/H3?month={MONTH}&format=csv", 200)
+    check(audit, "GET", f"/statements/holder/H3?month={MONTH}&format=xlsx", 200)
     check(audit, "GET", f"/statements/holder/H3?month={MONTH}&format=pdf", 200)
     assert len(seen) == 19

@@ -1,6 +1,7 @@
 """An export as one spreadsheet sheet (docs/exports.md#xlsx): the CSV the export writes,
 cell for cell, with numbers as numbers, dates as dates, text as text (never a formula),
-on one sheet with its header row frozen."""
+on one sheet with its header row frozen. `save_stable` saves any of the project's
+workbooks so that the same data gives the same bytes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import csv
 import datetime as dt
 import io
 import re
+import zipfile
 from collections.abc import Callable
 from decimal import Decimal
 from typing import BinaryIO, TextIO
@@ -81,4 +83,29 @@ def write_xlsx(write: Callable[[TextIO], object], out: BinaryIO, title: str) -> 
                 places = -int(held.as_tuple().exponent)
                 cell.number_format = "0." + "0" * places
     sheet.freeze_panes = "A2"
-    book.save(out)
+    save_stable(book, out)
+
+
+# The one time written in a workbook: as the CSV's bytes are the same on every export of
+# the same data, so are the workbook's (docs/exports.md#xlsx). openpyxl writes the time
+# of saving into docProps/core.xml and into each zip entry; both are set to this.
+STABLE_TIME = dt.datetime(1980, 1, 1)
+_CORE_TIMES = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
+def save_stable(book, out: BinaryIO) -> None:
+    """Save `book` to `out` with no time of saving in it."""
+    book.properties.created = STABLE_TIME
+    raw = io.BytesIO()
+    book.save(raw)
+    stamp = STABLE_TIME.isoformat() + "Z"
+    with zipfile.ZipFile(raw) as source, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            data = source.read(entry)
+            if entry.filename == "docProps/core.xml":
+                data = _CORE_TIMES.sub(rb"\g<1>" + stamp.encode() + rb"\g<2>", data)
+            info = zipfile.ZipInfo(entry.filename, date_time=STABLE_TIME.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = entry.external_attr
+            target.writestr(info, data)

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import BinaryIO
 
+from ledger.reports.sheet import save_stable
+
 MONEY_FORMAT = '"£"#,##0.00;-"£"#,##0.00'
 _MONEY = re.compile(r"(-?)£([0-9]{1,3}(?:,[0-9]{3})*|[0-9]+)\.([0-9]{2})\Z")
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?\Z")
@@ -104,7 +106,7 @@ def write_statement_xlsx(doc, out: BinaryIO) -> None:
                 text = str(text)
                 _put(sheet, r, c, cell_value(text, figures), bool(_MONEY.match(text)))
         sheet.freeze_panes = "A2"
-    book.save(out)
+    save_stable(book, out)
 
 
 def statement_xlsx(doc) -> bytes:

@@ -135,9 +135,10 @@ def _attachment(filename: str) -> str:
 
 
 def statement_response(request: Request, user: User, found: Statement, fmt: str) -> Response:
-    """The statement as a page, or a download: PDF (the same document), a spreadsheet
-    (its tables, a sheet each, figures as numbers) or CSV (its tables, one after
-    another)."""
+    """The statement as a page, or a download: PDF (the same document) or a spreadsheet
+    (its tables, a sheet each, figures as numbers). There is no CSV: one file of several
+    tables with amounts as printed text needed hand work before a spreadsheet could add it
+    up (docs/web.md)."""
     version = found.version(request.query_params.get("version"))
     month = found.period.month
     filename = f"{DOWNLOAD_NAME[found.kind]}-{found.ident}-{month}"
@@ -145,10 +146,6 @@ def statement_response(request: Request, user: User, found: Statement, fmt: str)
         return Response(found.render("pdf", version), media_type="application/pdf",
                         headers={**SECURITY_HEADERS,
                                  "Content-Disposition": _attachment(f"{filename}.pdf")})
-    if fmt == "csv":
-        return Response(document_csv(found.document), media_type="text/csv; charset=utf-8",
-                        headers={**SECURITY_HEADERS,
-                                 "Content-Disposition": _attachment(f"{filename}.csv")})
     if fmt == "xlsx":
         from ledger.reports.statement_sheet import statement_xlsx
 
@@ -168,26 +165,4 @@ def statement_response(request: Request, user: User, found: Statement, fmt: str)
                              ("easy_read", "Easy read"))]
     return page(request, "statement_page.html.j2", user=user, doc=found.document,
                 variant=version, month=month, versions=versions, pdf=link(format="pdf"),
-                xlsx=link(format="xlsx"), csv=link(format="csv"), path=base)
-
-
-def document_csv(doc) -> bytes:
-    """Every table of the document, each after its caption, as CSV a spreadsheet opens
-    (a leading ' on any cell a spreadsheet would run)."""
-    import csv
-    import io
-
-    from ledger.reports.council_exports import safe
-
-    out = io.StringIO()
-    write = csv.writer(out, lineterminator="\r\n")
-    out.write("\ufeff")
-    for section in doc.sections:
-        for part in [section, *section.subsections]:
-            for table in part.tables:
-                write.writerow([safe(table.caption)])
-                write.writerow([safe(c) for c in table.columns])
-                for row in [*table.rows, *([table.total] if table.total else [])]:
-                    write.writerow([safe(c) for c in row])
-                write.writerow([])
-    return out.getvalue().encode("utf-8")
+                xlsx=link(format="xlsx"), path=base)
