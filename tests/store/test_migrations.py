@@ -15,8 +15,8 @@ from sqlalchemy import inspect, text
 from ledger.store.schema import alembic_config, make_engine
 
 TABLES = {"ledger", "account", "balance", "account_floor", "journal", "posting", "event",
-          "period_lock", "party_record", "instrument_state", "web_user", "web_role",
-          "web_invite", "web_login_failure", "web_secret"}
+          "period_lock", "party_record", "instrument_state", "audit_record",
+          "web_login_failure", "web_secret"}
 VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
 SNAPSHOTS = Path(__file__).with_name("schema_snapshot")
 # A released migration's bytes never change: a database made by it would differ from a

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     String,
@@ -49,7 +50,9 @@ def _ledger_id() -> Mapped[int]:
 
 class Account(Base):
     """`holder`: the budget holder the account belongs to (holder:{H}:*, isf:{H}:*,
-    pool:*:{H}, fund:*:award:{H}), so a statement finds a person's accounts by index."""
+    pool:*:{H}, fund:*:award:{H}), so a statement finds a person's accounts by index.
+    `event_key`: the record that opened it, whose hash covers its properties (None:
+    opened before that was kept, docs/rules-trust.md#accounts). Never changed."""
 
     __tablename__ = "account"
     __table_args__ = (UniqueConstraint("ledger_id", "path", name="uq_account_path"),
@@ -59,6 +62,7 @@ class Account(Base):
     ledger_id: Mapped[int] = _ledger_id()
     path: Mapped[str] = mapped_column(String(200))
     holder: Mapped[str | None] = mapped_column(String(60))
+    event_key: Mapped[str | None] = mapped_column(String(300))
 
 
 class Balance(Base):
@@ -205,45 +209,34 @@ class InstrumentState(Base):
     data: Mapped[str] = mapped_column(Text)
 
 
-class WebUser(Base):
-    """A sign-in for the web view (docs/web.md), in one ledger; the password only as an
-    Argon2id hash."""
+class AuditRecord(Base):
+    """One record of a ledger's audit chain (docs/rules-trust.md#audit-chain): a sign-in
+    made, a password or roles set, a sign-in removed, a session started or ended, an
+    invitation made or used, a statement read. Append-only (triggers refuse UPDATE,
+    DELETE, TRUNCATE and an insert that does not continue the chain) and chained apart
+    from the books, so nothing here moves the books' head. `id` is never reused (SQLite
+    AUTOINCREMENT, PostgreSQL identity); a sign-in's id is the id of its `user_added`
+    record. No foreign key to `ledger`: on PostgreSQL it would make every append wait for
+    a books writer holding the ledger's row (the insert trigger checks the ledger)."""
 
-    __tablename__ = "web_user"
-    __table_args__ = (UniqueConstraint("ledger_id", "username", name="uq_web_user_name"),)
+    __tablename__ = "audit_record"
+    __table_args__ = (
+        UniqueConstraint("ledger_id", "seq", name="uq_audit_record_seq"),
+        Index("ix_audit_record_key", "ledger_id", "key"),
+        Index("ix_audit_record_user", "ledger_id", "user_id"),
+        {"sqlite_autoincrement": True},
+    )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    ledger_id: Mapped[int] = _ledger_id()
-    username: Mapped[str] = mapped_column(String(100))
-    password_hash: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
-
-
-class WebRole(Base):
-    """What a sign-in may read: `holder:H`, `pool:L`, `provider:P`, `council:C` or
-    `auditor` (docs/web.md#roles)."""
-
-    __tablename__ = "web_role"
-
-    user_id: Mapped[int] = mapped_column(ForeignKey("web_user.id"), primary_key=True)
-    role: Mapped[str] = mapped_column(String(120), primary_key=True)
-
-
-class WebInvite(Base):
-    """A one-time invitation to make a sign-in with the given roles; only the SHA-256 of
-    its token is kept."""
-
-    __tablename__ = "web_invite"
-    __table_args__ = (UniqueConstraint("token_sha256", name="uq_web_invite_token"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    ledger_id: Mapped[int] = _ledger_id()
-    token_sha256: Mapped[str] = mapped_column(String(64))
-    roles: Mapped[str] = mapped_column(Text)
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("web_user.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    ledger_id: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    key: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class WebLoginFailure(Base):
@@ -270,6 +263,7 @@ class WebSecret(Base):
 __all__ = [
     "Account",
     "AccountFloor",
+    "AuditRecord",
     "Balance",
     "Base",
     "Event",
@@ -279,9 +273,6 @@ __all__ = [
     "PartyRecord",
     "PeriodLock",
     "Posting",
-    "WebInvite",
     "WebLoginFailure",
-    "WebRole",
     "WebSecret",
-    "WebUser",
 ]
