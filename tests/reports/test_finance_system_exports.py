@@ -70,7 +70,6 @@ def _export(db: str, *args: str) -> list[dict]:
 
 
 def _minutes(hours: str) -> int:
-    hours = hours.removeprefix("'")
     sign = -1 if hours.startswith("-") else 1
     whole, rest = hours.lstrip("-").split(":")
     return sign * (int(whole) * 60 + int(rest))
@@ -96,8 +95,9 @@ def test_gl_hours_are_written_exactly_as_h_mm_and_never_rounded(db_url, tmp_path
     rows = _export(db_url, "gl", "--council", "C1", "--from", "2026-03-01", "--to",
                    "2026-03-31")
     hours = [r for r in rows if r["unit"] == "HRS"]
-    # H:MM is text, so a negative one has the formula guard's ' (docs/exports.md#csv).
-    assert hours and {r["hours"] for r in hours} == {"2:20", "'-2:20"}
+    # A figure, not text: a negative one is written as it is, with no formula guard, so a
+    # finance import takes it without hand editing (docs/exports.md#csv).
+    assert hours and {r["hours"] for r in hours} == {"2:20", "-2:20"}
     assert all(_minutes(r["hours"]) == int(r["minor_units"]) for r in hours)
     assert all(r["hours"] == "" for r in rows if r["unit"] == "GBP")
 

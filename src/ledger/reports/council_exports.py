@@ -3,8 +3,8 @@
 CSV as RFC 4180, UTF-8, a header row, rows in date then journal order, the same bytes on
 every export of the same data. A text cell that begins with `=`, `+`, `-`, `@`, a tab or a
 carriage return, after any leading spaces and quotes, is written with a leading `'`, so a
-spreadsheet never runs it; numbers
-are written as numbers. `excel=True` adds a byte order mark and CRLF line ends (the
+spreadsheet never runs it; figures the ledger writes itself (amounts, hours as H:MM) are
+not text and are written as they are. `excel=True` adds a byte order mark and CRLF line ends (the
 default is LF). Rows are written as they are read.
 """
 
@@ -146,7 +146,7 @@ def write_gl(conn: Connection, lid: int, council: str, start: dt.date, end: dt.d
                   format_amount(minor, units[code]), minor,
                   *_code_cells(mapping, account, kind),
                   safe(cells.description(kind, account)), year, period,
-                  safe(cells.hours_text(minor)) if code == "HRS" else ""]
+                  cells.hours_text(minor) if code == "HRS" else ""]  # a figure: unguarded
         if split:
             cells_ += cells.debit_credit(minor, units[code])
         row(cells_)
