@@ -158,6 +158,13 @@ CASES = {
     "a stored balance edited": lambda e: _unguarded(
         e, "UPDATE balance SET amount_minor = amount_minor + 1 "
            "WHERE account_id = (SELECT MIN(account_id) FROM balance)"),
+    # Statements find a person's accounts by their holder (docs/rules-trust.md#accounts).
+    "a dp account's holder removed": lambda e: _unguarded(
+        e, "UPDATE account SET holder = NULL WHERE path = 'holder:H1:dp'"),
+    "a pool share given to another member": lambda e: _unguarded(
+        e, "UPDATE account SET holder = 'H2' WHERE path = 'pool:OUT:H4'"),
+    "an account's opening record forgotten": lambda e: _unguarded(
+        e, "UPDATE account SET event_key = NULL WHERE path = 'pool:OUT:H4'"),
 }
 
 

@@ -9,7 +9,10 @@ Two links, one inside the other:
   it wrote, and, for a record made under rules version 2 or later, that version
   (docs/rules-trust.md#rules-versions). A record of version 1 is hashed exactly as before
   versions were stored, so the hashes a database already holds stay what they were.
-  The chain's head is the newest record's hash.
+  A record that opened accounts (the first to post to an account or give it a floor)
+  covers every property of each (its path and its holder), from schema revision 0006 on
+  (docs/rules-trust.md#accounts); a record that opened none, or was made before, is
+  hashed as before. The chain's head is the newest record's hash.
 A migration keeps its own copy of these formulas, as migrations never import live code.
 """
 
@@ -34,17 +37,28 @@ def canonical(value: object) -> str:
 
 def record_hash(prev_hash: str, seq: int, key: str, type_: str, date_iso: str,
                 payload_hash: str, payload: str | None, outcome: str, source: str | None,
-                journals: list[list[str]], parties: list[list], rules_version: int) -> str:
+                journals: list[list[str]], parties: list[list], rules_version: int,
+                accounts: list[list] | None = None) -> str:
     """`journals`: [link hash, memo text] of each journal the record posted, in order;
     `parties`: [kind, id, valid_from or None, data text] of each party record it wrote;
-    `rules_version`: the rules it was recorded under (covered from version 2 on)."""
+    `rules_version`: the rules it was recorded under (covered from version 2 on);
+    `accounts`: [path, holder or None] of each account it opened, in path order
+    (`account_properties`; covered when there is any)."""
     fields: list[object] = [
         prev_hash, seq, key, type_, date_iso, payload_hash, payload, outcome, source,
         sha256_text(json.dumps(journals, ensure_ascii=False)),
         sha256_text(json.dumps(parties, ensure_ascii=False))]
     if rules_version != 1:
         fields.append(rules_version)
+    if accounts:
+        fields.append({"accounts": sha256_text(json.dumps(accounts, ensure_ascii=False))})
     return sha256_text(json.dumps(fields, separators=(",", ":"), ensure_ascii=False))
 
 
-__all__ = ["GENESIS_HASH", "canonical", "journal_link", "record_hash"]
+def account_properties(path: str, holder: str | None) -> list:
+    """What a record's hash covers of an account it opened: every property the account
+    has (its ledger is the record's own). Sort a record's accounts by path."""
+    return [path, holder]
+
+
+__all__ = ["GENESIS_HASH", "account_properties", "canonical", "journal_link", "record_hash"]

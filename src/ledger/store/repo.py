@@ -46,7 +46,13 @@ from ledger.core.journal import Journal, Posting, sha256_text
 from ledger.core.plain import copy_plain
 from ledger.errors import LedgerError
 from ledger.store import models as m
-from ledger.store.chain import GENESIS_HASH, canonical, journal_link, record_hash
+from ledger.store.chain import (
+    GENESIS_HASH,
+    account_properties,
+    canonical,
+    journal_link,
+    record_hash,
+)
 
 DEFAULT_LEDGER = "main"
 PARTY_RECORD_DATE = dt.date(1900, 1, 1)  # a declaration's record: in force from the start
@@ -182,6 +188,7 @@ class DbStore:
         self._balances: dict[tuple[str, Unit], int] = {}
         self._moves: dict[tuple[str, Unit], list] = {}  # [from day, opening, {date: total}]
         self._event_hashes: dict[str, str | None] = {}
+        self._opened: dict[str, list[list]] = defaultdict(list)  # record key -> accounts
         self._forget_pending()
 
     def _forget_pending(self) -> None:
@@ -565,12 +572,19 @@ class DbStore:
         floors = [(account, unit, floor_minor, c.event.key)
                   for c in changes for (account, unit), floor_minor in c.floors.items()]
         journals = []
+        opened_by: dict[str, str] = {}  # an account not yet stored: the first record using it
         for c in changes:  # a journal belongs to the record of the event that posts it
             key = c.event.key
             journals += [(key, j if j.event_key == key else dataclasses.replace(j, event_key=key))
                          for j in c.journals]
+            for j in c.journals:
+                for p in j.postings:
+                    opened_by.setdefault(p.account, key)
+            for account, _ in c.floors:
+                opened_by.setdefault(account, key)
+        self._opened = defaultdict(list)
         self._ensure_accounts({(p.account, p.unit) for _, j in journals for p in j.postings}
-                              | {(a, u) for a, u, _, _ in floors})
+                              | {(a, u) for a, u, _, _ in floors}, opened_by)
         for account, unit, floor_minor, event_key in floors:
             self._set_floor(account, unit, floor_minor, event_key)
         links = self._post([j for _, j in journals])
@@ -622,7 +636,8 @@ class DbStore:
             source = (event.source or "")[-500:] or None  # the column holds 500
             this = record_hash(prev, seq, event.key, event.type, event.date.isoformat(),
                                event.payload_hash, event.payload, outcome, source, links,
-                               party_rows, event.rules_version)
+                               party_rows, event.rules_version,
+                               sorted(self._opened.pop(event.key, [])))
             rows.append({"ledger_id": self._id, "key": event.key, "type": event.type,
                          "date": event.date, "payload_hash": event.payload_hash,
                          "outcome": outcome, "source": source, "seq": seq,
@@ -646,6 +661,7 @@ class DbStore:
             event_key = j.event_key or j.key
             by_event[event_key].append(j if j.event_key == event_key
                                        else dataclasses.replace(j, event_key=event_key))
+        self._opened = defaultdict(list)
         try:
             with self.conn.begin_nested():
                 link_of = self._post([j for batch in by_event.values() for j in batch])
@@ -672,7 +688,12 @@ class DbStore:
         fresh = self._without_replays(journals)
         if not fresh:
             return {}
-        self._ensure_accounts({(p.account, p.unit) for j in fresh for p in j.postings})
+        opened_by: dict[str, str] = {}
+        for j in fresh:
+            for p in j.postings:
+                opened_by.setdefault(p.account, j.event_key)
+        self._ensure_accounts({(p.account, p.unit) for j in fresh for p in j.postings},
+                              opened_by)
         reverses = self._journal_ids([j.reverses_key for j in fresh if j.reverses_key])
         prev_hash = self._last_hash or GENESIS_HASH
         rows = []
@@ -829,7 +850,11 @@ class DbStore:
             raise LedgerError("invalid", "that journal is already reversed")
         return found
 
-    def _ensure_accounts(self, pairs: set[tuple[str, Unit]]) -> None:
+    def _ensure_accounts(self, pairs: set[tuple[str, Unit]], opened_by: dict[str, str]
+                         ) -> None:
+        """Make the accounts not yet stored, each naming the record that opens it
+        (`opened_by`: path -> record key), which then covers its properties in its hash
+        (docs/rules-trust.md#accounts); and their balance rows and default floors."""
         paths = sorted({path for path, _ in pairs} - set(self._account_ids))
         for start in range(0, len(paths), SEAL_CHUNK):
             chunk = paths[start:start + SEAL_CHUNK]
@@ -839,9 +864,12 @@ class DbStore:
             ).all()))
             new = [p for p in chunk if p not in self._account_ids]
             if new:
-                self.conn.execute(insert(m.Account), [
-                    {"ledger_id": self._id, "path": p, "holder": account_holder(p)}
-                    for p in new])
+                rows = [{"ledger_id": self._id, "path": p, "holder": account_holder(p),
+                         "event_key": opened_by[p]} for p in new]
+                self.conn.execute(insert(m.Account), rows)
+                for row in rows:
+                    self._opened[row["event_key"]].append(
+                        account_properties(row["path"], row["holder"]))
                 self._account_ids.update(dict(self.conn.execute(
                     select(m.Account.path, m.Account.id).where(m.Account.ledger_id == self._id,
                                                                m.Account.path.in_(new))

@@ -8,7 +8,9 @@ Checked here, from the rows alone:
   without a gap, each chained to the one before, each hash covering every stored field of
   the record, of each journal it posted (link and memo) and each party record it wrote,
   and its rules version from version 2 on (a version this program does not know is a
-  break); every journal and party record belongs to a record;
+  break), and every property of each account it opened; every journal, party record
+  and account opened since revision 0006 belongs to a record;
+- every account's holder is the one its path names (docs/rules-trust.md#accounts);
 - stored balances equal the posted sums, and all balances in each unit sum to zero;
 - every floored balance at or above its floor on every date it has postings;
 - no journal posted into a period after the period was closed.
@@ -26,7 +28,8 @@ from sqlalchemy import Connection, func, select, text
 from ledger.core.change import KNOWN_RULES
 from ledger.core.journal import payload_hash_of, sha256_text
 from ledger.store import models as m
-from ledger.store.chain import GENESIS_HASH, journal_link, record_hash
+from ledger.store.chain import GENESIS_HASH, account_properties, journal_link, record_hash
+from ledger.store.repo import account_holder
 
 STREAM_ROWS = 5000
 
@@ -66,6 +69,7 @@ def first_break(conn: Connection, head: ChainHead | None = None,
     lid = conn.execute(select(m.Ledger.id).where(m.Ledger.name == ledger)).scalar_one_or_none()
     if lid is None:
         return None if ledger == "main" else f"there is no ledger named {ledger!r}"
+    accounts = _check_accounts(conn, lid)  # named first: it says which account changed
     problem = _check_chain_streaming(conn, head, lid)
     if problem is not None:
         # The streaming pass assumes each record's journals come together, in chain order
@@ -78,7 +82,7 @@ def first_break(conn: Connection, head: ChainHead | None = None,
             conn, lambda key: links.pop(key, []), lambda: min(links, default=None), exact,
             lid)
         head.journals, head.hash, head.passed = exact.journals, exact.hash, exact.passed
-    return (problem or _check_head_row(conn, head, lid) or _check_balances(conn, lid)
+    return (accounts or problem or _check_head_row(conn, head, lid) or _check_balances(conn, lid)
             or _check_floors(conn, lid) or _check_period_lock(conn, lid))
 
 
@@ -123,6 +127,34 @@ def _party_rows(conn: Connection, lid: int) -> dict[str, list[list]]:
         parties[event_key].append(
             [kind, party_id, str(valid_from) if valid_from is not None else None, data])
     return parties
+
+
+def _check_accounts(conn: Connection, lid: int) -> str | None:
+    """Every account's holder is the one its path names: statements find a person's
+    accounts by it (docs/rules-trust.md#accounts). This holds for accounts opened before
+    their properties were hashed too, whose paths their postings' hashes cover."""
+    for path, holder in conn.execute(
+            select(m.Account.path, m.Account.holder).where(m.Account.ledger_id == lid)
+            .order_by(m.Account.id)):
+        owner = account_holder(path)
+        if holder != owner:
+            stored = repr(holder) if holder is not None else "none"
+            belongs = f"{owner}'s" if owner is not None else "no holder's"
+            return (f"account {path}: its holder is stored as {stored}, but its path "
+                    f"makes it {belongs}")
+    return None
+
+
+def _opened_accounts(conn: Connection, lid: int) -> dict[str, list[list]]:
+    """The properties of the accounts each record opened (revision 0006 on), in path
+    order, by record key."""
+    opened: dict[str, list[list]] = defaultdict(list)
+    for event_key, path, holder in conn.execute(
+            select(m.Account.event_key, m.Account.path, m.Account.holder)
+            .where(m.Account.ledger_id == lid, m.Account.event_key.is_not(None))
+            .order_by(m.Account.path)):
+        opened[event_key].append(account_properties(path, holder))
+    return opened
 
 
 def _check_head_row(conn: Connection, head: ChainHead, lid: int) -> str | None:
@@ -228,6 +260,7 @@ def _check_records(conn: Connection, take, orphan, head: ChainHead, lid: int
     """The records in chain order, each with its journals' links from `take(key)`;
     `orphan()` names an event whose journals no record took, after the last record."""
     parties = _party_rows(conn, lid)
+    opened = _opened_accounts(conn, lid)
     prev = GENESIS_HASH
     expected_seq = 1
     for (seq, key, type_, date, payload_hash, payload, outcome, source, stored_prev,
@@ -243,9 +276,15 @@ def _check_records(conn: Connection, take, orphan, head: ChainHead, lid: int
         if stored_prev != prev:
             return f"{where}: hash chain broken (previous hash does not match)"
         mine = take(key)
+        accounts = opened.pop(key, [])
         this = record_hash(prev, seq, key, type_, str(date), payload_hash, payload, outcome,
-                           source, mine, parties.pop(key, []), rules_version)
+                           source, mine, parties.pop(key, []), rules_version, accounts)
         if this != stored_hash:
+            if accounts:
+                named = ", ".join(path for path, _ in accounts[:3])
+                more = f" and {len(accounts) - 3} more" if len(accounts) > 3 else ""
+                return (f"{where}: hash chain broken (its hash does not match its content "
+                        f"or the properties of the accounts it opened: {named}{more})")
             return f"{where}: hash chain broken (its hash does not match its content)"
         head.journals += len(mine)
         head.hash = this
@@ -258,6 +297,10 @@ def _check_records(conn: Connection, take, orphan, head: ChainHead, lid: int
     if parties:
         orphan_key = sorted(parties)[0]
         return f"party records of {orphan_key!r} belong to no record in the chain"
+    if opened:
+        orphan_key = sorted(opened)[0]
+        return (f"account {opened[orphan_key][0][0]} names {orphan_key!r} as the record "
+                "that opened it, which is not in the chain")
     return None
 
 

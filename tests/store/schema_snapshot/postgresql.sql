@@ -7,8 +7,20 @@ CREATE TRIGGER account_floor_append_only BEFORE DELETE OR UPDATE ON account_floo
 -- account_floor_no_truncate
 CREATE TRIGGER account_floor_no_truncate BEFORE TRUNCATE ON account_floor FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()
 
+-- account_insert_guard
+CREATE TRIGGER account_insert_guard BEFORE INSERT ON account FOR EACH ROW EXECUTE FUNCTION ledger_account_inserted()
+
 -- account_no_truncate
 CREATE TRIGGER account_no_truncate BEFORE TRUNCATE ON account FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()
+
+-- audit_record_append_only
+CREATE TRIGGER audit_record_append_only BEFORE DELETE OR UPDATE ON audit_record FOR EACH ROW EXECUTE FUNCTION ledger_append_only()
+
+-- audit_record_continues
+CREATE TRIGGER audit_record_continues BEFORE INSERT ON audit_record FOR EACH ROW EXECUTE FUNCTION ledger_audit_continues()
+
+-- audit_record_no_truncate
+CREATE TRIGGER audit_record_no_truncate BEFORE TRUNCATE ON audit_record FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()
 
 -- balance_no_delete
 CREATE TRIGGER balance_no_delete BEFORE DELETE ON balance FOR EACH ROW EXECUTE FUNCTION ledger_append_only()
@@ -25,9 +37,37 @@ CREATE TRIGGER event_append_only BEFORE DELETE OR UPDATE ON event FOR EACH ROW E
 -- event_no_truncate
 CREATE TRIGGER event_no_truncate BEFORE TRUNCATE ON event FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()
 
+-- function ledger_account_inserted
+BEGIN
+  IF NEW.holder IS DISTINCT FROM (CASE WHEN (length(NEW.path) - length(replace(NEW.path, ':', ''))) = 2 AND split_part(NEW.path, ':', 1) IN ('holder', 'isf') THEN split_part(NEW.path, ':', 2) WHEN (length(NEW.path) - length(replace(NEW.path, ':', ''))) = 2 AND split_part(NEW.path, ':', 1) = 'pool' THEN split_part(NEW.path, ':', 3) WHEN (length(NEW.path) - length(replace(NEW.path, ':', ''))) = 3 AND split_part(NEW.path, ':', 1) = 'fund' AND split_part(NEW.path, ':', 3) = 'award' THEN split_part(NEW.path, ':', 4) END) THEN
+    RAISE EXCEPTION 'ledger:invalid: an account''s holder is the one its path names';
+  END IF;
+  RETURN NEW;
+END
+
 -- function ledger_append_only
 BEGIN
   RAISE EXCEPTION 'ledger:append_only: % rows cannot be changed or deleted', TG_TABLE_NAME;
+END
+
+-- function ledger_audit_continues
+DECLARE
+  last_seq integer;
+  last_hash text;
+BEGIN
+  SELECT seq, hash INTO last_seq, last_hash FROM audit_record
+  WHERE ledger_id = NEW.ledger_id ORDER BY seq DESC LIMIT 1;
+  IF NEW.seq IS DISTINCT FROM COALESCE(last_seq, 0) + 1
+     OR NEW.prev_hash IS DISTINCT FROM COALESCE(last_hash, '0000000000000000000000000000000000000000000000000000000000000000') THEN
+    RAISE EXCEPTION 'ledger:append_only: an audit record must continue its ledger''s chain';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM ledger WHERE id = NEW.ledger_id) THEN
+    RAISE EXCEPTION 'ledger:invalid: an audit record belongs to a ledger';
+  END IF;
+  IF NEW.kind = 'user_added' AND NEW.user_id IS DISTINCT FROM NEW.id THEN
+    RAISE EXCEPTION 'ledger:invalid: a new sign-in''s id is its record''s own';
+  END IF;
+  RETURN NEW;
 END
 
 -- function ledger_balance_rekeyed

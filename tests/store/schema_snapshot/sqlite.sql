@@ -8,6 +8,12 @@ CREATE TRIGGER account_floor_no_update BEFORE UPDATE ON account_floor
 BEGIN SELECT RAISE(ABORT, 'ledger:append_only: account_floor rows cannot be changed or deleted');
 END
 
+-- account_insert_guard
+CREATE TRIGGER account_insert_guard BEFORE INSERT ON account
+WHEN NEW.holder IS NOT (CASE WHEN (length(NEW.path) - length(replace(NEW.path, ':', ''))) = 2 AND substr(NEW.path, 1, instr(NEW.path, ':') - 1) IN ('holder', 'isf') THEN substr(substr(NEW.path, instr(NEW.path, ':') + 1), 1, instr(substr(NEW.path, instr(NEW.path, ':') + 1), ':') - 1) WHEN (length(NEW.path) - length(replace(NEW.path, ':', ''))) = 2 AND substr(NEW.path, 1, instr(NEW.path, ':') - 1) = 'pool' THEN substr(substr(NEW.path, instr(NEW.path, ':') + 1), instr(substr(NEW.path, instr(NEW.path, ':') + 1), ':') + 1) WHEN (length(NEW.path) - length(replace(NEW.path, ':', ''))) = 3 AND substr(NEW.path, 1, instr(NEW.path, ':') - 1) = 'fund' AND substr(substr(substr(NEW.path, instr(NEW.path, ':') + 1), instr(substr(NEW.path, instr(NEW.path, ':') + 1), ':') + 1), 1, instr(substr(substr(NEW.path, instr(NEW.path, ':') + 1), instr(substr(NEW.path, instr(NEW.path, ':') + 1), ':') + 1), ':') - 1) = 'award' THEN substr(substr(substr(NEW.path, instr(NEW.path, ':') + 1), instr(substr(NEW.path, instr(NEW.path, ':') + 1), ':') + 1), instr(substr(substr(NEW.path, instr(NEW.path, ':') + 1), instr(substr(NEW.path, instr(NEW.path, ':') + 1), ':') + 1), ':') + 1) END)
+BEGIN SELECT RAISE(ABORT, 'ledger:invalid: an account''s holder is the one its path names');
+END
+
 -- account_no_delete
 CREATE TRIGGER account_no_delete BEFORE DELETE ON account
 BEGIN SELECT RAISE(ABORT, 'ledger:append_only: account rows cannot be changed or deleted');
@@ -16,6 +22,31 @@ END
 -- account_no_update
 CREATE TRIGGER account_no_update BEFORE UPDATE ON account
 BEGIN SELECT RAISE(ABORT, 'ledger:append_only: account rows cannot be changed or deleted');
+END
+
+-- audit_record_continues
+CREATE TRIGGER audit_record_continues BEFORE INSERT ON audit_record
+BEGIN
+  SELECT RAISE(ABORT, 'ledger:append_only: an audit record must continue its ledger''s chain')
+  WHERE NEW.seq IS NOT COALESCE((SELECT MAX(seq) FROM audit_record
+                                 WHERE ledger_id = NEW.ledger_id), 0) + 1
+     OR NEW.prev_hash IS NOT COALESCE((SELECT hash FROM audit_record
+                                       WHERE ledger_id = NEW.ledger_id
+                                       ORDER BY seq DESC LIMIT 1), '0000000000000000000000000000000000000000000000000000000000000000');
+  SELECT RAISE(ABORT, 'ledger:invalid: an audit record belongs to a ledger')
+  WHERE NOT EXISTS (SELECT 1 FROM ledger WHERE id = NEW.ledger_id);
+  SELECT RAISE(ABORT, 'ledger:invalid: a new sign-in''s id is its record''s own')
+  WHERE NEW.kind = 'user_added' AND NEW.user_id IS NOT NEW.id;
+END
+
+-- audit_record_no_delete
+CREATE TRIGGER audit_record_no_delete BEFORE DELETE ON audit_record
+BEGIN SELECT RAISE(ABORT, 'ledger:append_only: audit_record rows cannot be changed or deleted');
+END
+
+-- audit_record_no_update
+CREATE TRIGGER audit_record_no_update BEFORE UPDATE ON audit_record
+BEGIN SELECT RAISE(ABORT, 'ledger:append_only: audit_record rows cannot be changed or deleted');
 END
 
 -- balance_no_delete
