@@ -39,9 +39,13 @@ ALLOWED = [
                                        "Kingfisher", "Member 3", "£123.00", "£109.00"]),
     ("sh", "/provider/SH/month-end", ["Month-end statement: Support Horizons CIC",
                                       "£4,040.50"]),
-    ("sh", "/statements/holder/H2", ["Statement for Bob Example", "Support Horizons CIC"]),
+    # A provider reads its own statement of each ISF it holds (issue 21), not the
+    # person's statement.
+    ("sh", "/statements/isf/H2:SH", ["Individual Service Fund for Bob Example",
+                                     "Support Horizons CIC", "£108.00"]),
     ("bw", "/provider/BW/month-end", ["Month-end statement: Brightwater Care Ltd", "£126.00"]),
-    ("bw", "/statements/holder/R1", ["Statement for Rosa Riverside", "£294.00"]),
+    ("bw", "/statements/isf/R1:BW", ["Individual Service Fund for Rosa Riverside",
+                                     "£294.00"]),
     ("wbc", "/council/WBC", ["Wokingham Borough Council", "£5,200.00"]),
     ("wbc", "/statements/holder/H1", ["Statement for Ann Example", "£97.49"]),
     ("wbc", "/statements/holder/W6", ["Statement for Wes Woodley", "£490.00"]),
@@ -73,7 +77,8 @@ REFUSED = {
             "/provider/SH/month-end",  # her own provider's month end
             "/council/WBC",  # her own council's overview
             "/statements/provider/SH",  # the same two at the one statement address
-            "/statements/council/WBC"],
+            "/statements/council/WBC",
+            "/statements/isf/H1:SH"],  # her provider's statement of her ISF
     "rosa": ["/statements/holder/H1",  # holder A
              "/statements/holder/R2",
              "/statements/pool/RICONLY",
@@ -87,11 +92,15 @@ REFUSED = {
             "/council/WBC"],
     "sh": ["/provider/BW/month-end",  # another provider's month end
            "/statements/provider/BW",
+           "/statements/holder/H2",  # a person whose ISF it holds: their own statement
+           "/statements/isf/R1:BW",  # another provider's ISF
            "/statements/holder/R1",  # a person whose ISF BW holds
            "/statements/holder/W6",  # a person with no ISF at all
            "/statements/pool/MIXED",
            "/council/WBC"],
     "bw": ["/provider/SH/month-end",
+           "/statements/holder/R1",  # the person whose ISF it holds: their own statement
+           "/statements/isf/H1:SH",
            "/statements/holder/H1",
            "/statements/holder/W6",
            "/statements/pool/RICONLY",
@@ -100,7 +109,8 @@ REFUSED = {
             "/statements/holder/R1",  # another council's person
             "/statements/holder/R2",
             "/statements/pool/RICONLY",  # a pool with none of its people
-            "/provider/SH/month-end"],
+            "/provider/SH/month-end",
+            "/statements/isf/H1:SH"],  # a provider's document: it reads H1's own
     "ric": ["/council/WBC",
             "/statements/council/WBC",
             "/statements/holder/H1",
@@ -214,8 +224,8 @@ EXPECTED_LINKS = {
     "ann": {"/statements/holder/H1"},
     "rosa": {"/statements/holder/R1"},
     "wes": {"/statements/holder/W6", "/statements/pool/MIXED"},
-    "sh": {f"/statements/holder/H{n}" for n in range(1, 6)} | {"/provider/SH/month-end"},
-    "bw": {"/statements/holder/R1", "/provider/BW/month-end"},
+    "sh": {f"/statements/isf/H{n}%3ASH" for n in range(1, 6)} | {"/provider/SH/month-end"},
+    "bw": {"/statements/isf/R1%3ABW", "/provider/BW/month-end"},
     "wbc": ({f"/statements/holder/H{n}" for n in range(1, 6)}
             | {"/statements/holder/W6", "/statements/pool/MIXED", "/council/WBC"}),
     "ric": ({f"/statements/holder/R{n}" for n in range(1, 5)}
@@ -223,7 +233,8 @@ EXPECTED_LINKS = {
     "audit": ({f"/statements/holder/{h}" for h in HOLDER_NAMES}
               | {"/statements/pool/MIXED", "/statements/pool/RICONLY",
                  "/provider/SH/month-end", "/provider/BW/month-end",
-                 "/council/WBC", "/council/RIC"}),
+                 "/council/WBC", "/council/RIC", "/statements/isf/R1%3ABW"}
+              | {f"/statements/isf/H{n}%3ASH" for n in range(1, 6)}),
 }
 
 
@@ -233,7 +244,8 @@ def test_home_lists_exactly_what_the_role_may_read(site, user):
     assert response.status_code == 200
     links = set(re.findall(r'<li><a href="([^"]+)">', response.text))
     assert links == EXPECTED_LINKS[user]
-    readable = {h for h in HOLDER_NAMES if f"/statements/holder/{h}" in links}
+    readable = {h for h in HOLDER_NAMES if f"/statements/holder/{h}" in links
+                or any(link.startswith(f"/statements/isf/{h}%3A") for link in links)}
     for hid, name in HOLDER_NAMES.items():
         if hid not in readable:
             assert name not in response.text, f"{user}'s home names {name}"

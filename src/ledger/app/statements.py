@@ -5,10 +5,14 @@ statement pages and the bulk writer (`ledger statement holders`) all call.
 It gives a `Statement`: the data (the JSON output), the document people read, and the
 version the reader gets by default. The reader is who reads: `Operator` for the person
 at the command line, who may read everything and names a pool member's own copy with
-`--member`; a signed-in web user's `Scope` (their roles), which may read only their own
-statements and reads a pool as its member when they are one. What a reader may not read
-is `NotReadable`, the same as what is not there. An id the ledger has never seen is a
-`UsageError` from `ledger.app.reading.known` ("holder 'X' is not in ledger 'main'").
+`--member`; a signed-in web user's `Scope` (their roles), which may read only what its
+roles cover for the months they cover it (docs/web.md#roles) and reads a pool as its
+member when they are one. What a reader may not read is `NotReadable`, the same as what
+is not there. An id the ledger has never seen is a `UsageError` from
+`ledger.app.reading.known` ("holder 'X' is not in ledger 'main'").
+
+Every statement given is recorded in the access log (ledger.app.access_log) before it is
+handed over: who read it, what, for which period, in which version and format.
 """
 
 from __future__ import annotations
@@ -21,13 +25,27 @@ from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
+from ledger.app import access_log
+from ledger.app.dated import (
+    EVER,
+    Span,
+    all_record_spans,
+    covers,
+    isf_spans,
+    meet,
+    member_spans,
+    pool_span,
+)
 from ledger.app.reading import known
 from ledger.core.calendar import month_bounds, month_of
 from ledger.errors import UsageError
 from ledger.reports.bulk import holder_statements, holders_for
 
-KINDS = ("holder", "pool", "provider", "council")
+# `isf` is a provider's statement of one ISF it holds, named `HOLDER:PROVIDER`.
+KINDS = ("holder", "pool", "provider", "council", "isf")
 FORMATS = ("json", "html", "pdf")  # of the bulk writer's files
+CLI_FORMATS = ("text", "json", "html", "pdf", "xlsx")
+WEB_FORMATS = ("html", "pdf", "xlsx")
 
 
 class NotReadable(UsageError):
@@ -57,30 +75,39 @@ class Period:
 
 
 class _View(Protocol):
-    def may_read(self, kind: str, ident: str) -> bool: ...
+    def may_read(self, kind: str, ident: str, period: Period | None = None) -> bool: ...
 
     def own_member(self, pool: str) -> tuple[str | None, bool]: ...
 
 
 class Reader(Protocol):
+    formats: tuple[str, ...]
+
     def view(self, store, on: dt.date) -> _View: ...
+
+    def who(self) -> access_log.Who: ...
 
 
 @dataclass(frozen=True)
 class Operator:
     """The person at the command line: may read every statement. `member` asks for a pool
-    member's own copy (`--member H`): H must be a member, else a UsageError."""
+    member's own copy (`--member H`): H must be a member, else a UsageError. Their reads
+    are logged under their operating-system user."""
 
     member: str | None = None
+    formats: tuple[str, ...] = CLI_FORMATS
 
     def view(self, store, on: dt.date) -> Operator:
         return self
 
-    def may_read(self, kind: str, ident: str) -> bool:
+    def may_read(self, kind: str, ident: str, period: Period | None = None) -> bool:
         return True
 
     def own_member(self, pool: str) -> tuple[str | None, bool]:
         return self.member, True
+
+    def who(self) -> access_log.Who:
+        return access_log.command_line()
 
 
 class Statement:
@@ -92,6 +119,7 @@ class Statement:
         self.kind, self.ident, self.period, self.data = kind, ident, period, data
         self._build = build
         self.preference = preference
+        self.logged = True  # False: the access log could not be written (a read-only copy)
 
     @cached_property
     def document(self):
@@ -110,17 +138,37 @@ class Statement:
         return render_statement(self.document, self.data, fmt, version)
 
 
-def statement(books, kind: str, ident: str, period: Period, reader: Reader) -> Statement:
-    """The statement of holder, pool, provider or council `ident` over `period`, as
-    `reader` may read it (raises `NotReadable` otherwise)."""
-    if kind not in KINDS:
-        raise NotReadable(f"there are no statements of kind {kind!r}")
+def statement(books, kind: str, ident: str, period: Period, reader: Reader, *,
+              fmt: str = "json", version: str | None = None) -> Statement:
+    """The statement of holder, pool, provider, council or ISF (`HOLDER:PROVIDER`)
+    `ident` over `period`, as `reader` may read it (raises `NotReadable` otherwise), to be
+    given in format `fmt` and the version asked for (`version`; None: the reader's own).
+    The read is recorded in the access log before the statement is returned."""
+    if kind not in KINDS or fmt not in reader.formats:
+        raise NotReadable(f"there are no statements of kind {kind!r} as {fmt!r}")
     with books.read() as store:
         view = reader.view(store, period.last)
-        if not view.may_read(kind, ident):
+        if not view.may_read(kind, ident, period):
             raise NotReadable(f"{kind} {ident!r} is not there for this reader")
-        known(store, kind, ident)
-        return _BUILDERS[kind](store, ident, period, view)
+        subject = _known(store, kind, ident)
+        found = _BUILDERS[kind](store, ident, period, view)
+    found.logged = access_log.record(books, reader.who(), [access_log.Read(
+        kind, ident, subject, period.first, period.last, fmt, found.version(version))])
+    return found
+
+
+def _known(store, kind: str, ident: str) -> str:
+    """The access log's key for a statement whose id the ledger knows (else a
+    UsageError): `holder:H` for a person's statement and for an ISF with them."""
+    if kind != "isf":
+        return f"{kind}:{known(store, kind, ident)}"
+    holder, _, provider = ident.partition(":")
+    known(store, "holder", holder)
+    known(store, "provider", provider)
+    if store.get_state("isf", ident) is None:
+        raise UsageError(f"{provider} holds no ISF for {holder} in ledger "
+                         f"{getattr(store, 'ledger', 'main')!r}")
+    return f"holder:{holder}"
 
 
 def _holder(store, holder: str, period: Period, view: _View) -> Statement:
@@ -187,85 +235,150 @@ def _council(store, council: str, period: Period, view: _View) -> Statement:
     return Statement("council", council, period, data, lambda: council_document(data), None)
 
 
-_BUILDERS = {"holder": _holder, "pool": _pool, "provider": _provider, "council": _council}
+def _isf(store, ident: str, period: Period, view: _View) -> Statement:
+    """A provider's statement of the ISF it holds for a person (docs/statements.md#isf):
+    read from that ISF's account only."""
+    from ledger.reports.isf_statement import isf_document, isf_statement
+
+    holder, _, provider = ident.partition(":")
+    data = isf_statement(store, holder, provider, period.first, period.last)
+    return Statement("isf", ident, period, data, lambda: isf_document(data), None)
+
+
+_BUILDERS = {"holder": _holder, "pool": _pool, "provider": _provider, "council": _council,
+             "isf": _isf}
 
 
 # ---------------------------------------------------------------- the web's reader
 
 
 class Scope:
-    """A signed-in user's roles as a reader (docs/web.md#roles). For one request and one
-    day it answers yes or no per page, never why, so a page that is not yours and a page
-    that does not exist get the same answer:
+    """A signed-in user's roles as a reader (docs/web.md#roles). For one request it
+    answers yes or no per page and period, never why, so a page that is not yours, a
+    month that is not yours and a page that does not exist get the same answer. A reader
+    may read a statement for a period when every month of it is a month in which the
+    role covered it (on any day of the month):
 
-    - `holder:H`: H's own statements.
-    - `pool:L`: pool L's shared statement (others by pseudonym unless they consented);
-      with a `holder:H` role for a member H, it is H's own copy.
-    - `provider:P`: P's month end, and the statements of the people whose ISF P holds.
-    - `council:C`: C's overview, its own people's statements (holders whose record names
-      C), and the pools with one of its people as a member.
+    - `holder:H`: H's own statements, any month.
+    - `pool:L`: pool L's shared statement; with a `holder:H` role for a member H, it is
+      H's own copy, for the months H was a member; without one, for the months the pool
+      existed.
+    - `provider:P`: P's month end, and P's statement of each ISF it holds (kind `isf`,
+      `H:P`), for the months that ISF was open (from each opening to its closing). Never
+      a person's own statement.
+    - `council:C`: C's overview; the statements of people recorded with C, for the
+      months their record named C (the records as they stood then); and the pools with
+      a member recorded with C, for the months the pool existed and had such a member.
     - `auditor`: everything.
+
+    `who`, `user_id` and `address` say who reads, for the access log.
     """
 
-    def __init__(self, roles: Iterable[str]) -> None:
+    formats = WEB_FORMATS
+
+    def __init__(self, roles: Iterable[str], who: str = "", user_id: int | None = None,
+                 address: str | None = None) -> None:
         roles = set(roles)
         self.auditor = "auditor" in roles
         self.holders, self.pools, self.providers, self.councils = (
             {r.split(":", 1)[1] for r in roles if r.startswith(kind + ":")}
             for kind in ("holder", "pool", "provider", "council"))
+        self.reader, self.user_id = who, user_id
+        self.address = access_log.network(address)
 
     def view(self, store, on: dt.date) -> _ScopeView:
+        """What the reader may read; `on` is today, for invitations (`may_invite`)."""
         return _ScopeView(self, store, on)
+
+    def who(self) -> access_log.Who:
+        return access_log.Who(via="web", reader=self.reader, user_id=self.user_id,
+                              address=self.address)
+
+    def opening_month(self, books, kind: str, ident: str, month: str) -> str:
+        """The month a page opens on when none is asked for: `month` (the latest with
+        something in it: ledger.app.months), or, when this reader may not read that
+        month, the latest month before it they may read (else the first after it), so a
+        link never opens on a refusal."""
+        with books.read() as store:
+            spans = self.view(store, dt.date.today()).spans(kind, ident)
+        first, last = month_bounds(month)
+        if not spans or covers(spans, first, last):
+            return month
+        before = [min(end, first - dt.timedelta(days=1)) for start, end in spans
+                  if start < first]
+        if before:
+            return month_of(max(before))
+        return month_of(min(start for start, _ in spans))
 
 
 class _ScopeView:
-    """What the answers need from the ledger (the people of the reader's councils, the
-    people whose ISFs its providers hold) is read once, one query per kind, however many
-    pages or links it answers for."""
+    """What the answers need from the ledger (the records of the people, the ISFs, the
+    pools) is read once, one query per kind, however many pages or links it answers for."""
 
     def __init__(self, scope: Scope, store, on: dt.date) -> None:
         self.scope, self.store, self.on = scope, store, on
 
     @cached_property
-    def _parties(self) -> dict[str, dict]:
-        return self.store.parties("holder", as_of=self.on)
-
-    @cached_property
-    def council_people(self) -> set[str]:
-        """Holders whose record on the day names one of the reader's councils."""
-        if not self.scope.councils:
-            return set()
-        return {hid for hid, p in self._parties.items()
-                if p.get("council") in self.scope.councils}
-
-    @cached_property
-    def provider_people(self) -> set[str]:
-        """Holders of an ISF one of the reader's providers holds."""
-        if not self.scope.providers:
-            return set()
-        return {state["holder"] for state in self.store.states("isf").values()
-                if state.get("provider") in self.scope.providers}
+    def _records(self) -> dict[str, list[tuple[Span, dict]]]:
+        """Every person's records, each with the days it was in force."""
+        return all_record_spans(self.store, "holder")
 
     @cached_property
     def _pools(self) -> dict[str, dict]:
         return self.store.states("pool")
 
-    def _members(self, pool: str) -> set[str]:
-        return {period["holder"] for period in (self._pools.get(pool) or {}).get("history", [])}
+    def _council_spans(self, holder: str) -> list[Span]:
+        """The days `holder`'s record named one of the reader's councils."""
+        if not self.scope.councils:
+            return []
+        return [span for span, record in self._records.get(holder, [])
+                if record.get("council") in self.scope.councils]
 
-    def may_read(self, kind: str, ident: str) -> bool:
+    def spans(self, kind: str, ident: str) -> list[Span]:
+        """The days on which the reader's roles cover statement `kind` `ident` (none if
+        it does not exist)."""
         s = self.scope
         if kind == "holder":
-            return ident in self._parties and (
-                s.auditor or ident in s.holders or ident in self.council_people
-                or ident in self.provider_people)
+            if ident not in self._records:
+                return []
+            if s.auditor or ident in s.holders:
+                return [EVER]
+            return self._council_spans(ident)
         if kind == "pool":
-            return ident in self._pools and (
-                s.auditor or ident in s.pools or bool(self._members(ident) & self.council_people))
+            state = self._pools.get(ident)
+            if state is None:
+                return []
+            if s.auditor:
+                return [EVER]
+            found: list[Span] = []
+            if ident in s.pools:
+                mine = [span for holder, span in member_spans(state)
+                        if holder in s.holders]
+                found += mine or [pool_span(state)]
+            for holder, span in member_spans(state):
+                found += [both for council in self._council_spans(holder)
+                          if (both := meet(span, council)) is not None]
+            return found
+        if kind == "isf":
+            holder, _, provider = ident.partition(":")
+            if not (s.auditor or provider in s.providers):
+                return []
+            spans = isf_spans(self.store, holder, provider)
+            return [EVER] if spans and s.auditor else spans
         if kind in ("provider", "council"):
-            return self.store.party(kind, ident) is not None and (
-                s.auditor or ident in (s.providers if kind == "provider" else s.councils))
-        return False
+            if self.store.party(kind, ident) is None:
+                return []
+            mine = s.providers if kind == "provider" else s.councils
+            return [EVER] if s.auditor or ident in mine else []
+        return []
+
+    def may_read(self, kind: str, ident: str, period: Period | None = None) -> bool:
+        """Whether the reader may read the statement for `period`: every month of it a
+        month the role covered it; without a period, on any day up to today."""
+        spans = self.spans(kind, ident)
+        if period is None:
+            return any(start <= self.on for start, _ in spans)
+        return covers(spans, period.first, period.last)
 
     def own_member(self, pool: str) -> tuple[str | None, bool]:
         """The member whose own copy this reader reads (a holder role for one of the
@@ -273,12 +386,17 @@ class _ScopeView:
         period's statement reads the shared copy instead."""
         if pool not in self.scope.pools:
             return None, False
-        mine = sorted(self.scope.holders & self._members(pool))
+        members = {holder for holder, _ in member_spans(self._pools.get(pool) or {})}
+        mine = sorted(self.scope.holders & members)
         return (mine[0] if mine else None), False
 
+    def _today(self, spans: list[Span]) -> bool:
+        return any(start <= self.on <= end for start, end in spans)
+
     def may_invite(self, role: str) -> bool:
-        """A council may invite its own people, their pools and its own staff; a provider
-        its own staff and the people whose ISF it holds; an auditor anyone."""
+        """A council may invite the people recorded with it today, their pools and its
+        own staff; a provider its own staff and the people it holds an open ISF with
+        today; an auditor anyone."""
         s = self.scope
         if s.auditor:
             return True
@@ -286,24 +404,32 @@ class _ScopeView:
         if kind in ("council", "provider"):
             return ident in (s.councils if kind == "council" else s.providers)
         if kind == "holder":
-            return ident in self.council_people or ident in self.provider_people
+            return self._today(self._council_spans(ident)) or any(
+                self._today(isf_spans(self.store, ident, provider))
+                for provider in s.providers)
         if kind == "pool":
-            return bool(s.councils) and self.may_read("pool", ident)
+            return bool(s.councils) and self._today(self.spans("pool", ident))
         return False  # only an auditor makes an auditor
 
 
 def readable(books, reader: Reader, on: dt.date) -> list[tuple[str, str, str]]:
-    """(kind, id, name) of everything `reader` may read on a day, each kind sorted by id:
-    holders, pools, providers, councils."""
+    """(kind, id, name) of everything `reader` may read for some month up to `on`, each
+    kind sorted by id: holders, pools, providers, councils, then ISFs (`H:P`)."""
     with books.read() as store:
         view = reader.view(store, on)
-        found = [("holder", hid, p.get("name") or hid)
-                 for hid, p in sorted(store.parties("holder", as_of=on).items())]
+        people = store.parties("holder", as_of=on)
+        found = [("holder", hid, p.get("name") or hid) for hid, p in sorted(people.items())]
         found += [("pool", ref, s.get("name") or ref)
                   for ref, s in sorted(store.states("pool").items())]
+        names = {}
         for kind in ("provider", "council"):
-            found += [(kind, pid, p.get("name") or pid)
-                      for pid, p in sorted(store.parties(kind, as_of=on).items())]
+            parties = store.parties(kind, as_of=on)
+            names.update({pid: p.get("name") or pid for pid, p in parties.items()})
+            found += [(kind, pid, p.get("name") or pid) for pid, p in sorted(parties.items())]
+        for ref in store.state_refs("isf"):
+            holder, _, provider = ref.partition(":")
+            person = (people.get(holder) or {}).get("name") or holder
+            found.append(("isf", ref, f"{person} ({names.get(provider, provider)})"))
         return [row for row in found if view.may_read(row[0], row[1])]
 
 
@@ -316,19 +442,71 @@ class Progress(Protocol):
 
 def holder_files(books, period: Period, fmt: str, out_dir: Path, *,
                  council: str | None = None, provider: str | None = None,
-                 progress: Callable[[int], AbstractContextManager] | None = None) -> int:
-    """`ledger statement holders`: a file for every person of `council` or `provider`
-    (docs/statements.md#many). `progress(n)`, if given, is a context manager told of
-    each file as it is written."""
+                 progress: Callable[[int], AbstractContextManager] | None = None,
+                 reader: Reader | None = None) -> int:
+    """`ledger statement holders`: a file for every person of `council` (their own
+    statement), or for every person whose ISF `provider` held open on some day of the
+    period (the provider's statement of that ISF) (docs/statements.md#many). Each file
+    is recorded in the access log as a read. `progress(n)`, if given, is a context
+    manager told of each file as it is written."""
+    reader = reader or Operator()
     with books.read() as store:
         for kind, ident in (("council", council), ("provider", provider)):
             if ident is not None:
                 known(store, kind, ident)
-        holders = holders_for(store, council=council, provider=provider,
-                              month_end=period.last)
+        if council is not None or provider is None:
+            holders = holders_for(store, council=council, provider=provider,
+                                  month_end=period.last)
+            kind, idents, subjects = "holder", holders, holders
+        else:
+            holders = provider_people(store, provider, period)
+            kind, idents, subjects = "isf", [f"{h}:{provider}" for h in holders], holders
+        reads = [access_log.Read(kind, ident, f"holder:{holder}", period.first, period.last,
+                                 fmt) for ident, holder in zip(idents, subjects, strict=True)]
         with (progress(len(holders)) if progress else nullcontext()) as bar:
-            return write_holder_statements(store, holders, period.first, period.last, fmt,
-                                           out_dir, progress=bar)
+            if kind == "holder":
+                written = write_holder_statements(store, holders, period.first, period.last,
+                                                  fmt, out_dir, progress=bar)
+            else:
+                written = _write_isf_statements(store, provider, holders, period, fmt,
+                                                out_dir, bar)
+    access_log.record(books, reader.who(), reads)
+    return written
+
+
+def provider_people(store, provider: str, period: Period) -> list[str]:
+    """The people whose ISF `provider` held open on some day of the period, sorted."""
+    found = []
+    for ref in store.state_refs("isf"):
+        holder, _, of = ref.partition(":")
+        if of == provider and covers_any(isf_spans(store, holder, provider), period):
+            found.append(holder)
+    return sorted(found)
+
+
+def covers_any(spans: list[Span], period: Period) -> bool:
+    return any(start <= period.last and end >= period.first for start, end in spans)
+
+
+def _write_isf_statements(store, provider: str, holders: list[str], period: Period,
+                          fmt: str, out_dir: Path, progress: Progress | None) -> int:
+    """`{holder}.{fmt}` for each person: byte for byte what `ledger statement isf H
+    --provider P` writes."""
+    from ledger.files import write_whole
+
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r}: give json, html or pdf")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for holder in holders:
+        one = _isf(store, f"{holder}:{provider}", period, Operator())
+        content = one.render(fmt, one.version())
+        write_whole(out_dir / f"{holder}.{fmt}", lambda out, c=content: out.write(c),
+                    binary=True)
+        written += 1
+        if progress is not None:
+            progress.advance()
+    return written
 
 
 def write_holder_statements(store, holders: Iterable[str], start: dt.date, end: dt.date,

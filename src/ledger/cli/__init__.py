@@ -12,7 +12,7 @@ import sys
 import click
 from sqlalchemy.exc import OperationalError
 
-from ledger.cli import db, dp, export, isf, read, scenario, statement, users
+from ledger.cli import access_log, db, dp, export, isf, read, scenario, statement, users
 from ledger.cli.common import _say
 from ledger.errors import LedgerError, UsageError
 
@@ -27,7 +27,7 @@ def cli() -> None:
 for _command in (db.init, db.stats, db.verify, scenario.scenario, isf.isf, dp.dp_group,
                  read.balance, read.accounts_command, read.parties_command,
                  read.register_command, read.print_command, statement.statement,
-                 export.export, users.user, users.serve):
+                 export.export, users.user, users.serve, access_log.access_log_command):
     cli.add_command(_command)
 
 

@@ -1,5 +1,7 @@
 """`ledger export`: council finance files and Beancount (docs/exports.md). Each parses
-its options and makes one call to `ledger.app.reading`."""
+its options and makes one call to `ledger.app.reading`, whose file is delivered through
+`ledger.app.access_log.exported`, so the export is recorded in the access log as it is
+written (docs/web.md#access-log)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ledger.app import reading
+from ledger.app import access_log, reading
 from ledger.app.reading import Books
 from ledger.cli.common import (
     _checked_month,
@@ -35,6 +37,29 @@ def _to(output: Path | None, fmt: str = "csv", title: str = "export"):
         return lambda write: _to_output(output, lambda out: write_xlsx(write, out, title),
                                         binary=True)
     return lambda write: _to_output(output, write)
+
+
+class _Logged:
+    """Where an export writes itself, recorded in the access log first: `name` is the
+    export (gl, payments, ...), `council` its subject (None: the whole ledger)."""
+
+    def __init__(self, books: Books, name: str, council: str | None, first: dt.date,
+                 last: dt.date, fmt: str) -> None:
+        self.books, self.name, self.council = books, name, council
+        self.first, self.last, self.fmt = first, last, fmt
+        self.deliveries: list = []
+
+    def __call__(self, deliver):
+        logged = access_log.exported(self.books, access_log.command_line(),
+                                     f"export-{self.name}", self.council, self.first,
+                                     self.last, self.fmt, deliver)
+        self.deliveries.append(logged)
+        return logged
+
+    def done(self) -> None:
+        if any(False in d.recorded for d in self.deliveries):
+            click.echo("note: this export is not in the access log: the database could "
+                       "not be written (a read-only copy, or busy)", err=True)
 
 
 def _format_checked(fmt: str, excel: bool) -> str:
@@ -77,7 +102,10 @@ def _council_file_options(*own):
 def export_beancount(output: Path | None, db_url: str | None, ledger: str) -> None:
     """The whole ledger as a Beancount file: bean-check accepts it and its balances equal
     `ledger balance` (hours as the commodity MIN, in minutes)."""
-    reading.export_beancount(Books.at(db_url, ledger), _to(output))
+    books = Books.at(db_url, ledger)
+    log = _Logged(books, "beancount", None, dt.date(1900, 1, 1), dt.date.today(), "beancount")
+    reading.export_beancount(books, log(_to(output)))
+    log.done()
 
 
 @export.command("gl")
@@ -92,10 +120,13 @@ def export_gl(council: str, date_from: dt.date, date_to: dt.date, unit: str | No
               mapping_file: Path | None, db_url: str | None, ledger: str) -> None:
     """Every posting of each journal in the period that touches the council's accounts,
     for its general ledger."""
-    reading.export_council_file(Books.at(db_url, ledger), "gl", council, date_from, date_to,
+    books = Books.at(db_url, ledger)
+    log = _Logged(books, "gl", council, date_from, date_to, fmt)
+    reading.export_council_file(books, "gl", council, date_from, date_to,
                                 excel, mapping_file,
-                                _to(output, _format_checked(fmt, excel), "gl"),
+                                log(_to(output, _format_checked(fmt, excel), "gl")),
                                 unit=unit, split=split)
+    log.done()
 
 
 @export.command("payments")
@@ -114,11 +145,14 @@ def export_payments(council: str, date_from: dt.date, date_to: dt.date,
             control_file.resolve() == output.resolve():
         raise UsageError(f"--control-file {control_file} is the export's own file (-o): "
                          "give the control file another name")
-    reading.export_council_file(Books.at(db_url, ledger), "payments", council, date_from,
+    books = Books.at(db_url, ledger)
+    log = _Logged(books, "payments", council, date_from, date_to, fmt)
+    reading.export_council_file(books, "payments", council, date_from,
                                 date_to, excel, mapping_file,
-                                _to(output, _format_checked(fmt, excel), "payments"),
+                                log(_to(output, _format_checked(fmt, excel), "payments")),
                                 control=None if control_file is None
                                 else _to(control_file, fmt, "control"))
+    log.done()
 
 
 @export.command("dp-monitoring")
@@ -151,9 +185,13 @@ def export_dp_monitoring(council: str, as_of: dt.date, weeks: str, contingency: 
         contingency_pence = parse_pence(contingency)
     except LedgerError as err:
         raise UsageError(f"--contingency: {err}") from None
-    reading.export_dp_monitoring(Books.at(db_url, ledger), council, as_of, held_weeks,
+    books = Books.at(db_url, ledger)
+    log = _Logged(books, "dp-monitoring", council, as_of, as_of, fmt)
+    reading.export_dp_monitoring(books, council, as_of, held_weeks,
                                  contingency_pence, excel, mapping_file,
-                                 _to(output, _format_checked(fmt, excel), "dp-monitoring"))
+                                 log(_to(output, _format_checked(fmt, excel),
+                                         "dp-monitoring")))
+    log.done()
 
 
 @export.command("contracts")
@@ -163,9 +201,12 @@ def export_contracts(council: str, date_from: dt.date, date_to: dt.date, fmt: st
                      db_url: str | None, ledger: str) -> None:
     """Per contract and quarter: spend and hours against what was contracted (block
     utilisation, framework call-offs by service and rate, spot purchases, grants)."""
-    reading.export_contracts(Books.at(db_url, ledger), council, date_from, date_to, excel,
+    books = Books.at(db_url, ledger)
+    log = _Logged(books, "contracts", council, date_from, date_to, fmt)
+    reading.export_contracts(books, council, date_from, date_to, excel,
                              mapping_file,
-                             _to(output, _format_checked(fmt, excel), "contracts"))
+                             log(_to(output, _format_checked(fmt, excel), "contracts")))
+    log.done()
 
 
 @export.command("isf-returns")
@@ -176,6 +217,11 @@ def export_isf_returns(council: str, month: str, fmt: str, output: Path | None,
                        mapping_file: Path | None, db_url: str | None, ledger: str) -> None:
     """Per ISF of the council's people, every provider: the month's hours and money
     allocated, delivered, expired and returned, opening and closing."""
-    reading.export_isf_returns(Books.at(db_url, ledger), council, _checked_month(month),
-                               excel, mapping_file,
-                               _to(output, _format_checked(fmt, excel), "isf-returns"))
+    from ledger.core.calendar import month_bounds
+
+    books = Books.at(db_url, ledger)
+    month = _checked_month(month)
+    log = _Logged(books, "isf-returns", council, *month_bounds(month), fmt)
+    reading.export_isf_returns(books, council, month, excel, mapping_file,
+                               log(_to(output, _format_checked(fmt, excel), "isf-returns")))
+    log.done()

@@ -32,8 +32,13 @@ def statement() -> None:
 def _write(kind: str, ident: str, period: Period, reader: Operator, fmt: str,
            easy_read: bool, large_print: bool, output: Path | None, db_url: str | None,
            ledger: str) -> None:
-    """The one statement, in the version asked for (else the reader's recorded one)."""
-    found = find_statement(Books.at(db_url, ledger), kind, ident, period, reader)
+    """The one statement, in the version asked for (else the reader's recorded one),
+    recorded in the access log as it is read."""
+    _variant(easy_read, large_print, None)  # both at once: one line, before anything
+    asked = "easy_read" if easy_read else "large_print" if large_print else None
+    found = find_statement(Books.at(db_url, ledger), kind, ident, period, reader, fmt=fmt,
+                           version=asked)
+    _unlogged(found.logged)
     variant = _variant(easy_read, large_print, found.preference)
     if fmt == "xlsx":  # the statement's tables, one sheet each (docs/statements.md#xlsx)
         from ledger.reports.statement_sheet import statement_xlsx
@@ -42,6 +47,12 @@ def _write(kind: str, ident: str, period: Period, reader: Operator, fmt: str,
     else:
         content = found.render(fmt, variant)
     _to_output(output, lambda out: out.write(content), binary=True)
+
+
+def _unlogged(logged: bool) -> None:
+    if not logged:
+        click.echo("note: this read is not in the access log: the database could not be "
+                   "written (a read-only copy, or busy)", err=True)
 
 
 def _with_xlsx(fn):
@@ -69,7 +80,8 @@ def statement_holder(holder: str, date_from, date_to, month, fmt: str, easy_read
 @statement.command("holders")
 @click.option("--council", default=None, metavar="C", help="Every person of council C.")
 @click.option("--provider", default=None, metavar="P",
-              help="Every person whose ISF provider P holds.")
+              help="Every person whose ISF provider P held open in the month: P's "
+                   "statement of that ISF.")
 @click.option("--month", required=True, metavar="YYYY-MM", help="The month.")
 @click.option("--format", "fmt", type=click.Choice(["json", "html", "pdf"]), default="html",
               help="html (default), json or pdf.")
@@ -79,8 +91,9 @@ def statement_holder(holder: str, date_from, date_to, month, fmt: str, easy_read
 @db_option
 def statement_holders(council: str | None, provider: str | None, month: str, fmt: str,
                       out_dir: Path, db_url: str | None, ledger: str) -> None:
-    """One statement file per person of a council or a provider, each in the person's
-    recorded version (docs/statements.md#many)."""
+    """One statement file per person of a council (their own statement, in their
+    recorded version) or of a provider (its statement of their ISF)
+    (docs/statements.md#many)."""
     from ledger.progress import BulkProgress
 
     period = Period(*_period(None, None, month))
@@ -88,6 +101,20 @@ def statement_holders(council: str | None, provider: str | None, month: str, fmt
                            provider=provider,
                            progress=lambda n: BulkProgress(n, "writing statements"))
     click.echo(f"{written} statements written to {out_dir}")
+
+
+@statement.command("isf")
+@click.argument("holder")
+@click.option("--provider", required=True, metavar="P", help="The provider holding the ISF.")
+@_with_xlsx
+@_statement_options
+def statement_isf(holder: str, provider: str, date_from, date_to, month, fmt: str,
+                  easy_read: bool, large_print: bool, output: Path | None,
+                  db_url: str | None, ledger: str) -> None:
+    """Provider P's statement of the ISF it holds for HOLDER: that fund's hours and money
+    only (docs/statements.md#isf)."""
+    _write("isf", f"{holder}:{provider}", Period(*_period(date_from, date_to, month)),
+           Operator(), fmt, easy_read, large_print, output, db_url, ledger)
 
 
 @statement.command("pool")
