@@ -10,6 +10,7 @@ import datetime as dt
 import io
 import json
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,8 @@ from ledger.store.schema import make_engine
 ROOT = Path(__file__).resolve().parents[2] / "scenarios"
 FIGURES = [k for k in ROW_KEYS if k not in ("holder", "flag")]
 SIGNED_POUND = re.compile(r"[-\u2212\u2013]\s*£")
-BALANCE_COLUMNS = ("Balance at the start", "Balance on", "Held on")
+BALANCE_COLUMNS = ("Balance at the start", "Balance on", "Held on", "Hours at the end",
+                   "Money at the end")
 
 # One council (NBC) with every kind of arrangement, and a neighbour (OTH) whose money
 # must never reach NBC's statement.
@@ -184,7 +186,12 @@ def test_provider_statement_is_the_month_report_with_names_terms_and_totals(db_u
     assert "The fund is overspent by £108.00 at the end of May 2026." in said
     table = document.sections[0].tables[0]
     assert table.rows[1][0] == "Bob Example (H2)" and table.total[0] == "All ISFs"
-    _check_document(document)
+    # Bob's fund ends 6 hours borrowed and £108.00 overspent: signed, so each column at
+    # the end adds up to its total as printed (a note says what the minus means).
+    assert (table.rows[1][3], table.rows[1][6]) == ("-6", "-£108.00")
+    _ends_add_up_as_printed(table)
+    assert any("A minus sign at the end" in note for note in document.notes)
+    _check_document(document, signed_balances=True)
     # A month after Eve's ISF closed: her row is all zeros, and still adds up.
     _check_provider(db_url, "SH", "2026-07")
 
@@ -202,7 +209,20 @@ def test_provider_statement_after_a_month_end_run_from_the_command_line(db_url):
     assert (cat["hours_closing_minutes"], cat["money_closing_minor"]) == (-120, -4200)
     bob = next(r for r in data["isfs"] if r["holder"] == "BOB")
     assert bob["fee"] == {"kind": "percent", "value": "5", "basis": "on_top"}
-    _check_document(provider_document(data))
+    document = provider_document(data)
+    _ends_add_up_as_printed(document.sections[0].tables[0])
+    _check_document(document, signed_balances=True)
+
+
+def _printed(cell: str) -> Fraction:
+    """A figure as printed: '-£1,080.00' or '-6' or '1.5'."""
+    return Fraction(cell.replace("£", "").replace(",", ""))
+
+
+def _ends_add_up_as_printed(table) -> None:
+    for column in (3, 6):  # hours at the end, money at the end
+        assert sum(_printed(row[column]) for row in table.rows) == \
+            _printed(table.total[column]), table.columns[column]
 
 
 # ---------------------------------------------------------------- council

@@ -26,6 +26,7 @@ from ledger.reports.document import (
     long_date,
     money,
     month_name,
+    signed_money,
 )
 from ledger.reports.isf_kinds import OTHER
 from ledger.reports.isf_month import ROW_KEYS, provider_isfs, report
@@ -125,6 +126,9 @@ def provider_document(data: dict) -> Document:
         f"The figures at the end are the ledger's balances of each fund (isf:person:"
         f"{data['provider']}) at the end of {long_date(data['to'])}. How each figure is "
         f"worked out: docs/statements-provider-council.md.",
+        "A minus sign at the end is a fund that used more than it had: in the hours, "
+        "hours borrowed from next month; in the money, an overspend. It subtracts when the "
+        "column is added up, so the column adds up to the total as printed.",
     ]
     return document
 
@@ -190,10 +194,10 @@ def _table_cells(row: dict) -> list[str]:
     return [
         decimal_hours(row["hours_allocated_minutes"]),
         decimal_hours(row["hours_delivered_minutes"]),
-        f"{decimal_hours(-end_hours)} borrowed" if end_hours < 0 else decimal_hours(end_hours),
+        decimal_hours(end_hours),  # signed: -2 is 2 hours borrowed (a note says so)
         money(row["money_in_minor"]),
         money(row["money_delivered_minor"]),
-        f"{money(end_money)} overspent" if end_money < 0 else money(end_money),
+        signed_money(end_money),  # -£42.00 is overspent
         {"over": "Over", "under": "Under"}.get(row["flag"], ""),
     ]
 
