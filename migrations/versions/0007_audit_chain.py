@@ -190,7 +190,7 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_audit_record_key", "audit_record", ["ledger_id", "key"])
-    op.create_index("ix_audit_record_user", "audit_record", ["ledger_id", "user_id"])
+    op.create_index("ix_audit_record_user", "audit_record", ["ledger_id", "user_id", "kind"])
     _carry_sign_ins(conn, dialect)
     op.drop_table("web_invite")
     op.drop_table("web_role")

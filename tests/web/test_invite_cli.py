@@ -38,7 +38,8 @@ def invitations(url: str) -> int:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(m.WebInvite)).scalar_one()
+            return conn.execute(select(func.count()).select_from(m.AuditRecord).where(
+                m.AuditRecord.kind == "invite_created")).scalar_one()
     finally:
         engine.dispose()
 

@@ -1,24 +1,33 @@
 """The sign-ins that say who is reading (docs/web.md#sign-in): users and their roles,
-Argon2id password hashes, one-time invitations, the sign-in rate limit and the session
-key. What a user's roles let them read is `ledger.app.statements.Scope`.
+Argon2id password hashes, sessions kept on the server, one-time invitations, the sign-in
+rate limit and the cookie key. What a user's roles let them read is
+`ledger.app.statements.Scope`.
 
-Everything here is per ledger: a sign-in reads one set of books. The only tables
-written are the sign-in tables, never the books. The functions that take `books` are
-what the doors call; those that take a connection and a ledger id are their parts.
+Sign-ins, roles, passwords, sessions and invitations are records of the ledger's audit
+chain (`ledger.store.audit`, docs/rules-trust.md#audit-chain): nothing is changed in
+place, a change is a new record, and a sign-in's state is what its records say. Only the
+failed sign-in attempts (for the rate limit) and the cookie-signing key are ordinary
+tables: they grant nothing. Nothing here writes the books.
+
+Everything is per ledger: a sign-in reads one set of books. The functions that take
+`books` are what the doors call; those that take a connection and a ledger id are their
+parts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import hashlib
-import json
 import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select
+from sqlalchemy.orm import aliased
 
 from ledger.errors import UsageError
+from ledger.store import audit
 from ledger.store import models as m
 
 ROLE = re.compile(r"^(holder|pool|provider|council):([A-Z0-9][A-Z0-9_-]{0,59})$|^auditor$")
@@ -26,6 +35,7 @@ USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 MIN_PASSWORD = 10  # characters (NCSC: length over complexity)
 MAX_PASSWORD = 1024  # bounds the work of hashing an attacker's input
 INVITE_DAYS = 14
+SESSION_DAYS = 1  # a session ends a day after signing in, whatever the cookie says
 
 # The rate limit (docs/web.md#rate-limit): failed sign-ins in the window, per username
 # and per address. Past either, sign-in is refused without checking the password.
@@ -53,6 +63,26 @@ def can_invite(user: User) -> bool:
 
 # ---------------------------------------------------------------- sign-ins
 
+# The records that make a sign-in what it is; a session is valid only if it began after
+# the newest password or roles record (and did not end).
+_USER_KINDS = (audit.USER_ADDED, audit.PASSWORD_SET, audit.ROLES_SET, audit.USER_REMOVED)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """A sign-in as its records say: for `ledger user list` and the session checks."""
+
+    id: int
+    username: str
+    roles: tuple[str, ...]
+    created: dt.datetime
+    password_hash: str
+    changed_seq: int  # the newest record setting its password or roles (or adding it)
+    removed: bool
+
+    def user(self) -> User:
+        return User(self.id, self.username, frozenset(self.roles))
+
 
 def _hasher():
     from argon2 import PasswordHasher
@@ -73,9 +103,61 @@ def check_password(password: str) -> str:
     return password
 
 
+def _by() -> dict:
+    """Who made a change from the command line: the operating-system user."""
+    try:
+        return {"via": "cli", "by": getpass.getuser()}
+    except (KeyError, OSError):
+        return {"via": "cli", "by": None}
+
+
+def _state(conn: Connection, lid: int, uid: int) -> SignIn | None:
+    """A sign-in as its records say, removed or not; None if there never was one."""
+    found = None
+    for r in audit.records(conn, lid, kinds=_USER_KINDS, user_id=uid):
+        if r.kind == audit.USER_ADDED:
+            found = SignIn(uid, r.body["username"], tuple(r.body["roles"]), r.at,
+                           r.body["password_hash"], r.seq, False)
+        elif found is None:
+            continue
+        elif r.kind == audit.PASSWORD_SET:
+            found = _replace(found, password_hash=r.body["password_hash"], changed_seq=r.seq)
+        elif r.kind == audit.ROLES_SET:
+            found = _replace(found, roles=tuple(r.body["roles"]), changed_seq=r.seq)
+        elif r.kind == audit.USER_REMOVED:
+            found = _replace(found, removed=True)
+    return found
+
+
+def _replace(sign_in: SignIn, **changes) -> SignIn:
+    from dataclasses import replace
+
+    return replace(sign_in, **changes)
+
+
+def _live_id(conn: Connection, lid: int, username: str) -> int | None:
+    """The id of the sign-in called `username` that is not removed, or None."""
+    r, gone = m.AuditRecord, aliased(m.AuditRecord)
+    return conn.execute(select(r.user_id).where(
+        r.ledger_id == lid, r.key == username, r.kind == audit.USER_ADDED,
+        ~select(gone.id).where(and_(gone.ledger_id == lid, gone.user_id == r.user_id,
+                                    gone.kind == audit.USER_REMOVED)).exists())
+        .order_by(r.seq.desc()).limit(1)).scalar()
+
+
+def _live(conn: Connection, lid: int, username: str) -> SignIn:
+    """The sign-in `username`, or exit 2 with one line."""
+    uid = _live_id(conn, lid, username)
+    found = _state(conn, lid, uid) if uid is not None else None
+    if found is None or found.removed:
+        raise UsageError(f"there is no sign-in {username[:110]!r} in this ledger")
+    return found
+
+
 def add_user(conn: Connection, lid: int, username: str, password: str,
-             roles: list[str]) -> int:
-    """A new sign-in with its roles. The username is unique in the ledger."""
+             roles: list[str], via: dict | None = None) -> int:
+    """A new sign-in with its roles (a `user_added` record); its id, never used before.
+    The username is unique among the ledger's sign-ins not removed."""
     if not USERNAME.match(username):
         raise UsageError(f"username {username[:110]!r}: letters, digits and . _ @ - only, "
                          "at most 100")
@@ -84,25 +166,17 @@ def add_user(conn: Connection, lid: int, username: str, password: str,
     for role in roles:
         check_role(role)
     check_password(password)
-    taken = conn.execute(select(m.WebUser.id).where(
-        m.WebUser.ledger_id == lid, m.WebUser.username == username)).first()
-    if taken:
+    audit.lock(conn, lid)
+    if _live_id(conn, lid, username) is not None:
         raise UsageError(f"username {username!r} is taken in this ledger")
-    uid = conn.execute(insert(m.WebUser).values(
-        ledger_id=lid, username=username, password_hash=_hasher().hash(password))
-        .returning(m.WebUser.id)).scalar_one()
-    for role in sorted(set(roles)):
-        conn.execute(insert(m.WebRole).values(user_id=uid, role=role))
-    return uid
+    return audit.append(conn, lid, audit.USER_ADDED, user_id=audit.SELF, key=username, body={
+        "username": username, "password_hash": _hasher().hash(password),
+        "roles": sorted(set(roles)), **(via if via is not None else _by())})
 
 
 def load_user(conn: Connection, lid: int, uid: int) -> User | None:
-    row = conn.execute(select(m.WebUser.id, m.WebUser.username).where(
-        m.WebUser.ledger_id == lid, m.WebUser.id == uid)).first()
-    if row is None:
-        return None
-    roles = conn.execute(select(m.WebRole.role).where(m.WebRole.user_id == uid)).scalars()
-    return User(row.id, row.username, frozenset(roles))
+    found = _state(conn, lid, uid)
+    return None if found is None or found.removed else found.user()
 
 
 # A hash of a password no one has, so a sign-in with an unknown username costs the same
@@ -115,16 +189,16 @@ def authenticate(conn: Connection, lid: int, username: str, password: str) -> Us
     from argon2.exceptions import InvalidHashError, VerificationError
 
     global _DUMMY
-    row = conn.execute(select(m.WebUser.id, m.WebUser.password_hash).where(
-        m.WebUser.ledger_id == lid, m.WebUser.username == username)).first()
+    uid = _live_id(conn, lid, username) if USERNAME.match(username) else None
+    found = _state(conn, lid, uid) if uid is not None else None
     hasher = _hasher()
     if _DUMMY is None:
         _DUMMY = hasher.hash(secrets.token_hex(16))
     try:
-        hasher.verify(row.password_hash if row else _DUMMY, password[:MAX_PASSWORD])
+        hasher.verify(found.password_hash if found else _DUMMY, password[:MAX_PASSWORD])
     except (VerificationError, InvalidHashError):
         return None
-    return load_user(conn, lid, row.id) if row else None
+    return found.user() if found and not found.removed else None
 
 
 def sign_in(books, username: str, password: str, address: str) -> User | None:
@@ -164,10 +238,194 @@ def user_of(books, uid: int) -> User | None:
         return load_user(store.conn, store.lid, uid)
 
 
-def add_sign_in(books, username: str, password: str, roles: list[str]) -> None:
-    """`ledger user add`."""
+def add_sign_in(books, username: str, password: str, roles: list[str]) -> int:
+    """`ledger user add`: the new sign-in's id."""
     with books.begin() as store:
-        add_user(store.conn, store.lid, username, password, roles)
+        return add_user(store.conn, store.lid, username, password, roles)
+
+
+def sign_ins(books) -> list[tuple[SignIn, int]]:
+    """`ledger user list`: every sign-in not removed, by id, with its open sessions."""
+    with books.read() as store:
+        conn, lid = store.conn, store.lid
+        ids = [r.user_id for r in audit.records(conn, lid, kinds=[audit.USER_ADDED])]
+        found = []
+        for uid in ids:
+            state = _state(conn, lid, uid)
+            if state is not None and not state.removed:
+                found.append((state, len(_open_sessions(conn, lid, state, now()))))
+        return found
+
+
+def sign_in_named(books, username: str) -> User:
+    """The sign-in `username` (not removed), or exit 2 with one line."""
+    with books.read() as store:
+        return _live(store.conn, store.lid, username).user()
+
+
+def remove_sign_in(books, username: str) -> int:
+    """`ledger user remove`: the sign-in's sessions end at once, then it is removed (its
+    records stay; its id is never given again). The number of sessions ended."""
+    with books.begin() as store:
+        conn, lid = store.conn, store.lid
+        audit.lock(conn, lid)
+        found = _live(conn, lid, username)
+        ended = _end_sessions(conn, lid, found, "removed")
+        audit.append(conn, lid, audit.USER_REMOVED, user_id=found.id, key=username,
+                     body=_by())
+        return ended
+
+
+def set_password(books, username: str, password: str) -> int:
+    """`ledger user passwd`: a new password (a `password_set` record); every session of
+    the sign-in ends at once. The number of sessions ended."""
+    check_password(password)
+    with books.begin() as store:
+        conn, lid = store.conn, store.lid
+        audit.lock(conn, lid)
+        found = _live(conn, lid, username)
+        ended = _end_sessions(conn, lid, found, "password changed")
+        audit.append(conn, lid, audit.PASSWORD_SET, user_id=found.id, key=username,
+                     body={"password_hash": _hasher().hash(password), **_by()})
+        return ended
+
+
+def set_roles(books, username: str, add: list[str], remove: list[str]
+              ) -> tuple[list[str], int]:
+    """`ledger user roles`: the sign-in's roles with `add` added and `remove` taken away,
+    as a new `roles_set` record; every session of the sign-in ends at once. (The new
+    roles, the number of sessions ended.) Nothing changes if the roles stay the same."""
+    for role in [*add, *remove]:
+        check_role(role)
+    if not add and not remove:
+        raise UsageError("give --add ROLE or --remove ROLE")
+    with books.begin() as store:
+        conn, lid = store.conn, store.lid
+        audit.lock(conn, lid)
+        found = _live(conn, lid, username)
+        missing = [r for r in remove if r not in found.roles]
+        if missing:
+            raise UsageError(f"--remove {missing[0]}: {username} does not have that role "
+                             f"(roles: {', '.join(found.roles)})")
+        roles = sorted((set(found.roles) | set(add)) - set(remove))
+        if not roles:
+            raise UsageError(f"{username} would have no role left; remove the sign-in with "
+                             "`ledger user remove` instead")
+        if roles == sorted(found.roles):
+            return roles, 0
+        ended = _end_sessions(conn, lid, found, "roles changed")
+        audit.append(conn, lid, audit.ROLES_SET, user_id=found.id, key=username,
+                     body={"roles": roles, **_by()})
+        return roles, ended
+
+
+# ---------------------------------------------------------------- sessions
+
+
+@dataclass(frozen=True)
+class Session:
+    key: str  # the SHA-256 of its token: the token itself is never stored
+    started: dt.datetime
+    expires: dt.datetime
+
+
+def _stamp(at: dt.datetime) -> str:
+    return at.isoformat(sep=" ", timespec="microseconds")
+
+
+def start_session(books, uid: int) -> str:
+    """A new session for the sign-in `uid` (a `session_started` record); its token, for
+    the cookie. Only the token's SHA-256 is stored."""
+    token = secrets.token_urlsafe(32)
+    at = now()
+    with books.begin() as store:
+        audit.append(store.conn, store.lid, audit.SESSION_STARTED, user_id=uid,
+                     key=_digest(token), at=at,
+                     body={"expires": _stamp(at + dt.timedelta(days=SESSION_DAYS))})
+    return token
+
+
+def session_user(books, token: str) -> User | None:
+    """The user a session's token belongs to, if the session is open: started, not
+    ended, not past its day, begun after the sign-in's newest password or roles, and the
+    sign-in not removed. Otherwise None."""
+    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+        return None
+    with books.read() as store:
+        conn, lid = store.conn, store.lid
+        found = _session(conn, lid, _digest(token), now())
+        if found is None:
+            return None
+        state = _state(conn, lid, found[0])
+        if state is None or state.removed or found[1] <= state.changed_seq:
+            return None
+        return state.user()
+
+
+def _session(conn: Connection, lid: int, key: str, at: dt.datetime
+             ) -> tuple[int, int] | None:
+    """(user id, seq) of the open session under `key`, or None."""
+    started = None
+    for r in audit.records(conn, lid, kinds=[audit.SESSION_STARTED, audit.SESSION_ENDED],
+                           key=key):
+        if r.kind == audit.SESSION_ENDED:
+            return None
+        if started is None:
+            started = r
+    if started is None or started.user_id is None:
+        return None
+    if dt.datetime.fromisoformat(started.body["expires"]) <= at:
+        return None
+    return started.user_id, started.seq
+
+
+def end_session(books, token: str) -> None:
+    """Sign-out: the session ends (a `session_ended` record), if it was open."""
+    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+        return
+    with books.begin() as store:
+        conn, lid = store.conn, store.lid
+        audit.lock(conn, lid)
+        found = _session(conn, lid, _digest(token), now())
+        if found is not None:
+            audit.append(conn, lid, audit.SESSION_ENDED, user_id=found[0],
+                         key=_digest(token), body={"why": "signed out"})
+
+
+def _open_sessions(conn: Connection, lid: int, state: SignIn, at: dt.datetime
+                   ) -> list[Session]:
+    started: dict[str, Session] = {}
+    for r in audit.records(conn, lid, kinds=[audit.SESSION_STARTED, audit.SESSION_ENDED],
+                           user_id=state.id):
+        if r.kind == audit.SESSION_ENDED:
+            started.pop(r.key, None)
+        elif r.seq > state.changed_seq:
+            started[r.key] = Session(r.key, r.at,
+                                     dt.datetime.fromisoformat(r.body["expires"]))
+    return [s for s in started.values() if s.expires > at]
+
+
+def _end_sessions(conn: Connection, lid: int, state: SignIn, why: str) -> int:
+    """End every open session of a sign-in at once (the lock is held)."""
+    found = _open_sessions(conn, lid, state, now())
+    for session in found:
+        audit.append(conn, lid, audit.SESSION_ENDED, user_id=state.id, key=session.key,
+                     body={"why": why, **_by()})
+    return len(found)
+
+
+def sessions(books, username: str, revoke: bool = False) -> list[Session]:
+    """`ledger user sessions`: the sign-in's open sessions; with `revoke`, each of them
+    ends at once (and the list is what was ended)."""
+    with books.begin() if revoke else books.read() as store:
+        conn, lid = store.conn, store.lid
+        if revoke:
+            audit.lock(conn, lid)
+        found = _live(conn, lid, username)
+        open_now = _open_sessions(conn, lid, found, now())
+        if revoke:
+            _end_sessions(conn, lid, found, "revoked")
+        return open_now
 
 
 # ---------------------------------------------------------------- invitations
@@ -179,38 +437,43 @@ def _digest(token: str) -> str:
 
 def create_invite(conn: Connection, lid: int, roles: list[str], by: int | None,
                   at: dt.datetime) -> str:
-    """A one-time token for making a sign-in with `roles`, valid for INVITE_DAYS days.
-    Only its SHA-256 is stored, so the database never holds a usable invitation."""
+    """A one-time token for making a sign-in with `roles`, valid for INVITE_DAYS days
+    from `at` (an `invite_created` record). Only its SHA-256 is stored, so the database
+    never holds a usable invitation."""
     for role in roles:
         check_role(role)
     token = secrets.token_urlsafe(32)
-    conn.execute(insert(m.WebInvite).values(
-        ledger_id=lid, token_sha256=_digest(token), roles=json.dumps(sorted(set(roles))),
-        created_by=by, expires_at=at + dt.timedelta(days=INVITE_DAYS)))
+    audit.append(conn, lid, audit.INVITE_CREATED, user_id=by, key=_digest(token), body={
+        "roles": sorted(set(roles)),
+        "expires": _stamp(at + dt.timedelta(days=INVITE_DAYS)),
+        **({"via": "web"} if by is not None else _by())})
     return token
 
 
 def open_invite(conn: Connection, lid: int, token: str, at: dt.datetime) -> list[str] | None:
     """The roles an unused, unexpired invitation gives, or None."""
-    row = conn.execute(select(m.WebInvite.roles).where(
-        m.WebInvite.ledger_id == lid, m.WebInvite.token_sha256 == _digest(token),
-        m.WebInvite.used_at.is_(None), m.WebInvite.expires_at > at)).first()
-    return json.loads(row.roles) if row else None
+    made = None
+    for r in audit.records(conn, lid, kinds=[audit.INVITE_CREATED, audit.INVITE_USED],
+                           key=_digest(token)):
+        if r.kind == audit.INVITE_USED:
+            return None
+        made = made or r
+    if made is None or dt.datetime.fromisoformat(made.body["expires"]) <= at:
+        return None
+    return list(made.body["roles"])
 
 
 def use_invite(conn: Connection, lid: int, token: str, username: str, password: str,
                at: dt.datetime) -> int:
-    """Make the sign-in and spend the invitation, in the caller's transaction. The
-    invitation is marked used first, so two people racing with one link get one sign-in."""
+    """Make the sign-in and spend the invitation, in the caller's transaction. The audit
+    lock is taken first, so two people racing with one link get one sign-in."""
+    audit.lock(conn, lid)
     roles = open_invite(conn, lid, token, at)
     if roles is None:
         raise UsageError("this invitation is not valid: it may be used or out of date")
-    spent = conn.execute(update(m.WebInvite).where(
-        m.WebInvite.ledger_id == lid, m.WebInvite.token_sha256 == _digest(token),
-        m.WebInvite.used_at.is_(None)).values(used_at=at))
-    if spent.rowcount != 1:
-        raise UsageError("this invitation is not valid: it may be used or out of date")
-    return add_user(conn, lid, username, password, roles)
+    uid = add_user(conn, lid, username, password, roles, via={"via": "web"})
+    audit.append(conn, lid, audit.INVITE_USED, user_id=uid, key=_digest(token), body={})
+    return uid
 
 
 def invite(books, roles: list[str], by: User | None = None) -> str | None:

@@ -1,7 +1,9 @@
 """`verify`, one way for every door (docs/rules-trust.md#verify): every stored invariant of
 each ledger, then a replay of its recorded events, each under the rules version it was
 recorded with, compared with what is stored; the first break is named. The chain's head
-is given per ledger, and an earlier head can be asked to be still held."""
+is given per ledger, and an earlier head can be asked to be still held. Each ledger's
+audit chain (sign-ins, sessions, the access log: docs/rules-trust.md#audit-chain) is
+checked too and reported on a line of its own, since it is chained apart from the books."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from dataclasses import dataclass, field
 from ledger.app.db import engine, existing_ledger, names
 from ledger.app.rebuild import NotReplayable, rebuild_break
 from ledger.errors import UsageError
+from ledger.store.audit import AuditHead, verify_chain
+from ledger.store.repo import ledger_id_of
 from ledger.store.verify import ChainHead, first_break, parse_head
 
 
@@ -36,6 +40,7 @@ def verify(db_url: str | None, only: str | None = None,
         except ValueError as err:
             raise UsageError(f"--expect-head: {err}") from None
     heads: list[tuple[str, ChainHead]] = []
+    audits: list[tuple[str, AuditHead]] = []
     problem = note = None
     with engine(db_url, read_only=True).connect() as conn:
         if only is not None:
@@ -53,6 +58,8 @@ def verify(db_url: str | None, only: str | None = None,
                     problem = rebuild_break(conn, name)
                 except NotReplayable as err:
                     note = str(err)
+            if problem is None:
+                problem = _audit_break(conn, name, audits)
             if problem is not None:
                 if len(ledgers) > 1:
                     problem = f"ledger {name}: {problem}"
@@ -75,10 +82,25 @@ def verify(db_url: str | None, only: str | None = None,
     else:
         found.lines.append((False, "verify: every invariant holds"
                             + (f" in {len(heads)} ledgers" if len(heads) > 1 else "")))
+    if problem is None:
+        for name, audit_head in audits:
+            found.lines.append((False, (f"audit {name}: " if len(heads) > 1 else "audit: ")
+                                + f"{audit_head.records} records, head {audit_head.text()}"))
     for name, head in heads:
         found.lines.append((False, f"head {name}: {head.text()}" if len(heads) > 1
                             else f"head: {head.text()}"))
     return found
+
+
+def _audit_break(conn, name: str, audits: list) -> str | None:
+    """The first problem of the ledger's audit chain, or None (and its head noted)."""
+    lid = ledger_id_of(conn, name)
+    if lid is None:
+        return None
+    head = AuditHead()
+    problems = verify_chain(conn, lid, head)
+    audits.append((name, head))
+    return f"audit chain: {problems[0]}" if problems else None
 
 
 __all__ = ["Verified", "verify"]

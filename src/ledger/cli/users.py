@@ -36,6 +36,91 @@ def user_add(username: str, roles: tuple[str, ...], password_stdin: bool,
     click.echo(f"added {username}: {', '.join(sorted(set(roles)))}")
 
 
+def _minute(at) -> str:
+    return at.strftime("%Y-%m-%d %H:%M")
+
+
+@user.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@db_option
+def user_list(fmt: str, db_url: str | None, ledger: str) -> None:
+    """Every sign-in: id, username, roles, when it was made (UTC) and its open sessions."""
+    found = access.sign_ins(Books.at(db_url, ledger))
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps([{"id": s.id, "username": s.username, "roles": list(s.roles),
+                                "created": s.created.isoformat(timespec="seconds"),
+                                "open_sessions": n} for s, n in found], indent=2))
+        return
+    from ledger.reports.render import plain_table
+
+    plain_table("Sign-ins", ("id", "username", "roles", "created (UTC)", "open sessions"),
+                ((s.id, s.username, " ".join(s.roles), _minute(s.created), n)
+                 for s, n in found), right=("id", "open sessions"))
+
+
+def _ended(count: int) -> str:
+    return f"{count} session{'' if count == 1 else 's'} ended"
+
+
+@user.command("remove")
+@click.argument("username")
+@db_option
+def user_remove(username: str, db_url: str | None, ledger: str) -> None:
+    """Remove USERNAME: its sessions end at once; its id is never given again."""
+    ended = access.remove_sign_in(Books.at(db_url, ledger, mode="write"), username)
+    click.echo(f"removed {username}; {_ended(ended)}")
+
+
+@user.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, required=True,
+              help="Read the new password from standard input (never from the command "
+                   "line); at a terminal, asked for twice and not shown.")
+@db_option
+def user_passwd(username: str, password_stdin: bool, db_url: str | None,
+                ledger: str) -> None:
+    """Set USERNAME's password; every session it has ends at once."""
+    books = Books.at(db_url, ledger, mode="write")
+    access.sign_in_named(books, username)  # an unknown user is one line, before asking
+    ended = access.set_password(books, username, _password())
+    click.echo(f"password set for {username}; {_ended(ended)}")
+
+
+@user.command("roles")
+@click.argument("username")
+@click.option("--add", "add", multiple=True, metavar="ROLE", help="A role to give; repeatable.")
+@click.option("--remove", "remove", multiple=True, metavar="ROLE",
+              help="A role to take away; repeatable.")
+@db_option
+def user_roles(username: str, add: tuple[str, ...], remove: tuple[str, ...],
+               db_url: str | None, ledger: str) -> None:
+    """Change USERNAME's roles (a new record); every session it has ends at once."""
+    roles, ended = access.set_roles(Books.at(db_url, ledger, mode="write"), username,
+                                    list(add), list(remove))
+    click.echo(f"{username}: {', '.join(roles)}; {_ended(ended)}")
+
+
+@user.command("sessions")
+@click.argument("username")
+@click.option("--revoke", is_flag=True, help="End every open session at once.")
+@db_option
+def user_sessions(username: str, revoke: bool, db_url: str | None, ledger: str) -> None:
+    """List USERNAME's open sessions (when each started and ends, UTC); with --revoke,
+    end them all at once."""
+    found = access.sessions(Books.at(db_url, ledger, mode="write" if revoke else "read"),
+                            username, revoke=revoke)
+    for session in found:
+        click.echo(f"{session.key[:12]}  started {_minute(session.started)}  "
+                   f"ends {_minute(session.expires)}")
+    if revoke:
+        click.echo(f"{username}: {_ended(len(found))}")
+    elif not found:
+        click.echo(f"{username} has no open session")
+
+
 def _password() -> str:
     """The first line of standard input; at a terminal, typed twice without being shown
     (so it is in neither the command line, the shell's history nor the screen)."""

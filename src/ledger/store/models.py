@@ -223,7 +223,7 @@ class AuditRecord(Base):
     __table_args__ = (
         UniqueConstraint("ledger_id", "seq", name="uq_audit_record_seq"),
         Index("ix_audit_record_key", "ledger_id", "key"),
-        Index("ix_audit_record_user", "ledger_id", "user_id"),
+        Index("ix_audit_record_user", "ledger_id", "user_id", "kind"),
         {"sqlite_autoincrement": True},
     )
 

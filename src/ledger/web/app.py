@@ -5,15 +5,14 @@ Server-rendered pages from the statements' own documents and templates: no JavaS
 plain URLs a person can bookmark. Every statement is one page, `/statements/KIND/ID`
 (`/provider/P/month-end` and `/council/C` too), which asks `ledger.app.statements` for
 the statement as the signed-in reader may read it; a refusal is the same "not found"
-page whether the thing is not yours or does not exist. Sessions are signed, HttpOnly,
-SameSite=Lax cookies; every form carries a CSRF token; failed sign-ins are rate-limited
-per username and per address. The only writes are to the sign-in tables (users,
-invitations, failed attempts), never to the books.
+page whether the thing is not yours or does not exist. Sessions are kept on the server
+(records of the ledger's audit chain); the cookie is signed, HttpOnly, SameSite=Lax and
+carries only the session's random token. Every form carries a CSRF token; failed
+sign-ins are rate-limited per username and per address. The only writes are to the audit
+chain (sessions, invitations) and the failed attempts, never to the books.
 """
 
 from __future__ import annotations
-
-import secrets
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -29,6 +28,7 @@ from ledger.web.pages import (
     SECURITY_HEADERS,
     SESSION_DAYS,
     csrf_ok,
+    end_session,
     links,
     month_period,
     not_found,
@@ -114,14 +114,14 @@ def _routes(app: FastAPI, books: Books) -> None:
         if user is None:
             return page(request, "login.html.j2", status=401, next=target,
                         error="That username and password do not match. Please try again.")
-        start_session(request, user.id, csrf=secrets.token_urlsafe(32))
+        start_session(request, user.id)
         return RedirectResponse(target, status_code=303)
 
     @app.post("/logout")
     async def logout(request: Request):
         form = await request.form()
         if csrf_ok(request, form):
-            request.session.clear()
+            end_session(request)
         return RedirectResponse("/login", status_code=303)
 
     @app.get("/", response_class=HTMLResponse)
@@ -150,13 +150,17 @@ def _routes(app: FastAPI, books: Books) -> None:
             return to_login(request)
         if not plain_id(ident):
             return not_found(request, user)
-        if month is None:  # the latest month with something in it, never an empty one
-            month = latest_month(books, kind, ident, access.now().date())
+        reader = Scope(user.roles, who=user.username, user_id=user.id,
+                       address=request.client.host if request.client else None)
+        if month is None:  # the latest month with something in it the reader may read
+            month = reader.opening_month(books, kind, ident, latest_month(
+                books, kind, ident, access.now().date()))
         period = month_period(month)
         if period is None:
             return not_found(request, user)
-        try:
-            found = statement(books, kind, ident, period, Scope(user.roles))
+        try:  # (the read is recorded in the access log: ledger.app.access_log)
+            found = statement(books, kind, ident, period, reader, fmt=format,
+                              version=request.query_params.get("version"))
         except (UsageError, LedgerError):  # not this reader's, or not there: one answer
             return not_found(request, user)
         return statement_response(request, user, found, format)

@@ -5,6 +5,8 @@ ledger.web.invites; this module imports neither."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from functools import cache
@@ -17,7 +19,7 @@ from ledger.app import access
 from ledger.app.access import User
 from ledger.app.statements import Period, Statement
 
-SESSION_DAYS = 1
+SESSION_DAYS = access.SESSION_DAYS
 
 SECURITY_HEADERS = {
     # Nothing is fetched from anywhere; no script runs; no other site may frame a page.
@@ -32,12 +34,13 @@ SECURITY_HEADERS = {
 # Where each kind of statement is read: the addresses people have bookmarked. Every
 # kind is also at /statements/KIND/ID, and all of them are one page (ledger.web.app).
 PAGES = {"holder": "/statements/holder/{}", "pool": "/statements/pool/{}",
-         "provider": "/provider/{}/month-end", "council": "/council/{}"}
+         "provider": "/provider/{}/month-end", "council": "/council/{}",
+         "isf": "/statements/isf/{}"}  # a provider's statement of one ISF: H:P
 LINK_TEXT = {"holder": "Statement", "pool": "Pool", "provider": "Month end",
-             "council": "Council overview"}
+             "council": "Council overview", "isf": "ISF"}
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOWNLOAD_NAME = {"holder": "statement", "pool": "pool", "provider": "month-end",
-                 "council": "council"}
+                 "council": "council", "isf": "isf"}
 
 
 @cache
@@ -56,14 +59,28 @@ def _templates():
 
 
 def csrf(request: Request) -> str:
+    """The form token: while signed out, a random one kept in the cookie; once signed in,
+    one derived from the session's token with the ledger's key (the cookie then carries
+    only the session's token)."""
+    session = request.session.get("token")
+    if isinstance(session, str):
+        return _csrf_of(request, session)
     token = request.session.get("csrf")
     if not token:
         token = request.session["csrf"] = secrets.token_urlsafe(32)
     return token
 
 
+def _csrf_of(request: Request, session: str) -> str:
+    key = request.app.state.web.secret.encode()
+    return hmac.new(key, b"csrf|" + session.encode(), hashlib.sha256).hexdigest()
+
+
 def csrf_ok(request: Request, form) -> bool:
-    sent, kept = form.get("csrf_token", ""), request.session.get("csrf", "")
+    session = request.session.get("token")
+    kept = (_csrf_of(request, session) if isinstance(session, str)
+            else request.session.get("csrf", ""))
+    sent = form.get("csrf_token", "")
     return bool(kept) and isinstance(sent, str) and secrets.compare_digest(sent, kept)
 
 
@@ -79,20 +96,32 @@ def not_found(request: Request, user: User | None) -> HTMLResponse:
 
 
 def signed_in(request: Request, books) -> User | None:
-    uid = request.session.get("uid")
-    since = request.session.get("since")
-    if not isinstance(uid, int) or not isinstance(since, int | float):
+    """The user whose open session the cookie's token names (kept on the server, so a
+    sign-out, a removal, a new password or new roles end it at once); else None, and the
+    cookie's session is cleared."""
+    token = request.session.get("token")
+    if token is None:
         return None
-    if access.now().timestamp() - since > SESSION_DAYS * 86400:
-        request.session.clear()  # a day after signing in, whatever the cookie says
-        return None
-    return access.user_of(books, uid)
+    user = access.session_user(books, token)
+    if user is None:
+        request.session.clear()
+    return user
 
 
-def start_session(request: Request, uid: int, **also) -> None:
-    """A new session on sign-in: no fixation."""
+def start_session(request: Request, uid: int) -> None:
+    """A new session on sign-in (no fixation): a new random token, the only thing the
+    cookie carries; the session itself is a record on the server."""
+    token = access.start_session(request.app.state.web.books, uid)
     request.session.clear()
-    request.session.update(uid=uid, since=int(access.now().timestamp()), **also)
+    request.session["token"] = token
+
+
+def end_session(request: Request) -> None:
+    """Sign-out: the session ends on the server, and the cookie is cleared."""
+    token = request.session.get("token")
+    if isinstance(token, str):
+        access.end_session(request.app.state.web.books, token)
+    request.session.clear()
 
 
 def to_login(request: Request) -> RedirectResponse:

@@ -1,0 +1,211 @@
+"""The audit chain (docs/rules-trust.md#audit-chain), on both engines: records are
+chained apart from the books, the guards refuse every raw change to them (UPDATE,
+DELETE, TRUNCATE on PostgreSQL, an insert that does not continue the chain), and with
+the guards dropped `verify` names the break. Appending never moves the books' head."""
+
+from __future__ import annotations
+
+import datetime as dt
+from unittest import mock
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from ledger.app import access
+from ledger.app.reading import Books
+from ledger.app.verify import verify
+from ledger.store import audit
+from ledger.store.repo import DbStore
+from tests.web.conftest import cheap_hasher
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def books(db_url):
+    """A ledger with books (one scenario) and sign-ins: an auditor, a holder who signed
+    in once and whose roles changed, and a sign-in since removed."""
+    from click.testing import CliRunner
+
+    from ledger.cli import cli
+
+    done = CliRunner().invoke(cli, ["scenario", "run", str(_SCENARIO), "--db", db_url],
+                              catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    found = Books.at(db_url, "main", mode="write")
+    with mock.patch.object(access, "_hasher", cheap_hasher):
+        access.add_sign_in(found, "audit", PASSWORD, ["auditor"])
+        access.add_sign_in(found, "ann", PASSWORD, ["holder:H1"])
+        access.add_sign_in(found, "gone", PASSWORD, ["holder:H1"])
+    access.remove_sign_in(found, "gone")
+    user = access.sign_in(found, "ann", PASSWORD, "127.0.0.1")
+    token = access.start_session(found, user.id)
+    access.set_roles(found, "ann", add=["pool:P"], remove=[])
+    access.end_session(found, token)
+    yield found
+    found.dispose()
+
+
+_SCENARIO = __import__("pathlib").Path(__file__).parents[2] / "scenarios" / "dp-holder.yaml"
+
+
+def _raw(books, sql: str, **values) -> None:
+    with books.engine.begin() as conn:
+        conn.execute(text(sql), values)
+
+
+def _drop_guards(books) -> None:
+    with books.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            for name in ("audit_record_no_update", "audit_record_no_delete",
+                         "audit_record_continues"):
+                conn.execute(text(f"DROP TRIGGER {name}"))
+        else:
+            conn.execute(text("ALTER TABLE audit_record DISABLE TRIGGER USER"))
+
+
+def _verified(books):
+    return verify(books.url, "main")
+
+
+def test_records_are_chained_and_verify_says_so_on_a_line_of_its_own(books):
+    with books.read() as store:
+        found = list(audit.records(store.conn, store.lid))
+        assert audit.verify_chain(store.conn, store.lid) == []
+    assert [r.seq for r in found] == list(range(1, len(found) + 1))
+    # A role change is a new record, and it ends the session at once (signing out
+    # afterwards finds nothing open to end).
+    assert [r.kind for r in found] == ["user_added", "user_added", "user_added",
+                                       "user_removed", "session_started", "session_ended",
+                                       "roles_set"]
+    assert found[6].body["roles"] == ["holder:H1", "pool:P"]
+    assert found[5].body["why"] == "roles changed"
+    assert all(b.prev_hash == a.hash for a, b in zip(found, found[1:], strict=False))
+    done = _verified(books)
+    assert done.ok
+    lines = [line for _, line in done.lines]
+    assert lines[-1].startswith("head: ")
+    assert lines[-2] == f"audit: {len(found)} records, head {len(found)}:{found[-1].hash}"
+
+
+def test_appending_never_moves_the_books_head(books):
+    before = [line for _, line in _verified(books).lines][-1]
+    with books.engine.connect() as conn:
+        ledger_row = conn.execute(text("SELECT event_seq, event_hash, journal_hash FROM ledger"
+                                       )).one()
+    with books.begin() as store:
+        for n in range(5):
+            audit.append(store.conn, store.lid, audit.READ, key="holder:H1",
+                         body={"via": "cli", "reader": "someone", "n": n})
+    with books.engine.connect() as conn:
+        assert conn.execute(text("SELECT event_seq, event_hash, journal_hash FROM ledger")
+                            ).one() == ledger_row
+    after = [line for _, line in _verified(books).lines]
+    assert after[-1] == before
+    assert after[-2].startswith("audit: ")
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE audit_record SET body = replace(body, 'holder:H1', 'auditor') WHERE seq = 2",
+    "UPDATE audit_record SET user_id = 1 WHERE kind = 'roles_set'",
+    "DELETE FROM audit_record WHERE kind = 'session_ended'",
+    "DELETE FROM audit_record WHERE kind = 'user_removed'",
+])
+def test_update_and_delete_are_refused(books, sql):
+    with pytest.raises(DBAPIError, match="append_only"):
+        _raw(books, sql)
+
+
+def test_truncate_is_refused_on_postgresql(books):
+    if books.engine.dialect.name != "postgresql":
+        with pytest.raises(DBAPIError, match="append_only"):  # SQLite's TRUNCATE is DELETE
+            _raw(books, "DELETE FROM audit_record")
+        return
+    with pytest.raises(DBAPIError, match="append_only"):
+        _raw(books, "TRUNCATE audit_record")
+
+
+def _forge(books, seq_offset: int = 1, prev: str | None = None, **fields) -> None:
+    with books.engine.connect() as conn:
+        last = conn.execute(text("SELECT seq, hash, ledger_id FROM audit_record "
+                                 "ORDER BY seq DESC LIMIT 1")).one()
+    values = {"ledger_id": last.ledger_id, "seq": last.seq + seq_offset,
+              "at": dt.datetime(2026, 12, 6, 12), "kind": "roles_set", "user_id": 2,
+              "key": None, "body": '{"roles":["auditor"]}',
+              "prev_hash": last.hash if prev is None else prev, "hash": "f" * 64}
+    values.update(fields)
+    _raw(books, "INSERT INTO audit_record (ledger_id, seq, at, kind, user_id, key, body, "
+                "prev_hash, hash) VALUES (:ledger_id, :seq, :at, :kind, :user_id, :key, "
+                ":body, :prev_hash, :hash)", **values)
+
+
+@pytest.mark.parametrize("forgery", [
+    {"seq_offset": 0},  # a record in another's place
+    {"seq_offset": 2},  # a gap
+    {"prev": "0" * 64},  # a fork from the start
+    {"ledger_id": 999},  # no such ledger (continuing the chain of nothing)
+])
+def test_an_insert_that_does_not_continue_the_chain_is_refused(books, forgery):
+    if forgery.get("ledger_id") == 999:
+        forgery = {"ledger_id": 999, "seq_offset": 0, "prev": "0" * 64}
+        with books.engine.connect() as conn:
+            forgery["seq_offset"] = 1 - conn.execute(text(
+                "SELECT MAX(seq) FROM audit_record")).scalar_one()
+    with pytest.raises(DBAPIError, match="ledger:"):
+        _forge(books, **forgery)
+
+
+def test_a_new_sign_in_with_someone_elses_id_is_refused(books):
+    with pytest.raises(DBAPIError, match="invalid"):
+        _forge(books, kind="user_added", user_id=1, key="mallory",
+               body='{"username":"mallory","password_hash":"x","roles":["auditor"]}')
+
+
+@pytest.mark.parametrize("tamper", [
+    "UPDATE audit_record SET body = replace(body, 'holder:H1', 'auditor') WHERE seq = 2",
+    "UPDATE audit_record SET user_id = 1 WHERE kind = 'roles_set'",
+    "UPDATE audit_record SET at = '2026-01-01 00:00:00' WHERE seq = 1",
+    "DELETE FROM audit_record WHERE kind = 'session_ended'",
+    "DELETE FROM audit_record WHERE seq = 1",
+    "forge",
+    "forge-user",
+])
+def test_with_the_guards_dropped_verify_names_the_break(books, tamper):
+    assert _verified(books).ok
+    _drop_guards(books)
+    if tamper == "forge":  # continues the chain, but its hash is not the record's
+        _forge(books)
+    elif tamper == "forge-user":  # a sign-in with an offline hash, linked but not hashed
+        _forge(books, kind="user_added", user_id=None, key="mallory",
+               body='{"username":"mallory","password_hash":"x","roles":["auditor"]}')
+    else:
+        _raw(books, tamper)
+    done = _verified(books)
+    assert not done.ok
+    assert "audit" in done.problem, done.problem
+    assert [line for err, line in done.lines if err][0].startswith("verify failed: audit")
+
+
+def test_a_correctly_hashed_record_that_makes_no_sense_is_caught(books):
+    """Roles for a sign-in that does not exist: linked and hashed, still a break."""
+    _drop_guards(books)
+    with books.begin() as store:
+        audit.append(store.conn, store.lid, "roles_set", user_id=4242,
+                     body={"roles": ["auditor"]})
+    done = _verified(books)
+    assert not done.ok and "sign-in 4242 does not exist" in done.problem
+
+
+def test_two_ledgers_have_chains_of_their_own(books):
+    other = Books.at(books.url, "other", mode="write")
+    with other.engine.connect() as conn:
+        DbStore(conn, "other").lock_for_write()
+        conn.commit()
+    with mock.patch.object(access, "_hasher", cheap_hasher):
+        access.add_sign_in(other, "ann", PASSWORD, ["auditor"])
+    with other.read() as store:
+        mine = list(audit.records(store.conn, store.lid))
+    assert [r.seq for r in mine] == [1]
+    assert verify(books.url).ok
+    other.dispose()
