@@ -178,6 +178,11 @@ def test_home_links_follow_the_same_rule(books):
     links = readable(books, Scope(["provider:SH"]), dt.date(2026, 12, 6))
     assert ("isf", "H1:SH", "Ann Example (Support Horizons CIC)") in links
     assert not any(kind == "holder" for kind, _, _ in links)
+    from ledger.app.months import latest_month
+
+    # Without a month, the ISF's page opens on the latest month its account moved in...
+    assert latest_month(books, "isf", "H1:SH", dt.date(2026, 12, 6)) == "2026-05"
+    # ...moved back (or on) to a month the reader may read.
     reader = Scope(["provider:SH"])
     assert reader.opening_month(books, "isf", "H1:SH", "2026-11") == "2026-05"
     assert reader.opening_month(books, "isf", "H1:SH", "2026-01") == "2026-03"

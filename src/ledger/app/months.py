@@ -4,7 +4,8 @@ Not an empty month: the latest month that has ended with something posted for th
 statement, else this month if only it has, else last month (nothing anywhere yet).
 "Something for the statement" is a posted journal that is the person's own (a holder),
 or that moves an account of the pool (`pool:L:...`), of the provider (`provider:P:...`
-and the ISFs it holds, `isf:H:P`) or of the council (`council:C:...`).
+and the ISFs it holds, `isf:H:P`), of the council (`council:C:...`) or, for a
+provider's statement of one ISF, that ISF's account (`isf:H:P`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def _last_posted(store, kind: str, ident: str, until: dt.date) -> dt.date | None
                  "provider": [m.Account.path.startswith(f"provider:{ident}:", autoescape=True),
                               m.Account.path.startswith("isf:")
                               & m.Account.path.endswith(f":{ident}", autoescape=True)],
-                 "council": [m.Account.path.startswith(f"council:{ident}:", autoescape=True)]}
+                 "council": [m.Account.path.startswith(f"council:{ident}:", autoescape=True)],
+                 "isf": [m.Account.path == f"isf:{ident}"]}  # a provider's ISF, H:P
         touching = (select(m.Posting.journal_id)
                     .join(m.Account, m.Account.id == m.Posting.account_id)
                     .where(m.Account.ledger_id == store.lid, or_(*paths.get(kind, [False]))))
