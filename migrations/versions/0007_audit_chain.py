@@ -270,6 +270,9 @@ def downgrade() -> None:
         if invite["created_by"] not in users:
             invite["created_by"] = None
         conn.execute(sa.insert(_INVITES).values(invite))
+    if conn.dialect.name == "postgresql":  # new sign-ins after going back get new ids
+        op.execute("SELECT setval(pg_get_serial_sequence('web_user', 'id'), "
+                   "(SELECT COALESCE(MAX(id), 0) + 1 FROM audit_record), false)")
     op.drop_index("ix_audit_record_user", table_name="audit_record")
     op.drop_index("ix_audit_record_key", table_name="audit_record")
     op.drop_table("audit_record")

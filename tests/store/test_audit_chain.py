@@ -209,3 +209,62 @@ def test_two_ledgers_have_chains_of_their_own(books):
     assert [r.seq for r in mine] == [1]
     assert verify(books.url).ok
     other.dispose()
+
+
+def test_sign_ins_made_before_the_audit_chain_become_its_records(db_url):
+    """Revision 0007 carries every sign-in, its roles and every invitation into records,
+    in the order they happened; the passwords still work, an unused invitation still
+    opens, a used one stays used, and verify passes. Going back restores the tables."""
+    from alembic import command
+
+    from ledger.store.schema import alembic_config, make_engine
+
+    def migrate(engine, fn, revision):
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            fn(cfg, revision)
+
+    engine = make_engine(db_url)
+    migrate(engine, command.upgrade, "0006")
+    hashed = cheap_hasher().hash(PASSWORD)
+    day = dt.datetime(2026, 11, 30, 9)
+    with engine.begin() as conn:
+        lid = conn.execute(text("SELECT id FROM ledger WHERE name = 'main'")).scalar_one()
+        for uid, name, roles, at in ((7, "wbc", ["council:WBC"], day),
+                                     (9, "ann", ["holder:H1", "pool:P"], day.replace(hour=11))):
+            conn.execute(text("INSERT INTO web_user (id, ledger_id, username, password_hash, "
+                              "created_at) VALUES (:i, :l, :u, :p, :a)"),
+                         {"i": uid, "l": lid, "u": name, "p": hashed, "a": at})
+            for role in roles:
+                conn.execute(text("INSERT INTO web_role (user_id, role) VALUES (:i, :r)"),
+                             {"i": uid, "r": role})
+        for token, used in (("used-token", day.replace(hour=11)), ("open-token", None)):
+            conn.execute(text(
+                "INSERT INTO web_invite (ledger_id, token_sha256, roles, created_by, "
+                "created_at, expires_at, used_at) VALUES (:l, :t, :r, 7, :c, :e, :u)"),
+                {"l": lid, "t": access._digest(token), "r": '["holder:H1", "pool:P"]',
+                 "c": day.replace(hour=10), "e": dt.datetime(2099, 1, 1), "u": used})
+    migrate(engine, command.upgrade, "head")
+    books = Books.at(db_url, "main", mode="write")
+    with books.read() as store:
+        found = list(audit.records(store.conn, store.lid))
+    assert [(r.kind, r.key) for r in found] == [
+        ("user_added", "wbc"), ("invite_created", access._digest("used-token")),
+        ("invite_created", access._digest("open-token")), ("user_added", "ann"),
+        ("invite_used", access._digest("used-token"))]
+    assert found[1].user_id == found[0].id  # made by wbc, under its new id
+    with mock.patch.object(access, "_hasher", cheap_hasher):
+        ann = access.sign_in(books, "ann", PASSWORD, "127.0.0.1")
+    assert ann.roles == frozenset({"holder:H1", "pool:P"})
+    assert access.invitation(books, "open-token") == ["holder:H1", "pool:P"]
+    assert access.invitation(books, "used-token") is None
+    assert verify(db_url).ok
+    books.dispose()
+    migrate(engine, command.downgrade, "0006")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT username FROM web_user ORDER BY id")).scalars().all(
+            ) == ["wbc", "ann"]
+        assert conn.execute(text("SELECT count(*) FROM web_invite WHERE used_at IS NULL")
+                            ).scalar_one() == 1
+    engine.dispose()
