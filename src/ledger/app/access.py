@@ -205,28 +205,54 @@ def sign_in(books, username: str, password: str, address: str) -> User | None:
     """The user, or None after recording the failure. Raises `TooManyAttempts`, without
     checking the password, past the rate limit (docs/web.md#rate-limit)."""
     at = now()
-    keys = (f"user:{username.lower()}", f"ip:{address}")
-    failures = m.WebLoginFailure
     with books.begin() as store:
         conn, lid = store.conn, store.lid
-        counts = dict(conn.execute(
-            select(failures.key, func.count()).where(
-                failures.ledger_id == lid, failures.at > at - WINDOW,
-                failures.key.in_(keys)).group_by(failures.key)).all())
-        if (counts.get(keys[0], 0) >= MAX_FAILURES_PER_USER
-                or counts.get(keys[1], 0) >= MAX_FAILURES_PER_ADDRESS):
-            raise TooManyAttempts
+        check_limit(conn, lid, username, address, at)
         user = authenticate(conn, lid, username, password)
         if user is None:
-            conn.execute(insert(failures), [
-                {"ledger_id": lid, "key": f"user:{username.lower()[:150]}", "at": at},
-                {"ledger_id": lid, "key": f"ip:{address[:150]}", "at": at}])
-            conn.execute(delete(failures).where(failures.ledger_id == lid,
-                                                failures.at < at - WINDOW))
+            count_failure(conn, lid, username, address, at)
         else:
-            conn.execute(delete(failures).where(failures.ledger_id == lid,
-                                                failures.key == keys[0]))
+            from ledger.app import two_factor  # a second step still to come keeps the count
+
+            if not two_factor.is_on(conn, lid, user.id):
+                clear_failures(conn, lid, username)
         return user
+
+
+def _limit_keys(username: str, address: str) -> tuple[str, str]:
+    """The rate limit's two counters: one per username, one per address."""
+    return f"user:{username.lower()[:150]}", f"ip:{address[:150]}"
+
+
+def check_limit(conn: Connection, lid: int, username: str, address: str,
+                at: dt.datetime) -> None:
+    """`TooManyAttempts` past the rate limit (a wrong password or a wrong two-factor code
+    counts alike: ledger.app.two_factor)."""
+    keys = _limit_keys(username, address)
+    failures = m.WebLoginFailure
+    counts = dict(conn.execute(
+        select(failures.key, func.count()).where(
+            failures.ledger_id == lid, failures.at > at - WINDOW,
+            failures.key.in_(keys)).group_by(failures.key)).all())
+    if (counts.get(keys[0], 0) >= MAX_FAILURES_PER_USER
+            or counts.get(keys[1], 0) >= MAX_FAILURES_PER_ADDRESS):
+        raise TooManyAttempts
+
+
+def count_failure(conn: Connection, lid: int, username: str, address: str,
+                  at: dt.datetime) -> None:
+    """One failed attempt, for the username and for the address (older ones forgotten)."""
+    failures = m.WebLoginFailure
+    conn.execute(insert(failures), [{"ledger_id": lid, "key": key, "at": at}
+                                    for key in _limit_keys(username, address)])
+    conn.execute(delete(failures).where(failures.ledger_id == lid, failures.at < at - WINDOW))
+
+
+def clear_failures(conn: Connection, lid: int, username: str) -> None:
+    """A sign-in completed: the username's failed attempts are forgotten."""
+    failures = m.WebLoginFailure
+    conn.execute(delete(failures).where(failures.ledger_id == lid,
+                                        failures.key == _limit_keys(username, "")[0]))
 
 
 class TooManyAttempts(Exception):
