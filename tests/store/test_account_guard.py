@@ -141,6 +141,25 @@ def test_each_account_names_the_record_that_opened_it(engine, tmp_path):
     assert set(opened.values()) <= records
 
 
+def test_a_batched_run_names_the_same_opening_records(engine, tmp_path):
+    """Written many events to a statement (docs/architecture.md#batches), each account
+    still names the first record that uses it, as when written one event at a time."""
+    _replay(engine, tmp_path)
+    one_at_a_time = _accounts(engine)
+    batched = make_engine(f"sqlite:///{tmp_path}/batched.db")
+    upgrade(batched)
+    path = tmp_path / "accounts.yaml"
+    with batched.connect() as conn:
+        store = DbStore(conn, batch=True)
+        result = run_scenario(store, load_scenario(path), str(path), commit_every=100)
+        store.commit()
+    assert result.failure is None, result.failure
+    assert ({p: row[3] for p, row in _accounts(batched).items()}
+            == {p: row[3] for p, row in one_at_a_time.items()})
+    assert _verify(batched) is None
+    batched.dispose()
+
+
 def test_the_issue_a_dp_account_lost_from_its_holders_statement_is_named(engine, tmp_path):
     """Issue 21: `account.holder` set to NULL removed a direct payment account from its
     holder's statement, and `verify` said nothing."""
