@@ -206,7 +206,7 @@ def exported(books, who: Who, kind: str, council: str | None, first: dt.date,
     the export has checked its input and is about to write: `kind` export-gl,
     export-payments, ..., its council (the subject: `council:C`; the whole ledger for
     Beancount, `ledger`)."""
-    done = []
+    done: list[bool] = []
 
     def logged(write) -> None:
         if not done:
@@ -272,6 +272,7 @@ def search(books, *, holder: str | None = None, user: str | None = None,
                 raise UsageError(f"user {user!r} is not in ledger {books.ledger!r} and has "
                                  "read nothing there")
             return [_found(r) for r in found]
+        assert holder is not None
         known(store, "holder", holder)
         includes = _Includes(store, holder)
         return [_found(r) for r in reads if includes(r)]

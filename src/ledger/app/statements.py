@@ -44,8 +44,8 @@ from ledger.reports.bulk import holder_statements, holders_for
 # `isf` is a provider's statement of one ISF it holds, named `HOLDER:PROVIDER`.
 KINDS = ("holder", "pool", "provider", "council", "isf")
 FORMATS = ("json", "html", "pdf")  # of the bulk writer's files
-CLI_FORMATS = ("text", "json", "html", "pdf", "xlsx")
-WEB_FORMATS = ("html", "pdf", "xlsx")
+CLI_FORMATS: tuple[str, ...] = ("text", "json", "html", "pdf", "xlsx")
+WEB_FORMATS: tuple[str, ...] = ("html", "pdf", "xlsx")
 
 
 class NotReadable(UsageError):
@@ -81,7 +81,8 @@ class _View(Protocol):
 
 
 class Reader(Protocol):
-    formats: tuple[str, ...]
+    @property
+    def formats(self) -> tuple[str, ...]: ...
 
     def view(self, store, on: dt.date) -> _View: ...
 
@@ -274,7 +275,7 @@ class Scope:
     `who`, `user_id` and `address` say who reads, for the access log.
     """
 
-    formats = WEB_FORMATS
+    formats: tuple[str, ...] = WEB_FORMATS
 
     def __init__(self, roles: Iterable[str], who: str = "", user_id: int | None = None,
                  address: str | None = None) -> None:
@@ -368,8 +369,8 @@ class _ScopeView:
         if kind in ("provider", "council"):
             if self.store.party(kind, ident) is None:
                 return []
-            mine = s.providers if kind == "provider" else s.councils
-            return [EVER] if s.auditor or ident in mine else []
+            ours = s.providers if kind == "provider" else s.councils
+            return [EVER] if s.auditor or ident in ours else []
         return []
 
     def may_read(self, kind: str, ident: str, period: Period | None = None) -> bool:
@@ -449,7 +450,7 @@ def holder_files(books, period: Period, fmt: str, out_dir: Path, *,
     period (the provider's statement of that ISF) (docs/statements.md#many). Each file
     is recorded in the access log as a read. `progress(n)`, if given, is a context
     manager told of each file as it is written."""
-    reader = reader or Operator()
+    who = (reader or Operator()).who()
     with books.read() as store:
         for kind, ident in (("council", council), ("provider", provider)):
             if ident is not None:
@@ -459,6 +460,7 @@ def holder_files(books, period: Period, fmt: str, out_dir: Path, *,
                                   month_end=period.last)
             kind, idents, subjects = "holder", holders, holders
         else:
+            assert provider is not None
             holders = provider_people(store, provider, period)
             kind, idents, subjects = "isf", [f"{h}:{provider}" for h in holders], holders
         reads = [access_log.Read(kind, ident, f"holder:{holder}", period.first, period.last,
@@ -468,9 +470,10 @@ def holder_files(books, period: Period, fmt: str, out_dir: Path, *,
                 written = write_holder_statements(store, holders, period.first, period.last,
                                                   fmt, out_dir, progress=bar)
             else:
+                assert provider is not None
                 written = _write_isf_statements(store, provider, holders, period, fmt,
                                                 out_dir, bar)
-    access_log.record(books, reader.who(), reads)
+    access_log.record(books, who, reads)
     return written
 
 
