@@ -297,6 +297,28 @@ def test_cross_scope_is_the_same_not_found(site, not_found, user, path):
         check_refusal(client.get(path + query), reference, f"{user} {path}{query}")
 
 
+# Pages a role reads in MONTH, asked for a month the relationship did not hold (issue 21:
+# scopes are dated): before the ISF opened, before the pool existed.
+OUTSIDE_THEIR_MONTHS = [
+    ("sh", "/statements/isf/H2:SH", "2026-03"),  # the ISF opened on 1 April
+    ("bw", "/statements/isf/R1:BW", "2026-04"),  # opened on 1 May
+    ("wes", "/statements/pool/MIXED", "2026-04"),  # the pool opened on 2 May
+    ("wbc", "/statements/pool/MIXED", "2026-04"),
+    ("ric", "/statements/pool/RICONLY", "2026-03"),
+]
+
+
+@pytest.mark.parametrize(("user", "path", "month"), OUTSIDE_THEIR_MONTHS,
+                         ids=[f"{u}:{p}:{m}" for u, p, m in OUTSIDE_THEIR_MONTHS])
+def test_a_month_outside_the_relationship_is_the_same_not_found(site, not_found, user,
+                                                                 path, month):
+    client, reference = site.as_user(user), not_found(user)
+    assert client.get(f"{path}?month={MONTH}").status_code == 200  # theirs in May
+    for query in (f"?month={month}", f"?month={month}&format=pdf",
+                  f"?month={month}&format=xlsx"):
+        check_refusal(client.get(path + query), reference, f"{user} {path}{query}")
+
+
 @pytest.mark.parametrize("user", sorted(USERS))
 def test_guessed_addresses_are_the_same_not_found(site, not_found, user):
     client, reference = site.as_user(user), not_found(user)
