@@ -427,7 +427,7 @@ def readable(books, reader: Reader, on: dt.date) -> list[tuple[str, str, str]]:
             parties = store.parties(kind, as_of=on)
             names.update({pid: p.get("name") or pid for pid, p in parties.items()})
             found += [(kind, pid, p.get("name") or pid) for pid, p in sorted(parties.items())]
-        for ref in store.state_refs("isf"):
+        for ref in sorted(store.states("isf")):  # read at once, kept for the spans
             holder, _, provider = ref.partition(":")
             person = (people.get(holder) or {}).get("name") or holder
             found.append(("isf", ref, f"{person} ({names.get(provider, provider)})"))
@@ -480,7 +480,7 @@ def holder_files(books, period: Period, fmt: str, out_dir: Path, *,
 def provider_people(store, provider: str, period: Period) -> list[str]:
     """The people whose ISF `provider` held open on some day of the period, sorted."""
     found = []
-    for ref in store.state_refs("isf"):
+    for ref in sorted(store.states("isf")):  # read at once, kept for the spans
         holder, _, of = ref.partition(":")
         if of == provider and covers_any(isf_spans(store, holder, provider), period):
             found.append(holder)
