@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, and_, delete, func, insert, select
 from sqlalchemy.orm import aliased
 
+from ledger.app import two_factor_state
 from ledger.errors import UsageError
 from ledger.store import audit
 from ledger.store import models as m
@@ -212,9 +213,7 @@ def sign_in(books, username: str, password: str, address: str) -> User | None:
         if user is None:
             count_failure(conn, lid, username, address, at)
         else:
-            from ledger.app import two_factor  # a second step still to come keeps the count
-
-            if not two_factor.is_on(conn, lid, user.id):
+            if not two_factor_state.is_on(conn, lid, user.id):  # a code to come keeps the count
                 clear_failures(conn, lid, username)
         return user
 

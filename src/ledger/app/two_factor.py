@@ -23,20 +23,23 @@ import re
 import secrets
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
 from ledger.app import access
 from ledger.app.access import User
+from ledger.app.two_factor_state import (  # noqa: F401 (the record kinds, for callers)
+    CODE_USED,
+    RECOVERY_CODE_USED,
+    TWO_FACTOR_REMOVED,
+    TWO_FACTOR_SET,
+    State,
+    is_on,
+)
+from ledger.app.two_factor_state import state as _state
 from ledger.errors import UsageError
 from ledger.store import audit
-
-TWO_FACTOR_SET = "two_factor_set"
-TWO_FACTOR_REMOVED = "two_factor_removed"
-CODE_USED = "two_factor_code_used"
-RECOVERY_CODE_USED = "recovery_code_used"
-_KINDS = (TWO_FACTOR_SET, TWO_FACTOR_REMOVED, CODE_USED, RECOVERY_CODE_USED)
 
 ROLE_KINDS = ("council", "provider", "auditor", "holder", "pool")
 PENDING = dt.timedelta(minutes=5)  # password right, code still to come
@@ -48,6 +51,11 @@ RECOVERY_CODES = 10
 # 1/l/i), about 49 bits each, written in two groups of five.
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 _RECOVERY = re.compile(rf"^[{_ALPHABET}]{{10}}$")
+
+
+def seconds() -> float:
+    """Now, in seconds since 1970 (UTC): the clock codes are reckoned by."""
+    return time.time()
 
 
 def _recovery_hasher():
@@ -73,43 +81,6 @@ def required(user: User, kinds: Iterable[str]) -> bool:
     """Does the deployment require two-factor sign-in of this user (any of its roles)?"""
     kinds = frozenset(kinds)
     return any(role.split(":", 1)[0] in kinds for role in user.roles)
-
-
-@dataclass
-class State:
-    """A sign-in's two-factor as its records say (None from `_state` when it is off)."""
-
-    secret: str
-    since: dt.datetime
-    seq: int
-    recovery: list[str]  # Argon2id hashes, in the order they were shown
-    used: set[int] = field(default_factory=set)  # recovery codes spent (their places)
-    last_step: int = -1  # the newest code's time step accepted
-
-    @property
-    def recovery_left(self) -> int:
-        return len(self.recovery) - len(self.used)
-
-
-def _state(conn: Connection, lid: int, uid: int) -> State | None:
-    found: State | None = None
-    for r in audit.records(conn, lid, kinds=_KINDS, user_id=uid):
-        if r.kind == TWO_FACTOR_SET:
-            found = State(r.body["secret"], r.at, r.seq, list(r.body["recovery"]),
-                          last_step=r.body["step"])
-        elif r.kind == TWO_FACTOR_REMOVED:
-            found = None
-        elif found is None:
-            continue
-        elif r.kind == CODE_USED:
-            found.last_step = max(found.last_step, r.body["step"])
-        elif r.kind == RECOVERY_CODE_USED:
-            found.used.add(r.body["index"])
-    return found
-
-
-def is_on(conn: Connection, lid: int, uid: int) -> bool:
-    return _state(conn, lid, uid) is not None
 
 
 # ---------------------------------------------------------------- codes
@@ -205,7 +176,7 @@ class Pending:
     uid: int
     seq: int  # the sign-in's newest password or roles record: a change voids it
     step: str  # "code" (two-factor is on) or "enrol" (required, not yet set up)
-    started: float  # time.time() when the password was checked
+    started: float  # seconds() when the password was checked
 
     def expired(self, at: float) -> bool:
         limit = PENDING if self.step == "code" else ENROL
@@ -226,7 +197,7 @@ def after_password(books, user: User, require: Iterable[str]) -> Pending | None:
             step = "enrol"
         else:
             return None
-        return Pending(user.id, sign_in.changed_seq, step, time.time())
+        return Pending(user.id, sign_in.changed_seq, step, seconds())
 
 
 def _pending_sign_in(conn: Connection, lid: int, pending: Pending, at: float
@@ -244,7 +215,7 @@ def _pending_sign_in(conn: Connection, lid: int, pending: Pending, at: float
 def pending_user(books, pending: Pending) -> User | None:
     """The user a pending step is for, if it still holds (for showing its page)."""
     with books.read() as store:
-        found = _pending_sign_in(store.conn, store.lid, pending, time.time())
+        found = _pending_sign_in(store.conn, store.lid, pending, seconds())
         return found.user() if found else None
 
 
@@ -253,7 +224,7 @@ def second_step(books, pending: Pending, code: str, address: str,
     """Complete a sign-in with the code from the app (or a recovery code, which is then
     spent): the user, or None after counting the failure (`access.TooManyAttempts`, with
     nothing checked, past the rate limit). A code's time step is accepted only once."""
-    at = time.time()
+    at = seconds()
     with books.begin() as store:
         conn, lid = store.conn, store.lid
         audit.lock(conn, lid)
@@ -314,7 +285,7 @@ def turn_on(books, user: User, key: str, code: str, address: str) -> list[str] |
     codes) with the key they were shown and a code their app made from it. The ten new
     recovery codes, to show once; None after counting a wrong code. Every session of the
     user ends (the page starts a new one for the browser that did it)."""
-    at = time.time()
+    at = seconds()
     with books.begin() as store:
         conn, lid = store.conn, store.lid
         audit.lock(conn, lid)
@@ -329,7 +300,7 @@ def enrol(books, pending: Pending, key: str, code: str, address: str
     """A sign-in that must have two-factor sets it up right after its password: the user
     and the recovery codes (the sign-in is then complete), or None (a wrong code, counted;
     or the pending step no longer holds)."""
-    at = time.time()
+    at = seconds()
     with books.begin() as store:
         conn, lid = store.conn, store.lid
         audit.lock(conn, lid)
@@ -343,7 +314,7 @@ def enrol(books, pending: Pending, key: str, code: str, address: str
 def turn_off(books, user: User, code: str, address: str, recovery: bool = False) -> bool:
     """A signed-in user turns two-factor off with a code from their app (or a recovery
     code). False after counting a wrong code. Every session of the user ends."""
-    at = time.time()
+    at = seconds()
     with books.begin() as store:
         conn, lid = store.conn, store.lid
         audit.lock(conn, lid)
