@@ -101,6 +101,26 @@ def test_a_provider_reads_its_isf_only_for_the_months_it_was_open(books):
     assert may(books, ["provider:BW"], "isf", "H1:BW", "2026-06")  # still open
 
 
+REOPEN = """\
+format: 1
+name: reopen
+events:
+  - {date: 2026-08-03, type: isf_open, holder: H1, provider: SH, hours_per_month: 8,
+     rate: "20.00", carry: {expire_after_months: 1}}
+  - {date: 2026-08-03, type: isf_advance, holder: H1, provider: SH, month: 2026-08}
+"""
+
+
+def test_a_reopened_isf_is_read_for_each_agreement_and_not_between(books, db_url, tmp_path):
+    scenario = tmp_path / "reopen.yaml"
+    scenario.write_text(REOPEN, encoding="utf-8")
+    done = CliRunner().invoke(cli, ["scenario", "run", str(scenario), "--db", db_url])
+    assert done.exit_code == 0, done.output
+    sh = ["provider:SH"]
+    assert [may(books, sh, "isf", "H1:SH", f"2026-{m:02d}") for m in range(2, 10)] == [
+        False, True, True, True, False, False, True, True]  # Mar-May, then from August
+
+
 def test_the_provider_isf_statement_holds_nothing_but_that_isf(books):
     found = statement(books, "isf", "H1:SH", Period.of_month("2026-03"),
                       Scope(["provider:SH"], who="t"), fmt="html")
