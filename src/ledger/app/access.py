@@ -156,9 +156,11 @@ def _live(conn: Connection, lid: int, username: str) -> SignIn:
 
 
 def add_user(conn: Connection, lid: int, username: str, password: str,
-             roles: list[str], via: dict | None = None) -> int:
+             roles: list[str], via: dict | None = None, password_hash: str | None = None
+             ) -> int:
     """A new sign-in with its roles (a `user_added` record); its id, never used before.
-    The username is unique among the ledger's sign-ins not removed."""
+    The username is unique among the ledger's sign-ins not removed. `password_hash`:
+    the password's hash, made before the transaction (an invitation's acceptance)."""
     if not USERNAME.match(username):
         raise UsageError(f"username {username[:110]!r}: letters, digits and . _ @ - only, "
                          "at most 100")
@@ -171,7 +173,7 @@ def add_user(conn: Connection, lid: int, username: str, password: str,
     if _live_id(conn, lid, username) is not None:
         raise UsageError(f"username {username!r} is taken in this ledger")
     return audit.append(conn, lid, audit.USER_ADDED, user_id=audit.SELF, key=username, body={
-        "username": username, "password_hash": _hasher().hash(password),
+        "username": username, "password_hash": password_hash or _hasher().hash(password),
         "roles": sorted(set(roles)), **(via if via is not None else _by())})
 
 
@@ -187,11 +189,21 @@ _DUMMY = None
 
 def authenticate(conn: Connection, lid: int, username: str, password: str) -> User | None:
     """The user, if the password is theirs; None otherwise (same time either way)."""
+    return _check(_stored(conn, lid, username), password)
+
+
+def _stored(conn: Connection, lid: int, username: str) -> SignIn | None:
+    """The sign-in `username` as its records say (its password hash), or None."""
+    uid = _live_id(conn, lid, username) if USERNAME.match(username) else None
+    return _state(conn, lid, uid) if uid is not None else None
+
+
+def _check(found: SignIn | None, password: str) -> User | None:
+    """Argon2: the user if the password is theirs, else None; the same work for a
+    sign-in that is not there (a hash of a password no one has)."""
     from argon2.exceptions import InvalidHashError, VerificationError
 
     global _DUMMY
-    uid = _live_id(conn, lid, username) if USERNAME.match(username) else None
-    found = _state(conn, lid, uid) if uid is not None else None
     hasher = _hasher()
     if _DUMMY is None:
         _DUMMY = hasher.hash(secrets.token_hex(16))
@@ -206,21 +218,51 @@ def sign_in(books, username: str, password: str, address: str) -> User | None:
     """The user, or None after recording the failure. Raises `TooManyAttempts`, without
     checking the password, past the rate limit (docs/web.md#rate-limit)."""
     at = now()
-    with books.begin() as store:
+    with books.begin() as store:  # short: the password is checked after it ends
         conn, lid = store.conn, store.lid
         check_limit(conn, lid, username, address, at)
-        user = authenticate(conn, lid, username, password)
-        if user is None:
-            count_failure(conn, lid, username, address, at)
-        else:
-            if not two_factor_state.is_on(conn, lid, user.id):  # a code to come keeps the count
-                clear_failures(conn, lid, username)
+        # Counted as failed until the password is found right, so attempts made at the
+        # same time cannot all slip under the limit while their hashes are checked.
+        count_failure(conn, lid, username, address, at)
+        found = _stored(conn, lid, username)
+    # Argon2 holds no transaction (on SQLite, the write lock every reader's access-log
+    # record needs), so a flood of wrong passwords never makes readers wait for it.
+    user = _check(found, password)
+    if user is None or found is None:
+        return None
+    with books.begin() as store:
+        conn, lid = store.conn, store.lid
+        now_found = _state(conn, lid, user.id)  # not removed nor changed meanwhile
+        if (now_found is None or now_found.removed
+                or now_found.changed_seq != found.changed_seq):
+            return None
+        uncount_failure(conn, lid, username, address, at)
+        if not two_factor_state.is_on(conn, lid, user.id):  # a code to come keeps the count
+            clear_failures(conn, lid, username)
         return user
 
 
 def _limit_keys(username: str, address: str) -> tuple[str, str]:
-    """The rate limit's two counters: one per username, one per address."""
-    return f"user:{username.lower()[:150]}", f"ip:{address[:150]}"
+    """The rate limit's two counters: one per username, one per address's network."""
+    return f"user:{username.lower()[:150]}", f"ip:{limit_network(address)[:150]}"
+
+
+def limit_network(address: str) -> str:
+    """What one address counter covers (docs/web.md#rate-limit): an IPv4 address on its
+    own; an IPv6 address's /64, the network one household or one server is given, so
+    stepping through the addresses of one's own /64 gains nothing. An IPv4-mapped IPv6
+    address is its IPv4 address. Anything else (a test client's name) as it is."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def check_limit(conn: Connection, lid: int, username: str, address: str,
@@ -245,6 +287,14 @@ def count_failure(conn: Connection, lid: int, username: str, address: str,
     conn.execute(insert(failures), [{"ledger_id": lid, "key": key, "at": at}
                                     for key in _limit_keys(username, address)])
     conn.execute(delete(failures).where(failures.ledger_id == lid, failures.at < at - WINDOW))
+
+
+def uncount_failure(conn: Connection, lid: int, username: str, address: str,
+                    at: dt.datetime) -> None:
+    """The attempt made at `at` was right after all: it is no longer a failure."""
+    failures = m.WebLoginFailure
+    conn.execute(delete(failures).where(failures.ledger_id == lid, failures.at == at,
+                                        failures.key.in_(_limit_keys(username, address))))
 
 
 def clear_failures(conn: Connection, lid: int, username: str) -> None:
@@ -489,14 +539,15 @@ def open_invite(conn: Connection, lid: int, token: str, at: dt.datetime) -> list
 
 
 def use_invite(conn: Connection, lid: int, token: str, username: str, password: str,
-               at: dt.datetime) -> int:
+               at: dt.datetime, password_hash: str | None = None) -> int:
     """Make the sign-in and spend the invitation, in the caller's transaction. The audit
     lock is taken first, so two people racing with one link get one sign-in."""
     audit.lock(conn, lid)
     roles = open_invite(conn, lid, token, at)
     if roles is None:
-        raise UsageError("this invitation is not valid: it may be used or out of date")
-    uid = add_user(conn, lid, username, password, roles, via={"via": "web"})
+        raise UsageError(INVALID_INVITE)
+    uid = add_user(conn, lid, username, password, roles, via={"via": "web"},
+                   password_hash=password_hash)
     audit.append(conn, lid, audit.INVITE_USED, user_id=uid, key=_digest(token), body={})
     return uid
 
@@ -525,10 +576,48 @@ def invitation(books, token: str) -> list[str] | None:
         return open_invite(store.conn, store.lid, token, now())
 
 
-def accept_invitation(books, token: str, username: str, password: str) -> int:
-    """The new sign-in's number (UsageError, and nothing made, if it cannot be)."""
+# One refusal for a username that is taken and for one that, or whose password, is not
+# allowed: accepting an invitation must not tell which usernames exist (docs/web.md
+# #invitations).
+CANNOT_USE = ("that username and password cannot be used. A username is letters, numbers "
+              "and . _ @ - only, at most 100, and not one someone already has; a password "
+              "is 10 to 1,024 characters. Please choose again")
+INVALID_INVITE = "this invitation is not valid: it may be used or out of date"
+
+
+def accept_invitation(books, token: str, username: str, password: str,
+                      address: str = "unknown") -> int:
+    """The new sign-in's number; UsageError, and nothing made, if it cannot be (the
+    same CANNOT_USE whether the username is taken or the username or password is not
+    allowed, after the same work: one Argon2 hash). Each refusal counts as a failed
+    attempt from the address's network, in the sign-in rate limit's table and under its
+    limit (TooManyAttempts, before anything is checked)."""
+    at = now()
+    key = _limit_keys("", address)[1]
+    failures = m.WebLoginFailure
     with books.begin() as store:
-        return use_invite(store.conn, store.lid, token, username, password, now())
+        conn, lid = store.conn, store.lid
+        if conn.execute(select(func.count()).where(
+                failures.ledger_id == lid, failures.at > at - WINDOW,
+                failures.key == key)).scalar_one() >= MAX_FAILURES_PER_ADDRESS:
+            raise TooManyAttempts
+        conn.execute(insert(failures).values(ledger_id=lid, key=key, at=at))  # until made
+        valid = open_invite(conn, lid, token, at) is not None
+    if not valid:  # (raised once the attempt is counted and committed)
+        raise UsageError(INVALID_INVITE)
+    # Hashed before the transaction (no lock held meanwhile), and always, so a taken
+    # username costs the same time as a password too short.
+    hashed = _hasher().hash(password[:MAX_PASSWORD])
+    with books.begin() as store:
+        conn, lid = store.conn, store.lid
+        try:
+            uid = use_invite(conn, lid, token, username, password, at, password_hash=hashed)
+        except UsageError as err:
+            raise UsageError(INVALID_INVITE if str(err) == INVALID_INVITE
+                             else CANNOT_USE) from None
+        conn.execute(delete(failures).where(failures.ledger_id == lid,
+                                            failures.key == key, failures.at == at))
+        return uid
 
 
 # ---------------------------------------------------------------- the session key

@@ -174,15 +174,21 @@ def invite_base(base_url: str | None) -> str:
               help="Worker processes (several need a PostgreSQL database).")
 @click.option("--https-only", is_flag=True,
               help="Send the session cookie over HTTPS only (behind a TLS proxy).")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="ADDR|CIDR",
+              help="A reverse proxy whose X-Forwarded-For (and -Proto) is believed; "
+                   "repeatable. From any other peer the header is ignored.")
 @db_option
-def serve(host: str, port: int, workers: int, https_only: bool, db_url: str | None,
-          ledger: str) -> None:
+def serve(host: str, port: int, workers: int, https_only: bool,
+          trusted_proxies: tuple[str, ...], db_url: str | None, ledger: str) -> None:
     """Serve the ledger's statements, read-only, behind a sign-in (docs/web.md)."""
     import os
 
     import uvicorn
 
+    from ledger.web.addresses import ENVIRONMENT, trusted_networks
     from ledger.web.app import create_app
+
+    proxies = tuple(str(n) for n in trusted_networks(trusted_proxies))  # a bad one: exit 2
 
     books = Books.at(db_url, ledger, mode="write")
     url = books.url
@@ -193,13 +199,16 @@ def serve(host: str, port: int, workers: int, https_only: bool, db_url: str | No
     sock = _listen(host, port)
     if workers > 1:
         os.environ.update(LEDGER_DATABASE_URL=url, LEDGER_NAME=ledger,
-                          LEDGER_HTTPS_ONLY="1" if https_only else "0")
+                          LEDGER_HTTPS_ONLY="1" if https_only else "0",
+                          **{ENVIRONMENT: " ".join(proxies)})
         create_app(url, ledger, https_only)  # makes the session key once, before the workers
         _started(host, port)
         _serve_workers(sock, host, port, workers)
         return
-    server = uvicorn.Server(uvicorn.Config(create_app(url, ledger, https_only), host=host,
-                                           port=port, proxy_headers=True, log_level="warning"))
+    # proxy_headers=False: the app alone decides whom to believe (web/addresses.py).
+    server = uvicorn.Server(uvicorn.Config(create_app(url, ledger, https_only, proxies),
+                                           host=host, port=port, proxy_headers=False,
+                                           log_level="warning"))
     _started(host, port)
     server.run(sockets=[sock])
 
@@ -239,5 +248,5 @@ def _serve_workers(sock, host: str, port: int, workers: int) -> None:
     from uvicorn.supervisors import Multiprocess
 
     config = Config("ledger.web.app:create_app_from_env", factory=True, host=host, port=port,
-                    workers=workers, proxy_headers=True, log_level="warning")
+                    workers=workers, proxy_headers=False, log_level="warning")
     Multiprocess(config, sockets=[sock]).run()

@@ -23,7 +23,9 @@ from ledger.app.months import latest_month
 from ledger.app.reading import Books
 from ledger.app.statements import KINDS, Scope, readable, statement
 from ledger.errors import LedgerError, UsageError
-from ledger.web import invites
+from ledger.web import addresses, invites
+from ledger.web.addresses import TrustedProxies, trusted_networks
+from ledger.web.limits import BodyLimit, off_loop
 from ledger.web.pages import (
     SECURITY_HEADERS,
     SESSION_DAYS,
@@ -56,9 +58,11 @@ class Web:
         return self.books.engine
 
 
-def create_app(db_url: str, ledger: str = "main", https_only: bool = False) -> FastAPI:
+def create_app(db_url: str, ledger: str = "main", https_only: bool = False,
+               trusted_proxies: tuple[str, ...] = ()) -> FastAPI:
     web = Web(db_url, ledger, https_only)
     app = FastAPI(title="care-ledger", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(BodyLimit)  # 413 past 64 KiB, 415 for a file upload (web/limits.py)
     app.add_middleware(SessionMiddleware, secret_key=web.secret, session_cookie="ledger_session",
                        max_age=SESSION_DAYS * 86400, same_site="lax", https_only=https_only)
     app.state.web = web
@@ -73,6 +77,8 @@ def create_app(db_url: str, ledger: str = "main", https_only: bool = False) -> F
 
     _routes(app, web.books)
     invites.routes(app, web.books)
+    # Outermost: who the client is (X-Forwarded-For only from --trusted-proxy peers).
+    app.add_middleware(TrustedProxies, trusted=trusted_networks(trusted_proxies))
 
     @app.exception_handler(404)
     async def missing(request: Request, exc):
@@ -87,7 +93,8 @@ def create_app_from_env() -> FastAPI:
     import os
 
     return create_app(os.environ["LEDGER_DATABASE_URL"], os.environ.get("LEDGER_NAME", "main"),
-                      os.environ.get("LEDGER_HTTPS_ONLY") == "1")
+                      os.environ.get("LEDGER_HTTPS_ONLY") == "1",
+                      tuple(os.environ.get(addresses.ENVIRONMENT, "").split()))
 
 
 def _routes(app: FastAPI, books: Books) -> None:
@@ -104,9 +111,10 @@ def _routes(app: FastAPI, books: Books) -> None:
         if not csrf_ok(request, form):
             return page(request, "login.html.j2", status=400, next=target,
                         error="The form was out of date. Please sign in again.")
-        address = request.client.host if request.client else "unknown"
-        try:
-            user = access.sign_in(books, username, str(form.get("password", "")), address)
+        address = request.client.host if request.client else "unknown"  # web/addresses.py
+        try:  # Argon2 in the hashing pool, never on the event loop (web/limits.py)
+            user = await off_loop(access.sign_in, books, username,
+                                  str(form.get("password", "")), address)
         except access.TooManyAttempts:
             return page(request, "login.html.j2", status=429, next=target,
                         error="Too many attempts to sign in. Please wait 15 minutes "

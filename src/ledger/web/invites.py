@@ -2,7 +2,13 @@
 a one-time link; the person opens it, chooses a username and a password, and is signed
 in. A council may invite its own people, their pools and its own staff; a provider its
 own staff and the people whose ISF it holds; an auditor anyone (ledger.app.statements
-`Scope`, asked through ledger.app.access).
+`Scope`, asked through ledger.app.access). One invitation may carry several roles (a
+person and their pools), given all at once on acceptance.
+
+Accepting is rate-limited per network with the sign-in's failed attempts, hashes the
+password in the hashing pool (never on the event loop), and refuses a taken username
+with the same page, status and work as a username or password not allowed, so it tells
+no one which usernames exist.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from fastapi.responses import RedirectResponse
 
 from ledger.app import access
 from ledger.errors import UsageError
+from ledger.web.limits import off_loop
 from ledger.web.pages import (
     csrf_ok,
     not_found,
@@ -30,7 +37,8 @@ def routes(app: FastAPI, books) -> None:
             return to_login(request)
         if not access.can_invite(user):
             return not_found(request, user)
-        return page(request, "invite.html.j2", user=user, link=None, error=None, role="")
+        return page(request, "invite.html.j2", user=user, link=None, error=None, role="",
+                    roles=[])
 
     @app.post("/invite")
     async def invite_make(request: Request):
@@ -38,20 +46,24 @@ def routes(app: FastAPI, books) -> None:
         if user is None:
             return to_login(request)
         form = await request.form()
-        role = str(form.get("role", "")).strip()[:130]
+        roles = _roles(form.getlist("role"))
+        role = " ".join(roles)[:MAX_ROLES_TEXT]
         if not access.can_invite(user):
             return not_found(request, user)
         if not csrf_ok(request, form):
             return page(request, "invite.html.j2", status=400, user=user, link=None,
-                        role=role, error="The form was out of date. Please try again.")
-        token = access.invite(books, [role], by=user)
+                        role=role, roles=[], error="The form was out of date. Please try "
+                        "again.")
+        token = access.invite(books, roles, by=user) if 0 < len(roles) <= MAX_ROLES else None
         if token is None:
-            # The same words whether the role is malformed, someone else's or unknown.
+            # The same words whether a role is malformed, someone else's or unknown.
             return page(request, "invite.html.j2", status=400, user=user, link=None,
-                        role=role, error="You cannot invite someone with that role. "
-                        "Check it is one of your own people or your own organisation.")
+                        role=role, roles=[], error="You cannot invite someone with that "
+                        "role. Check each is one of your own people, their pools or your "
+                        "own organisation.")
         link = str(request.url_for("invite_accept_form", token=token))
-        return page(request, "invite.html.j2", user=user, link=link, role=role, error=None)
+        return page(request, "invite.html.j2", user=user, link=link, role=role, roles=roles,
+                    error=None)
 
     @app.get("/invite/{token}", name="invite_accept_form")
     def invite_accept_form(request: Request, token: str):
@@ -71,13 +83,30 @@ def routes(app: FastAPI, books) -> None:
         if password != again:
             return page(request, "invite_accept.html.j2", status=400, token=token,
                         username=username, error="The two passwords are not the same.")
-        try:
-            uid = access.accept_invitation(books, token, username, password)
+        address = request.client.host if request.client else "unknown"  # web/addresses.py
+        try:  # Argon2 in the hashing pool, never on the event loop (web/limits.py)
+            uid = await off_loop(access.accept_invitation, books, token, username, password,
+                                 address)
+        except access.TooManyAttempts:
+            return page(request, "invite_accept.html.j2", status=429, token=token,
+                        username=username, error="Too many attempts. Please wait 15 "
+                        "minutes and try again.")
         except UsageError as err:
             return page(request, "invite_accept.html.j2", status=400, token=token,
                         username=username, error=_sentence(str(err)))
         start_session(request, uid)
         return RedirectResponse("/", status_code=303)
+
+
+MAX_ROLES = 20  # roles in one invitation: a person and their pools, or a few colleagues
+MAX_ROLES_TEXT = 2000  # characters of the role field kept to show back
+
+
+def _roles(values: list) -> list[str]:
+    """The roles asked for: the field's words (spaces or commas between them), each once,
+    in the order given."""
+    words = " ".join(str(v) for v in values)[:MAX_ROLES_TEXT].replace(",", " ").split()
+    return list(dict.fromkeys(words))
 
 
 def _sentence(text: str) -> str:
