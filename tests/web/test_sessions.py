@@ -143,3 +143,37 @@ def test_csrf_on_a_signed_in_page_still_guards_sign_out(site):
     assert client.post("/logout", data={"csrf_token": theirs}).status_code == 303
     assert reads(client)
     assert csrf_of(client.get("/").text) != theirs
+
+
+def test_checking_a_session_never_waits_for_a_writer(site):
+    """Every page checks its session on the server; on SQLite that read must not queue
+    behind a write (an access-log record, a sign-in, a scenario run holding the lock),
+    as it did when the web view's reads began IMMEDIATE (docs/reliability.md#audit-log)."""
+    import threading
+    import time
+
+    from ledger.store import audit
+
+    client = site.sign_in(fresh_user(site))
+    token = __import__("json").loads(__import__("base64").b64decode(
+        client.cookies[COOKIE].rsplit(".", 2)[0]))["token"]
+    books = site.app.state.web.books
+    holding, release = threading.Event(), threading.Event()
+
+    def writer():
+        with books.begin() as store:  # the write lock, held with a record not yet committed
+            audit.append(store.conn, store.lid, audit.READ, key="holder:H1",
+                         body={"via": "test"})
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        started = time.perf_counter()
+        assert access.session_user(books, token) is not None
+        assert time.perf_counter() - started < 2
+    finally:
+        release.set()
+        thread.join()

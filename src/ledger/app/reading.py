@@ -35,6 +35,7 @@ class Books:
         self.ledger = ledger
         self.mode = mode
         self._engine = None
+        self._reader = None
 
     @classmethod
     def at(cls, db_url: str | None, ledger: str, mode: str = "read") -> Books:
@@ -60,8 +61,21 @@ class Books:
     @contextmanager
     def read(self) -> Iterator[DbStore]:
         """A store on one connection; exit 2 if the database has no such ledger."""
-        with self.engine.connect() as conn:
+        with self._read_engine().connect() as conn:
             yield self._existing(DbStore(conn, self.ledger))
+
+    def _read_engine(self):
+        """The web view's reads of a SQLite file go through a read-only connection (a
+        deferred transaction), so in WAL mode they never queue behind a write (the access
+        log, a sign-in) nor make one wait: docs/reliability.md#audit-log."""
+        if self.mode != "serve" or not self.url.startswith("sqlite:///"):
+            return self.engine
+        if self._reader is None:
+            self.engine  # noqa: B018 (the write engine first: it made the WAL files)
+            from ledger.store.schema import make_engine
+
+            self._reader = make_engine(self.url, read_only=True)
+        return self._reader
 
     @contextmanager
     def begin(self) -> Iterator[DbStore]:
@@ -82,6 +96,9 @@ class Books:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+        if self._reader is not None:
+            self._reader.dispose()
+            self._reader = None
 
 
 # ---------------------------------------------------------------- the ids a command names
