@@ -223,61 +223,87 @@ def second_step(books, pending: Pending, code: str, address: str,
                 recovery: bool = False) -> User | None:
     """Complete a sign-in with the code from the app (or a recovery code, which is then
     spent): the user, or None after counting the failure (`access.TooManyAttempts`, with
-    nothing checked, past the rate limit). A code's time step is accepted only once."""
-    at = seconds()
+    nothing checked, past the rate limit). A code's time step is accepted only once.
+    A recovery code is checked (Argon2) with no transaction open, as a password is, and
+    counts as a failure until it is found right."""
+    at, when = seconds(), access.now()
     with books.begin() as store:
         conn, lid = store.conn, store.lid
         audit.lock(conn, lid)
         found = _pending_sign_in(conn, lid, pending, at)
-        if found is None or pending.step != "code":
+        state = _state(conn, lid, found.id) if found is not None else None
+        if found is None or state is None or pending.step != "code":
             return None
-        access.check_limit(conn, lid, found.username, address, access.now())
-        state = _state(conn, lid, found.id)
-        if state is None:
-            return None
-        if _passed(conn, lid, found, state, code, at, recovery):
+        access.check_limit(conn, lid, found.username, address, when)
+        access.count_failure(conn, lid, found.username, address, when)
+        if not recovery:
+            step = _step_of(state.secret, code, at)
+            if step is None or step <= state.last_step:
+                return None
+            access.uncount_failure(conn, lid, found.username, address, when)
+            audit.append(conn, lid, CODE_USED, user_id=found.id, key=found.username,
+                         body={"step": step})
             access.clear_failures(conn, lid, found.username)
             return found.user()
-        access.count_failure(conn, lid, found.username, address, access.now())
+    place = _recovery_place(state, code)
+    if place is None:
         return None
-
-
-def _passed(conn: Connection, lid: int, found: access.SignIn, state: State, code: str,
-            at: float, recovery: bool) -> bool:
-    """Is `code` right (and record its use)?"""
-    if recovery:
-        place = _recovery_place(state, code)
-        if place is None:
-            return False
+    with books.begin() as store:
+        conn, lid = store.conn, store.lid
+        audit.lock(conn, lid)
+        found = _pending_sign_in(conn, lid, pending, seconds())
+        now = _state(conn, lid, pending.uid)
+        if found is None or now is None or now.seq != state.seq or place in now.used:
+            return None  # changed meanwhile, or the code spent by a sign-in racing this
+        access.uncount_failure(conn, lid, found.username, address, when)
         audit.append(conn, lid, RECOVERY_CODE_USED, user_id=found.id, key=found.username,
-                     body={"index": place, "left": state.recovery_left - 1})
-        return True
-    step = _step_of(state.secret, code, at)
-    if step is None or step <= state.last_step:
-        return False
-    audit.append(conn, lid, CODE_USED, user_id=found.id, key=found.username,
-                 body={"step": step})
-    return True
+                     body={"index": place, "left": now.recovery_left - 1})
+        access.clear_failures(conn, lid, found.username)
+        return found.user()
 
 
 # ---------------------------------------------------------------- turning it on and off
 
 
-def _turn_on(conn: Connection, lid: int, found: access.SignIn, key: str, code: str,
-             address: str, at: float) -> list[str] | None:
-    access.check_limit(conn, lid, found.username, address, access.now())
-    step = _step_of(key, code, at)
-    if step is None:
-        access.count_failure(conn, lid, found.username, address, access.now())
-        return None
+def _confirm(books, uid: int, key: str, code: str, address: str, at: float,
+             pending: Pending | None) -> tuple[access.SignIn, int] | None:
+    """The sign-in and the step of a right code from the new key (None after counting a
+    wrong one); `pending`, when setting up right after the password, must still hold."""
+    with books.begin() as store:
+        conn, lid = store.conn, store.lid
+        found = (access._state(conn, lid, uid) if pending is None
+                 else _pending_sign_in(conn, lid, pending, at))
+        if found is None or found.removed:
+            return None
+        access.check_limit(conn, lid, found.username, address, access.now())
+        step = _step_of(key, code, at)
+        if step is None:
+            access.count_failure(conn, lid, found.username, address, access.now())
+            return None
+        return found, step
+
+
+def _set(books, uid: int, seq: int, key: str, step: int, pending: Pending | None
+         ) -> tuple[User, list[str]] | None:
+    """Record the key and ten new recovery codes (hashed before the transaction, so no
+    lock is held while Argon2 works), ending every session of the sign-in; None if the
+    sign-in changed meanwhile."""
     codes = _new_recovery_codes()
     hasher = _recovery_hasher()
-    access._end_sessions(conn, lid, found, "two-factor turned on")
-    audit.append(conn, lid, TWO_FACTOR_SET, user_id=found.id, key=found.username, body={
-        "secret": key, "recovery": [hasher.hash(c) for c in codes], "step": step,
-        "via": "web"})
-    access.clear_failures(conn, lid, found.username)
-    return [shown(c) for c in codes]
+    hashes = [hasher.hash(c) for c in codes]
+    with books.begin() as store:
+        conn, lid = store.conn, store.lid
+        audit.lock(conn, lid)
+        found = access._state(conn, lid, uid)
+        if found is None or found.removed or found.changed_seq != seq:
+            return None
+        if pending is not None and is_on(conn, lid, uid):
+            return None  # set up meanwhile in another browser
+        access._end_sessions(conn, lid, found, "two-factor turned on")
+        audit.append(conn, lid, TWO_FACTOR_SET, user_id=uid, key=found.username, body={
+            "secret": key, "recovery": hashes, "step": step, "via": "web"})
+        access.clear_failures(conn, lid, found.username)
+        return found.user(), [shown(c) for c in codes]
 
 
 def turn_on(books, user: User, key: str, code: str, address: str) -> list[str] | None:
@@ -285,14 +311,11 @@ def turn_on(books, user: User, key: str, code: str, address: str) -> list[str] |
     codes) with the key they were shown and a code their app made from it. The ten new
     recovery codes, to show once; None after counting a wrong code. Every session of the
     user ends (the page starts a new one for the browser that did it)."""
-    at = seconds()
-    with books.begin() as store:
-        conn, lid = store.conn, store.lid
-        audit.lock(conn, lid)
-        found = access._state(conn, lid, user.id)
-        if found is None or found.removed:
-            return None
-        return _turn_on(conn, lid, found, key, code, address, at)
+    confirmed = _confirm(books, user.id, key, code, address, seconds(), None)
+    if confirmed is None:
+        return None
+    done = _set(books, user.id, confirmed[0].changed_seq, key, confirmed[1], None)
+    return done[1] if done else None
 
 
 def enrol(books, pending: Pending, key: str, code: str, address: str
@@ -300,34 +323,32 @@ def enrol(books, pending: Pending, key: str, code: str, address: str
     """A sign-in that must have two-factor sets it up right after its password: the user
     and the recovery codes (the sign-in is then complete), or None (a wrong code, counted;
     or the pending step no longer holds)."""
-    at = seconds()
-    with books.begin() as store:
-        conn, lid = store.conn, store.lid
-        audit.lock(conn, lid)
-        found = _pending_sign_in(conn, lid, pending, at)
-        if found is None or pending.step != "enrol" or is_on(conn, lid, found.id):
-            return None
-        codes = _turn_on(conn, lid, found, key, code, address, at)
-        return (found.user(), codes) if codes is not None else None
+    if pending.step != "enrol":
+        return None
+    confirmed = _confirm(books, pending.uid, key, code, address, seconds(), pending)
+    if confirmed is None:
+        return None
+    return _set(books, pending.uid, pending.seq, key, confirmed[1], pending)
 
 
-def turn_off(books, user: User, code: str, address: str, recovery: bool = False) -> bool:
-    """A signed-in user turns two-factor off with a code from their app (or a recovery
-    code). False after counting a wrong code. Every session of the user ends."""
-    at = seconds()
+def turn_off(books, user: User, code: str, address: str) -> bool:
+    """A signed-in user turns two-factor off with a current code from their app. False
+    after counting a wrong code. Every session of the user ends."""
+    at, when = seconds(), access.now()
     with books.begin() as store:
         conn, lid = store.conn, store.lid
         audit.lock(conn, lid)
         found = access._state(conn, lid, user.id)
-        if found is None or found.removed:
+        state = _state(conn, lid, user.id)
+        if found is None or found.removed or state is None:
             return False
-        access.check_limit(conn, lid, found.username, address, access.now())
-        state = _state(conn, lid, found.id)
-        if state is None:
+        access.check_limit(conn, lid, found.username, address, when)
+        step = _step_of(state.secret, code, at)
+        if step is None or step <= state.last_step:
+            access.count_failure(conn, lid, found.username, address, when)
             return False
-        if not _passed(conn, lid, found, state, code, at, recovery):
-            access.count_failure(conn, lid, found.username, address, access.now())
-            return False
+        audit.append(conn, lid, CODE_USED, user_id=found.id, key=found.username,
+                     body={"step": step})
         access._end_sessions(conn, lid, found, "two-factor turned off")
         audit.append(conn, lid, TWO_FACTOR_REMOVED, user_id=found.id, key=found.username,
                      body={"via": "web"})

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from ledger.app import access
+from ledger.app import access, two_factor
 from ledger.app.reading import Books
 from ledger.cli.common import db_option
 from ledger.errors import UsageError
@@ -121,6 +121,28 @@ def user_sessions(username: str, revoke: bool, db_url: str | None, ledger: str) 
         click.echo(f"{username} has no open session")
 
 
+@user.command("two-factor")
+@click.argument("username")
+@click.option("--off", is_flag=True,
+              help="Turn it off (for someone who lost their phone and recovery codes); "
+                   "every session of the sign-in ends at once.")
+@db_option
+def user_two_factor(username: str, off: bool, db_url: str | None, ledger: str) -> None:
+    """Say whether USERNAME has two-factor sign-in on; with --off, turn it off
+    (docs/web.md#two-factor)."""
+    books = Books.at(db_url, ledger, mode="write" if off else "read")
+    if off:
+        ended = two_factor.reset(books, username)
+        click.echo(f"two-factor sign-in turned off for {username}; {_ended(ended)}")
+        return
+    found = two_factor.status(books, username)
+    if found.on:
+        click.echo(f"{username}: two-factor sign-in on since {_minute(found.since)} UTC; "
+                   f"{found.recovery_left} recovery codes left")
+    else:
+        click.echo(f"{username}: two-factor sign-in off")
+
+
 def _password() -> str:
     """The first line of standard input; at a terminal, typed twice without being shown
     (so it is in neither the command line, the shell's history nor the screen)."""
@@ -166,7 +188,24 @@ def invite_base(base_url: str | None) -> str:
     return parts.geturl().rstrip("/")
 
 
-@click.command()
+class _ServeCommand(click.Command):
+    """`--require-two-factor council provider auditor`: the kinds may follow the option
+    one after another (serve takes no arguments), as well as each after its own option."""
+
+    def parse_args(self, ctx, args):
+        spread, after = [], None  # after: the args since --require-two-factor
+        for arg in args:
+            if arg.startswith("-"):
+                after = 0 if arg == "--require-two-factor" else None
+            elif after is not None:
+                if after:
+                    spread.append("--require-two-factor")
+                after += 1
+            spread.append(arg)
+        return super().parse_args(ctx, spread)
+
+
+@click.command(cls=_ServeCommand)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (localhost only by default).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
@@ -177,9 +216,14 @@ def invite_base(base_url: str | None) -> str:
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="ADDR|CIDR",
               help="A reverse proxy whose X-Forwarded-For (and -Proto) is believed; "
                    "repeatable. From any other peer the header is ignored.")
+@click.option("--require-two-factor", "require_two_factor", multiple=True,
+              metavar="ROLE...", help="Require two-factor sign-in of every sign-in with a "
+              "role of these kinds: council, provider, auditor, holder, pool "
+              "(docs/web.md#two-factor).")
 @db_option
 def serve(host: str, port: int, workers: int, https_only: bool,
-          trusted_proxies: tuple[str, ...], db_url: str | None, ledger: str) -> None:
+          trusted_proxies: tuple[str, ...], require_two_factor: tuple[str, ...],
+          db_url: str | None, ledger: str) -> None:
     """Serve the ledger's statements, read-only, behind a sign-in (docs/web.md)."""
     import os
 
@@ -189,6 +233,7 @@ def serve(host: str, port: int, workers: int, https_only: bool,
     from ledger.web.app import create_app
 
     proxies = tuple(str(n) for n in trusted_networks(trusted_proxies))  # a bad one: exit 2
+    require = tuple(sorted(two_factor.check_kinds(require_two_factor)))  # likewise
 
     books = Books.at(db_url, ledger, mode="write")
     url = books.url
@@ -200,13 +245,15 @@ def serve(host: str, port: int, workers: int, https_only: bool,
     if workers > 1:
         os.environ.update(LEDGER_DATABASE_URL=url, LEDGER_NAME=ledger,
                           LEDGER_HTTPS_ONLY="1" if https_only else "0",
-                          **{ENVIRONMENT: " ".join(proxies)})
+                          **{ENVIRONMENT: " ".join(proxies)},
+                          LEDGER_REQUIRE_TWO_FACTOR=" ".join(require))
         create_app(url, ledger, https_only)  # makes the session key once, before the workers
         _started(host, port)
         _serve_workers(sock, host, port, workers)
         return
     # proxy_headers=False: the app alone decides whom to believe (web/addresses.py).
-    server = uvicorn.Server(uvicorn.Config(create_app(url, ledger, https_only, proxies),
+    server = uvicorn.Server(uvicorn.Config(create_app(url, ledger, https_only, proxies,
+                                                      require_two_factor=require),
                                            host=host, port=port, proxy_headers=False,
                                            log_level="warning"))
     _started(host, port)

@@ -24,6 +24,7 @@ from ledger.app.reading import Books
 from ledger.app.statements import KINDS, Scope, readable, statement
 from ledger.errors import LedgerError, UsageError
 from ledger.web import addresses, invites
+from ledger.web import two_factor as two_factor_pages
 from ledger.web.addresses import TrustedProxies, trusted_networks
 from ledger.web.limits import BodyLimit, off_loop
 from ledger.web.pages import (
@@ -59,7 +60,8 @@ class Web:
 
 
 def create_app(db_url: str, ledger: str = "main", https_only: bool = False,
-               trusted_proxies: tuple[str, ...] = ()) -> FastAPI:
+               trusted_proxies: tuple[str, ...] = (),
+               require_two_factor: tuple[str, ...] = ()) -> FastAPI:
     web = Web(db_url, ledger, https_only)
     app = FastAPI(title="care-ledger", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(BodyLimit)  # 413 past 64 KiB, 415 for a file upload (web/limits.py)
@@ -77,6 +79,7 @@ def create_app(db_url: str, ledger: str = "main", https_only: bool = False,
 
     _routes(app, web.books)
     invites.routes(app, web.books)
+    two_factor_pages.routes(app, web.books, require_two_factor)  # web/two_factor.py
     # Outermost: who the client is (X-Forwarded-For only from --trusted-proxy peers).
     app.add_middleware(TrustedProxies, trusted=trusted_networks(trusted_proxies))
 
@@ -94,7 +97,9 @@ def create_app_from_env() -> FastAPI:
 
     return create_app(os.environ["LEDGER_DATABASE_URL"], os.environ.get("LEDGER_NAME", "main"),
                       os.environ.get("LEDGER_HTTPS_ONLY") == "1",
-                      tuple(os.environ.get(addresses.ENVIRONMENT, "").split()))
+                      tuple(os.environ.get(addresses.ENVIRONMENT, "").split()),
+                      require_two_factor=tuple(
+                          os.environ.get("LEDGER_REQUIRE_TWO_FACTOR", "").split()))
 
 
 def _routes(app: FastAPI, books: Books) -> None:
@@ -122,6 +127,9 @@ def _routes(app: FastAPI, books: Books) -> None:
         if user is None:
             return page(request, "login.html.j2", status=401, next=target,
                         error="That username and password do not match. Please try again.")
+        second = two_factor_pages.after_password(request, books, user, target)
+        if second is not None:  # two-factor: a code (or setting it up) comes first
+            return second
         start_session(request, user.id)
         return RedirectResponse(target, status_code=303)
 
