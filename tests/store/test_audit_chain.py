@@ -268,3 +268,42 @@ def test_sign_ins_made_before_the_audit_chain_become_its_records(db_url):
         assert conn.execute(text("SELECT count(*) FROM web_invite WHERE used_at IS NULL")
                             ).scalar_one() == 1
     engine.dispose()
+
+
+def test_on_postgresql_an_append_never_waits_for_a_books_writer(tmp_path):
+    """A books writer holds its ledger's row (FOR UPDATE) for a whole batch. The audit
+    chain takes a lock of its own and has no foreign key to that row, so signing in or
+    recording a read goes on meanwhile (on SQLite there is one writer at a time anyway:
+    docs/reliability.md#audit-log)."""
+    import threading
+    import time
+
+    from tests.dbutil import empty_database
+
+    with empty_database("postgres", tmp_path) as url:
+        books = Books.at(url, "main", mode="write")
+        with books.engine.connect() as conn:
+            DbStore(conn, "main").lock_for_write()
+            conn.commit()
+        holding, release = threading.Event(), threading.Event()
+
+        def books_writer():
+            with books.engine.connect() as conn:
+                DbStore(conn, "main").lock_for_write()  # SELECT ... FOR UPDATE
+                holding.set()
+                release.wait(10)
+                conn.rollback()
+
+        thread = threading.Thread(target=books_writer)
+        thread.start()
+        try:
+            assert holding.wait(10)
+            started = time.perf_counter()
+            with books.begin() as store:
+                audit.append(store.conn, store.lid, audit.READ, key="holder:H1",
+                             body={"via": "test"})
+            assert time.perf_counter() - started < 2
+        finally:
+            release.set()
+            thread.join()
+        books.dispose()
