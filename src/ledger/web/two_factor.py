@@ -136,7 +136,7 @@ def routes(app: FastAPI, books, require: Iterable[str] = ()) -> None:
             return _timed_out(request)
         try:
             user = await off_loop(two_factor.second_step, books, pending, code,
-                                           _address(request), recovery)
+                                  _address(request), recovery)
         except access.TooManyAttempts:
             return code_page(request, 429, **{"recovery_error" if recovery else "error":
                                               TOO_MANY})
@@ -176,34 +176,36 @@ def routes(app: FastAPI, books, require: Iterable[str] = ()) -> None:
         code = str(form.get("code", ""))[:100]
         user = signed_in(request, books)
         found = None if user is not None else _pending(request, "enrol")
-        if user is None and found is None:
+        if found is not None:
+            who = two_factor.pending_user(books, found[0])
+        elif user is not None:
+            who = user
+        else:
             return to_login(request)
-        pending_user = user or two_factor.pending_user(books, found[0])
-        if pending_user is None:
+        if who is None:
             return _timed_out(request)
-        if not csrf_ok(request, form):
-            return setup_page(request, user, pending_user.username, 400, OUT_OF_DATE)
         key = request.session.get(KEY)
-        if not isinstance(key, str):
-            return setup_page(request, user, pending_user.username, 400, OUT_OF_DATE)
+        if not csrf_ok(request, form) or not isinstance(key, str):
+            return setup_page(request, user, who.username, 400, OUT_OF_DATE)
+        codes, target = None, "/"
         try:
-            if user is not None:
-                codes = await off_loop(two_factor.turn_on, books, user, key, code,
-                                                _address(request))
-                target = "/"
+            if found is None:
+                codes = await off_loop(two_factor.turn_on, books, who, key, code,
+                                       _address(request))
             else:
                 done = await off_loop(two_factor.enrol, books, found[0], key, code,
-                                               _address(request))
-                codes, target = (done[1], found[1]) if done else (None, "/")
+                                      _address(request))
+                if done is not None:
+                    codes, target = done[1], found[1]
         except access.TooManyAttempts:
-            return setup_page(request, user, pending_user.username, 429, TOO_MANY)
+            return setup_page(request, user, who.username, 429, TOO_MANY)
         if codes is None:
-            if user is None and two_factor.pending_user(books, found[0]) is None:
+            if found is not None and two_factor.pending_user(books, found[0]) is None:
                 return _timed_out(request)
-            return setup_page(request, user, pending_user.username, 401, WRONG_CODE)
+            return setup_page(request, user, who.username, 401, WRONG_CODE)
         # Every session of the sign-in has ended; this browser starts a new one.
-        start_session(request, pending_user.id)
-        return page(request, "two_factor_codes.html.j2", user=pending_user, codes=codes,
+        start_session(request, who.id)
+        return page(request, "two_factor_codes.html.j2", user=who, codes=codes,
                     next=target)
 
     def account_page(request: Request, user: User, status: int = 200,
