@@ -152,3 +152,17 @@ def test_web_reads_are_recorded_with_the_username_and_network(db):
 ])
 def test_an_address_is_kept_only_as_its_network(address, kept):
     assert access_log.network(address) == kept
+
+
+def test_each_file_of_statement_holders_is_a_read(db, tmp_path):
+    for args in (["--council", "WBC"], ["--provider", "SH"]):
+        code, _, err = _ledger("statement", "holders", *args, "--month", "2026-04",
+                               "--format", "json", "--out", str(tmp_path / args[1]),
+                               "--db", db)
+        assert code == 0, err
+    found = [(r["kind"], r["id"], r["format"], r["subject"])
+             for r in reads(db, "--user", ME)]
+    assert found == [("holder", "H1", "json", "holder:H1"),
+                     ("holder", "H3", "json", "holder:H3"),
+                     ("isf", "H1:SH", "json", "holder:H1")]
+    assert [r["kind"] for r in reads(db, "--holder", "H3")] == ["holder"]
