@@ -166,3 +166,24 @@ def test_each_file_of_statement_holders_is_a_read(db, tmp_path):
                      ("holder", "H3", "json", "holder:H3"),
                      ("isf", "H1:SH", "json", "holder:H1")]
     assert [r["kind"] for r in reads(db, "--holder", "H3")] == ["holder"]
+
+
+def test_a_web_read_that_cannot_be_recorded_is_not_given(db):
+    from ledger.app import access
+    from tests.web.conftest import PASSWORD, Site, cheap_hasher
+
+    site = Site(db)
+    try:
+        with mock.patch.object(access, "_hasher", cheap_hasher):
+            access.add_sign_in(site.app.state.web.books, "sh-staff", PASSWORD,
+                               ["provider:SH"])
+        client = site.sign_in("sh-staff")
+        path = "/statements/isf/H1:SH?month=2026-04"
+        with mock.patch.object(access_log._writer, "__enter__",
+                               side_effect=OSError("disk full")):
+            refused = client.get(path)
+        assert refused.status_code == 404 and "Ann Example" not in refused.text
+        assert client.get(path).status_code == 200  # recorded, so given
+        assert len(reads(db, "--user", "sh-staff")) == 1
+    finally:
+        site.close()
