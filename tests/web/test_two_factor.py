@@ -405,6 +405,23 @@ def test_a_session_from_before_the_requirement_is_sent_to_set_it_up(site, strict
     assert reads(before)
 
 
+def test_someone_invited_with_a_required_role_sets_it_up_before_reading(strict, clock):
+    token = access.invite(strict.app.state.web.books, ["council:WBC"])
+    client = strict.client()
+    form = client.get(f"/invite/{token}")
+    username = f"tfinv{next(_names)}-{strict.url[:6].strip(':')}"
+    made = client.post(f"/invite/{token}", data={
+        "csrf_token": csrf_of(form.text), "username": username, "password": PASSWORD,
+        "password_again": PASSWORD})
+    assert made.status_code == 303, made.text
+    for path in [made.headers["location"], COUNCIL_PAGE]:
+        answer = client.get(path)
+        assert answer.status_code == 303, path
+        assert answer.headers["location"] == "/account/two-factor/setup", path
+    set_up(client, clock)
+    assert reads(client, COUNCIL_PAGE)
+
+
 def test_roles_not_required_sign_in_as_before(strict):
     client = strict.client()
     answer = strict.login(client, "ann", next=PAGE)
