@@ -307,3 +307,31 @@ def test_on_postgresql_an_append_never_waits_for_a_books_writer(tmp_path):
             release.set()
             thread.join()
         books.dispose()
+
+
+def test_a_removed_newest_record_is_caught_by_the_kept_audit_head(books):
+    """Deleting the newest record (here a removal, which would bring the sign-in back)
+    leaves a shorter chain that is valid in itself: the `audit:` line kept from an
+    earlier verify is what shows it, through --expect-audit-head, at the command line."""
+    from click.testing import CliRunner
+
+    from ledger.cli import cli
+
+    access.remove_sign_in(books, "audit")
+    line = [text_ for _, text_ in _verified(books).lines if text_.startswith("audit: ")][0]
+    kept = line.rsplit(" ", 1)[1]
+    held = CliRunner().invoke(cli, ["verify", "--db", books.url, "--expect-audit-head", kept])
+    assert held.exit_code == 0, held.output
+    assert "audit head" in held.output and "still held; 0 records added since" in held.output
+    _drop_guards(books)
+    _raw(books, "DELETE FROM audit_record WHERE kind = 'user_removed' AND key = 'audit'")
+    assert _verified(books).ok  # a valid chain, one record shorter
+    assert access.sign_in_named(books, "audit")  # the removal is undone
+    done = CliRunner().invoke(cli, ["verify", "--db", books.url, "--expect-audit-head", kept])
+    assert done.exit_code == 1
+    assert "the audit chain no longer holds head" in done.output
+    bad = CliRunner().invoke(cli, ["verify", "--db", books.url, "--expect-audit-head", "x"])
+    from ledger.errors import UsageError  # one line and exit 2 from `ledger`
+
+    assert isinstance(bad.exception, UsageError)
+    assert str(bad.exception).startswith("--expect-audit-head: 'x' is not N:HASH")

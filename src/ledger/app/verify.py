@@ -30,15 +30,21 @@ class Verified:
 
 
 def verify(db_url: str | None, only: str | None = None,
-           expect_head: str | None = None) -> Verified:
+           expect_head: str | None = None, expect_audit_head: str | None = None) -> Verified:
     """Verify every ledger of the database (or only `only`); with `expect_head` (`N:HASH`
-    as verify printed it), also that the chain still holds that head."""
-    expected = None
+    as verify printed it), also that the chain still holds that head; with
+    `expect_audit_head` (the `audit:` line's head), that the audit chain still holds it."""
+    expected = audit_expected = None
     if expect_head is not None:
         try:
             expected = parse_head(expect_head)
         except ValueError as err:
             raise UsageError(f"--expect-head: {err}") from None
+    if expect_audit_head is not None:
+        try:
+            audit_expected = parse_head(expect_audit_head)
+        except ValueError as err:
+            raise UsageError(f"--expect-audit-head: {err}") from None
     heads: list[tuple[str, ChainHead]] = []
     audits: list[tuple[str, AuditHead]] = []
     problem = note = None
@@ -46,9 +52,11 @@ def verify(db_url: str | None, only: str | None = None,
         if only is not None:
             existing_ledger(conn, only)
         ledgers = [only] if only is not None else (names(conn) or ["main"])
-        if expected is not None and len(ledgers) > 1:
-            raise UsageError("--expect-head needs --ledger NAME when the database holds "
-                             f"several ledgers ({', '.join(ledgers)})")
+        for option, given in (("--expect-head", expected),
+                              ("--expect-audit-head", audit_expected)):
+            if given is not None and len(ledgers) > 1:
+                raise UsageError(f"{option} needs --ledger NAME when the database holds "
+                                 f"several ledgers ({', '.join(ledgers)})")
         for name in ledgers:
             head = ChainHead(watch=expected or (-1, ""))  # remember only what is asked
             heads.append((name, head))
@@ -59,7 +67,7 @@ def verify(db_url: str | None, only: str | None = None,
                 except NotReplayable as err:
                     note = str(err)
             if problem is None:
-                problem = _audit_break(conn, name, audits)
+                problem = _audit_break(conn, name, audits, audit_expected)
             if problem is not None:
                 if len(ledgers) > 1:
                     problem = f"ledger {name}: {problem}"
@@ -74,6 +82,16 @@ def verify(db_url: str | None, only: str | None = None,
             found.lines.append((False, f"verify: head {expected[0]}:{expected[1][:12]}... "
                                        f"still held; {head.journals - expected[0]} journals "
                                        "added since"))
+    if problem is None and audit_expected is not None:
+        if not audits[0][1].held:
+            problem = (f"the audit chain no longer holds head {audit_expected[0]}:"
+                       f"{audit_expected[1]}: a record at or before it was removed or "
+                       "rewritten")
+        else:
+            found.lines.append((False, f"verify: audit head {audit_expected[0]}:"
+                                       f"{audit_expected[1][:12]}... still held; "
+                                       f"{audits[0][1].records - audit_expected[0]} "
+                                       "records added since"))
     if note:
         found.lines.append((False, f"verify: note: {note}"))
     found.problem = problem
@@ -92,12 +110,15 @@ def verify(db_url: str | None, only: str | None = None,
     return found
 
 
-def _audit_break(conn, name: str, audits: list) -> str | None:
+def _audit_break(conn, name: str, audits: list, watch: tuple[int, str] | None
+                 ) -> str | None:
     """The first problem of the ledger's audit chain, or None (and its head noted)."""
     lid = ledger_id_of(conn, name)
+    head = AuditHead(watch=watch)
     if lid is None:
+        head.reached()
+        audits.append((name, head))
         return None
-    head = AuditHead()
     problems = verify_chain(conn, lid, head)
     audits.append((name, head))
     return f"audit chain: {problems[0]}" if problems else None

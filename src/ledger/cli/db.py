@@ -39,10 +39,14 @@ def stats(fmt: str, output: Path | None, db_url: str | None, ledger: str) -> Non
 @click.command()
 @click.option("--expect-head", default=None, metavar="N:HASH",
               help="Also fail unless the chain still holds this head (from an earlier run).")
+@click.option("--expect-audit-head", default=None, metavar="N:HASH",
+              help="Also fail unless the audit chain (sign-ins, sessions, reads) still holds "
+                   "this head (the `audit:` line of an earlier run).")
 @click.option("--db", "db_url", default=None, metavar="URL", help=DB_HELP)
 @click.option("--ledger", "only", default=None, metavar="NAME",
               help="Only this ledger (default: $LEDGER_NAME if set, else every ledger).")
-def verify(expect_head: str | None, db_url: str | None, only: str | None) -> None:
+def verify(expect_head: str | None, expect_audit_head: str | None, db_url: str | None,
+           only: str | None) -> None:
     """Recompute every invariant from the stored rows, replay the recorded events and
     compare; exit 1 naming the first break. The last line is the chain's head (one line
     per ledger when there are several)."""
@@ -50,7 +54,7 @@ def verify(expect_head: str | None, db_url: str | None, only: str | None) -> Non
 
     if only is not None or os.environ.get("LEDGER_NAME"):
         only = _ledger_name(None, None, only)
-    found = check(db_url, only, expect_head)
+    found = check(db_url, only, expect_head, expect_audit_head)
     for to_stderr, line in found.lines:
         click.echo(line, err=to_stderr)
     if not found.ok:

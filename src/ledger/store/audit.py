@@ -154,13 +154,20 @@ def records(conn: Connection, lid: int, *, kinds: Iterable[str] | None = None,
 
 @dataclass
 class AuditHead:
-    """How far `verify_chain` read: the number of records and the newest one's hash."""
+    """How far `verify_chain` read: the number of records and the newest one's hash;
+    `held` whether the chain passed through `watch` (an earlier head, `N:HASH`)."""
 
     records: int = 0
     hash: str = GENESIS_HASH
+    watch: tuple[int, str] | None = None
+    held: bool = False
 
     def text(self) -> str:
         return f"{self.records}:{self.hash}"
+
+    def reached(self) -> None:
+        if self.watch == (self.records, self.hash):
+            self.held = True
 
 
 def verify_chain(conn: Connection, lid: int, head: AuditHead | None = None) -> list[str]:
@@ -170,7 +177,8 @@ def verify_chain(conn: Connection, lid: int, head: AuditHead | None = None) -> l
     `user_added` record's, a username is not taken twice at once, roles, passwords,
     removals and sessions are only for sign-ins that exist (and are not removed), a
     session ends only once it started, an invitation is used only once it was made and
-    only once. `head`, when given, is filled in with the chain's head."""
+    only once. `head`, when given, is filled in with the chain's head (and whether it
+    passed through its `watch`)."""
     head = head if head is not None else AuditHead()
     problems: list[str] = []
     r = m.AuditRecord
@@ -181,6 +189,7 @@ def verify_chain(conn: Connection, lid: int, head: AuditHead | None = None) -> l
     invites: set[str] = set()
     used: set[str] = set()
     expect_prev, expect_seq, last_id = GENESIS_HASH, 1, 0
+    head.reached()
     rows = conn.execute(select(r.id, r.seq, r.at, r.kind, r.user_id, r.key, r.body,
                                r.prev_hash, r.hash).where(r.ledger_id == lid).order_by(r.seq))
     for row in rows:
@@ -200,6 +209,7 @@ def verify_chain(conn: Connection, lid: int, head: AuditHead | None = None) -> l
             row, users, live, removed, sessions, invites, used))
         expect_prev, expect_seq, last_id = row.hash, row.seq + 1, row.id
         head.records, head.hash = row.seq, row.hash
+        head.reached()
     return problems
 
 
