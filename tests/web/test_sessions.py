@@ -177,3 +177,14 @@ def test_checking_a_session_never_waits_for_a_writer(site):
     finally:
         release.set()
         thread.join()
+
+
+def test_a_sign_in_removed_after_its_password_was_checked_gets_no_session(site):
+    """Removal and sign-in racing: the session is started under the audit lock, only for
+    a sign-in still there, so verify never finds a session of a removed sign-in."""
+    books = site.app.state.web.books
+    username = fresh_user(site)
+    with mock.patch.object(access, "_hasher", cheap_hasher):
+        user = access.sign_in(books, username, PASSWORD, "127.0.0.1")
+    access.remove_sign_in(books, username)
+    assert access.start_session(books, user.id) is None

@@ -408,15 +408,20 @@ def _stamp(at: dt.datetime) -> str:
     return at.isoformat(sep=" ", timespec="microseconds")
 
 
-def start_session(books, uid: int) -> str:
+def start_session(books, uid: int) -> str | None:
     """A new session for the sign-in `uid` (a `session_started` record); its token, for
-    the cookie. Only the token's SHA-256 is stored."""
+    the cookie, or None if the sign-in was removed since its password was checked. Only
+    the token's SHA-256 is stored."""
     token = secrets.token_urlsafe(32)
     at = now()
     with books.begin() as store:
-        audit.append(store.conn, store.lid, audit.SESSION_STARTED, user_id=uid,
-                     key=_digest(token), at=at,
-                     body={"expires": _stamp(at + dt.timedelta(days=SESSION_DAYS))})
+        conn, lid = store.conn, store.lid
+        audit.lock(conn, lid)  # a removal cannot slip in between the check and the start
+        state = _state(conn, lid, uid)
+        if state is None or state.removed:
+            return None
+        audit.append(conn, lid, audit.SESSION_STARTED, user_id=uid, key=_digest(token),
+                     at=at, body={"expires": _stamp(at + dt.timedelta(days=SESSION_DAYS))})
     return token
 
 

@@ -130,7 +130,9 @@ def _routes(app: FastAPI, books: Books) -> None:
         second = two_factor_pages.after_password(request, books, user, target)
         if second is not None:  # two-factor: a code (or setting it up) comes first
             return second
-        start_session(request, user.id)
+        if not start_session(request, user.id):  # removed since its password was checked
+            return page(request, "login.html.j2", status=401, next=target,
+                        error="That username and password do not match. Please try again.")
         return RedirectResponse(target, status_code=303)
 
     @app.post("/logout")

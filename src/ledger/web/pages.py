@@ -108,12 +108,16 @@ def signed_in(request: Request, books) -> User | None:
     return user
 
 
-def start_session(request: Request, uid: int) -> None:
+def start_session(request: Request, uid: int) -> bool:
     """A new session on sign-in (no fixation): a new random token, the only thing the
-    cookie carries; the session itself is a record on the server."""
+    cookie carries; the session itself is a record on the server. False (and no session)
+    if the sign-in was removed a moment ago."""
     token = access.start_session(request.app.state.web.books, uid)
+    if token is None:
+        return False
     request.session.clear()
     request.session["token"] = token
+    return True
 
 
 def end_session(request: Request) -> None:
