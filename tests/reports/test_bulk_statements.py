@@ -90,7 +90,7 @@ def test_every_file_is_what_the_one_person_command_writes(name, db_url, tmp_path
     engine.dispose()
     runner = CliRunner()
     for number, (start, end) in enumerate(PERIODS):
-        for fmt in ("json", "html"):
+        for fmt in ("json", "html", "xlsx"):  # a workbook too, byte for byte (no time in it)
             out = tmp_path / f"bulk-{number}-{fmt}"
             assert _bulk(db_url, holders, start, end, fmt, out) == len(holders)
             assert sorted(p.name for p in out.iterdir()) == sorted(

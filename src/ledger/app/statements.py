@@ -43,7 +43,7 @@ from ledger.reports.bulk import holder_statements, holders_for
 
 # `isf` is a provider's statement of one ISF it holds, named `HOLDER:PROVIDER`.
 KINDS = ("holder", "pool", "provider", "council", "isf")
-FORMATS = ("json", "html", "pdf")  # of the bulk writer's files
+FORMATS = ("json", "html", "pdf", "xlsx")  # of the bulk writer's files
 CLI_FORMATS: tuple[str, ...] = ("text", "json", "html", "pdf", "xlsx")
 WEB_FORMATS: tuple[str, ...] = ("html", "pdf", "xlsx")
 
@@ -498,7 +498,7 @@ def _write_isf_statements(store, provider: str, holders: list[str], period: Peri
     from ledger.files import write_whole
 
     if fmt not in FORMATS:
-        raise UsageError(f"--format {fmt!r}: give json, html or pdf")
+        raise UsageError(f"--format {fmt!r}: give json, html, pdf or xlsx")
     out_dir.mkdir(parents=True, exist_ok=True)
     written = 0
     for holder in holders:
@@ -524,7 +524,7 @@ def write_holder_statements(store, holders: Iterable[str], start: dt.date, end: 
     from ledger.files import write_whole
 
     if fmt not in FORMATS:
-        raise UsageError(f"--format {fmt!r}: give json, html or pdf")
+        raise UsageError(f"--format {fmt!r}: give json, html, pdf or xlsx")
     period = Period(start, end)
     holders = list(dict.fromkeys(holders))
     parties = store.parties("holder", as_of=end)

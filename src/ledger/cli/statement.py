@@ -40,12 +40,7 @@ def _write(kind: str, ident: str, period: Period, reader: Operator, fmt: str,
                            version=asked)
     _unlogged(found.logged)
     variant = _variant(easy_read, large_print, found.preference)
-    if fmt == "xlsx":  # the statement's tables, one sheet each (docs/statements.md#xlsx)
-        from ledger.reports.statement_sheet import statement_xlsx
-
-        content = statement_xlsx(found.document)
-    else:
-        content = found.render(fmt, variant)
+    content = found.render(fmt, variant)
     _to_output(output, lambda out: out.write(content), binary=True)
 
 
@@ -83,8 +78,9 @@ def statement_holder(holder: str, date_from, date_to, month, fmt: str, easy_read
               help="Every person whose ISF provider P held open in the month: P's "
                    "statement of that ISF.")
 @click.option("--month", required=True, metavar="YYYY-MM", help="The month.")
-@click.option("--format", "fmt", type=click.Choice(["json", "html", "pdf"]), default="html",
-              help="html (default), json or pdf.")
+@click.option("--format", "fmt", type=click.Choice(["json", "html", "pdf", "xlsx"]),
+              default="html", help="html (default), json, pdf or xlsx (the tables, a sheet "
+                                   "each).")
 @click.option("--out", "out_dir", required=True,
               type=click.Path(path_type=Path, file_okay=False),
               help="The folder for the files (made if missing): one per person, HOLDER.EXT.")

@@ -55,7 +55,12 @@ def version_for(preference: str | None, asked: str | None = None) -> str:
 def render_statement(document: Document, data: dict, fmt: str, variant: str) -> bytes:
     """The bytes of one statement file, the same for `ledger statement ...` and for
     `ledger statement holders`: JSON is the data; text, HTML and PDF are the document in
-    the version."""
+    the version; xlsx is the document's tables, a sheet each, in any version
+    (docs/statements.md#xlsx)."""
+    if fmt == "xlsx":
+        from ledger.reports.statement_sheet import statement_xlsx
+
+        return statement_xlsx(document)
     if fmt == "pdf":
         return render_pdf(document, variant)
     if fmt == "json":

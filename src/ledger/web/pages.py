@@ -180,9 +180,7 @@ def statement_response(request: Request, user: User, found: Statement, fmt: str)
                         headers={**SECURITY_HEADERS,
                                  "Content-Disposition": _attachment(f"{filename}.pdf")})
     if fmt == "xlsx":
-        from ledger.reports.statement_sheet import statement_xlsx
-
-        return Response(statement_xlsx(found.document), media_type=XLSX_TYPE,
+        return Response(found.render("xlsx", version), media_type=XLSX_TYPE,
                         headers={**SECURITY_HEADERS,
                                  "Content-Disposition": _attachment(f"{filename}.xlsx")})
     if fmt != "html":
