@@ -867,9 +867,8 @@ class DbStore:
                 rows = [{"ledger_id": self._id, "path": p, "holder": account_holder(p),
                          "event_key": opened_by[p]} for p in new]
                 self.conn.execute(insert(m.Account), rows)
-                for row in rows:
-                    self._opened[row["event_key"]].append(
-                        account_properties(row["path"], row["holder"]))
+                for p in new:
+                    self._opened[opened_by[p]].append(account_properties(p, account_holder(p)))
                 self._account_ids.update(dict(self.conn.execute(
                     select(m.Account.path, m.Account.id).where(m.Account.ledger_id == self._id,
                                                                m.Account.path.in_(new))

@@ -153,7 +153,7 @@ def _opened_accounts(conn: Connection, lid: int) -> dict[str, list[list]]:
             select(m.Account.event_key, m.Account.path, m.Account.holder)
             .where(m.Account.ledger_id == lid, m.Account.event_key.is_not(None))
             .order_by(m.Account.path)):
-        opened[event_key].append(account_properties(path, holder))
+        opened[str(event_key)].append(account_properties(path, holder))
     return opened
 
 
