@@ -323,7 +323,8 @@ def sign_ins(books) -> list[tuple[SignIn, int]]:
     """`ledger user list`: every sign-in not removed, by id, with its open sessions."""
     with books.read() as store:
         conn, lid = store.conn, store.lid
-        ids = [r.user_id for r in audit.records(conn, lid, kinds=[audit.USER_ADDED])]
+        ids = [r.user_id for r in audit.records(conn, lid, kinds=[audit.USER_ADDED])
+               if r.user_id is not None]
         found = []
         for uid in ids:
             state = _state(conn, lid, uid)
@@ -477,6 +478,8 @@ def _open_sessions(conn: Connection, lid: int, state: SignIn, at: dt.datetime
     started: dict[str, Session] = {}
     for r in audit.records(conn, lid, kinds=[audit.SESSION_STARTED, audit.SESSION_ENDED],
                            user_id=state.id):
+        if r.key is None:
+            continue
         if r.kind == audit.SESSION_ENDED:
             started.pop(r.key, None)
         elif r.seq > state.changed_seq:

@@ -231,7 +231,7 @@ def _sense(row, users: dict[int, str], live: dict[str, int], removed: set[int],
             problems.append("the username is not the record's key")
         elif name in live:
             problems.append(f"username {name!r} is already taken by sign-in {live[name]}")
-        if problems:
+        if problems or not isinstance(name, str):
             return problems
         users[row.id] = name
         live[name] = row.id
