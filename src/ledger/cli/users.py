@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from urllib.parse import urlsplit
 
@@ -59,6 +60,36 @@ def user_list(fmt: str, db_url: str | None, ledger: str) -> None:
     plain_table("Sign-ins", ("id", "username", "roles", "created (UTC)", "open sessions"),
                 ((s.id, s.username, " ".join(s.roles), _minute(s.created), n)
                  for s, n in found), right=("id", "open sessions"))
+
+
+@user.command("readers")
+@click.option("--holder", required=True, metavar="H", help="The person.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@db_option
+def user_readers(holder: str, fmt: str, db_url: str | None, ledger: str) -> None:
+    """Who may read H's records today: each sign-in, the statements holding something
+    of H's that it may read, and for which days (docs/web.md#who-may-read). What they
+    have read: `ledger access-log --holder H`."""
+    from ledger.app.who_reads import readers_of, span_text
+
+    found = readers_of(Books.at(db_url, ledger), holder)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps([{
+            "user_id": r.user_id, "username": r.username, "roles": list(r.roles),
+            "open_sessions": r.open_sessions, "kind": r.kind, "id": r.ident,
+            "days": [{"from": None if a == dt.date.min else a.isoformat(),
+                      "to": None if b == dt.date.max else b.isoformat()}
+                     for a, b in r.spans]} for r in found], indent=2))
+        return
+    from ledger.reports.render import plain_table
+
+    plain_table(f"Who may read {holder}'s records",
+                ("id", "username", "statement", "days"),  # roles, sessions: `user list`
+                ((r.user_id, r.username, f"{r.kind} {r.ident}",
+                  "; ".join(span_text(s) for s in r.spans)) for r in found), right=("id",))
 
 
 def _ended(count: int) -> str:
