@@ -129,6 +129,7 @@ def test_sessions_lists_and_revoke_ends_them_all(db):
     ("roles", "ann", "--remove", "auditor"),
     ("roles", "ann", "--remove", "holder:H1"),
     ("roles", "ann"),
+    ("roles", "ann", "--add", "holder:H1", "--remove", "holder:H1"),  # which was meant?
     ("passwd", "ann", "--password-stdin"),  # too short
 ])
 def test_a_mistake_is_one_line_exit_2_and_nothing_recorded(db, args):

@@ -375,6 +375,9 @@ def set_roles(books, username: str, add: list[str], remove: list[str]
         check_role(role)
     if not add and not remove:
         raise UsageError("give --add ROLE or --remove ROLE")
+    both = sorted(set(add) & set(remove))
+    if both:  # which was meant cannot be told: refused, never guessed
+        raise UsageError(f"--add and --remove both name {both[0]}: give it once")
     with books.begin() as store:
         conn, lid = store.conn, store.lid
         audit.lock(conn, lid)
