@@ -11,6 +11,7 @@ axe-core is missing, and under CI=true they fail instead (tests/a11y/axe.py).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
@@ -37,24 +38,18 @@ HOME = "Your statements"
 NOT_FOUND = "Page not found"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[str]:
-    """The app under uvicorn in a thread, on a free port; its base URL."""
+@contextlib.contextmanager
+def serving(app, name: str = "uvicorn") -> Iterator[str]:
+    """`app` under uvicorn in a thread, on a free port, until the block ends; its base
+    URL once it answers /login."""
     import uvicorn
 
-    from ledger.web.app import create_app
-
-    require_axe()  # nothing to start if the browser cannot run (under CI=true: fail)
-    folder = tmp_path_factory.mktemp("web-browser")
-    url = f"sqlite:///{folder / 'ledger.db'}"
-    build_ledger(url, folder)
-    app = create_app(url)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 15
@@ -69,10 +64,25 @@ def server(tmp_path_factory) -> Iterator[str]:
             server.should_exit = True
             pytest.fail("the web server did not start")
         time.sleep(0.05)
-    yield base
-    server.should_exit = True
-    thread.join(10)
-    app.state.web.books.dispose()
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        app.state.web.books.dispose()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    """The app under uvicorn in a thread, on a free port; its base URL."""
+    from ledger.web.app import create_app
+
+    require_axe()  # nothing to start if the browser cannot run (under CI=true: fail)
+    folder = tmp_path_factory.mktemp("web-browser")
+    url = f"sqlite:///{folder / 'ledger.db'}"
+    build_ledger(url, folder)
+    with serving(create_app(url)) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,23 @@ under CI=true they fail instead."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import pyotp
 import pytest
 
 from tests.web.conftest import MONTH, PASSWORD, build_ledger
-from tests.web.test_browser import Audit, heading, new_page, scrolls_sideways, sign_in, sign_out
+from tests.web.test_browser import (  # noqa: F401  (browser: the fixture)
+    Audit,
+    browser,
+    heading,
+    new_page,
+    scrolls_sideways,
+    serving,
+    sign_in,
+    sign_out,
+)
 
 HOME = "Your statements"
 
@@ -27,8 +33,6 @@ HOME = "Your statements"
 def server(tmp_path_factory) -> Iterator[str]:
     """The app, requiring two-factor of councils, providers and auditors, under uvicorn in
     a thread on a free port; its base URL."""
-    import uvicorn
-
     from ledger.web.app import create_app
     from tests.a11y.axe import require_axe
 
@@ -37,36 +41,8 @@ def server(tmp_path_factory) -> Iterator[str]:
     url = f"sqlite:///{folder / 'ledger.db'}"
     build_ledger(url, folder)
     app = create_app(url, require_two_factor=("council", "provider", "auditor"))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn-2fa", daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/login", timeout=2) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            server.should_exit = True
-            pytest.fail("the web server did not start")
-        time.sleep(0.05)
-    yield base
-    server.should_exit = True
-    thread.join(10)
-    app.state.web.books.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser(axe):
-    axe.start()
-    return axe._browser
+    with serving(app, "uvicorn-2fa") as base:
+        yield base
 
 
 def key_on(page) -> str:
@@ -84,7 +60,7 @@ def wrong(code: str) -> str:
 
 
 def test_a_required_role_sets_it_up_then_signs_in_with_a_code_or_a_recovery_code(
-        server, browser):
+        server, browser):  # noqa: F811  (the fixture)
     audit = Audit()
     context, page = new_page(browser)
     try:
@@ -141,7 +117,7 @@ def test_a_required_role_sets_it_up_then_signs_in_with_a_code_or_a_recovery_code
     audit.check()
 
 
-def test_a_holder_turns_it_on_and_off_on_a_phone(server, browser):
+def test_a_holder_turns_it_on_and_off_on_a_phone(server, browser):  # noqa: F811
     audit = Audit()
     context, page = new_page(browser, viewport={"width": 375, "height": 667},
                              device_scale_factor=2, is_mobile=True, has_touch=True)
