@@ -495,16 +495,28 @@ def _write_isf_statements(store, provider: str, holders: list[str], period: Peri
                           fmt: str, out_dir: Path, progress: Progress | None) -> int:
     """`{holder}.{fmt}` for each person: byte for byte what `ledger statement isf H
     --provider P` writes."""
-    from ledger.files import write_whole
 
+    _check_format(fmt)
+    return _write_files(((holder, _isf(store, f"{holder}:{provider}", period, Operator()))
+                         for holder in holders), fmt, out_dir, progress)
+
+
+def _check_format(fmt: str) -> None:
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r}: give json, html, pdf or xlsx")
+
+
+def _write_files(found: Iterable[tuple[str, Statement]], fmt: str, out_dir: Path,
+                 progress: Progress | None) -> int:
+    """`{name}.{fmt}` in `out_dir` (made if missing) for each (name, statement), in the
+    statement's own version, each whole or not there; how many."""
+    from ledger.files import write_whole
+
     out_dir.mkdir(parents=True, exist_ok=True)
     written = 0
-    for holder in holders:
-        one = _isf(store, f"{holder}:{provider}", period, Operator())
+    for name, one in found:
         content = one.render(fmt, one.version())
-        write_whole(out_dir / f"{holder}.{fmt}", lambda out, c=content: out.write(c),
+        write_whole(out_dir / f"{name}.{fmt}", lambda out, c=content: out.write(c),
                     binary=True)
         written += 1
         if progress is not None:
@@ -521,27 +533,17 @@ def write_holder_statements(store, holders: Iterable[str], start: dt.date, end: 
     is whole or not there, so a failure part way leaves whole files and no partial one."""
     import re
 
-    from ledger.files import write_whole
-
-    if fmt not in FORMATS:
-        raise UsageError(f"--format {fmt!r}: give json, html, pdf or xlsx")
+    _check_format(fmt)
     period = Period(start, end)
     holders = list(dict.fromkeys(holders))
     parties = store.parties("holder", as_of=end)
     for holder in holders:  # a party id (core.journal.PARTY_ID): a safe file name
         if holder not in parties or not re.fullmatch(r"[A-Z0-9][A-Z0-9_-]*", holder):
             raise UsageError(f"holder {holder!r} is not in this ledger")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = 0
-    for data in holder_statements(store, holders, start, end, parties):
-        one = holder_of(data, period)
-        content = one.render(fmt, one.version())
-        write_whole(out_dir / f"{one.ident}.{fmt}", lambda out, c=content: out.write(c),
-                    binary=True)
-        written += 1
-        if progress is not None:
-            progress.advance()
-    return written
+    return _write_files(((one.ident, one) for one in (
+        holder_of(data, period)
+        for data in holder_statements(store, holders, start, end, parties))),
+        fmt, out_dir, progress)
 
 
 __all__ = ["KINDS", "NotReadable", "Operator", "Period", "Scope", "Statement", "holder_files",
