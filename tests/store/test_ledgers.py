@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 
 import pytest
 from sqlalchemy import text
@@ -86,11 +85,13 @@ def test_a_transaction_held_open_in_one_ledger_never_delays_a_commit_in_another(
         with engine.connect() as held:
             DbStore(held, "council-a").post([_journal("a-held", 50)])  # row lock held
             with engine.connect() as other:
+                # No wait at all, whatever the machine's load: `held` keeps its locks
+                # until after this block, so a writer that queued behind any of them
+                # could never commit here; it would give up with a lock timeout (which
+                # counts only time spent waiting for a lock, never for a busy CPU).
                 other.execute(text("SET lock_timeout = '3s'"))
-                started = time.monotonic()
                 DbStore(other, "council-b").post([_journal("b-while-a-is-open", 70)])
                 other.commit()
-                assert time.monotonic() - started < 2.0
             # The check can fail: a second writer in the held ledger does wait, and with
             # a lock timeout it gives up rather than forking the chain.
             with engine.connect() as same:

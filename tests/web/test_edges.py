@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import threading
 import time
 from unittest import mock
 
@@ -297,8 +298,15 @@ def test_a_declared_length_over_the_limit_is_answered_without_reading_the_body(s
 
 
 class SlowHasher:
-    """The cheap hasher, but each check takes a second of sleep (like Argon2, it lets
-    other threads run, and holds whatever thread calls it)."""
+    """The cheap hasher, but each check says it has started (`hashing`), then holds
+    whatever thread calls it until a page has been answered (`answered`), or for ten
+    seconds at most (like Argon2, it lets other threads run meanwhile). Were the check
+    run on the event loop, no page could be answered while it holds: the sign-in would
+    be answered first, ten seconds later. No clock decides the order, so a busy machine
+    neither fails the test nor lets a page slip in before the hashing began."""
+
+    hashing = threading.Event()
+    answered = threading.Event()
 
     def __init__(self) -> None:
         self.inner = cheap_hasher()
@@ -307,7 +315,8 @@ class SlowHasher:
         return self.inner.hash(password)
 
     def verify(self, stored, password):
-        time.sleep(1.0)
+        SlowHasher.hashing.set()
+        SlowHasher.answered.wait(10)
         return self.inner.verify(stored, password)
 
 
@@ -332,10 +341,14 @@ def test_a_page_is_answered_while_a_sign_in_hashes(site):
                 done.append(f"login {answer.status_code}")
 
             async def read_page() -> None:
-                await asyncio.sleep(0.2)  # the sign-in is hashing by now
+                # asked for only once the sign-in is hashing (waited for off the loop)
+                assert await asyncio.to_thread(SlowHasher.hashing.wait, 10)
                 answer = await c.get(f"/statements/holder/H1?month={MONTH}")
                 done.append(f"page {answer.status_code}")
+                SlowHasher.answered.set()
 
+            SlowHasher.hashing.clear()
+            SlowHasher.answered.clear()
             with mock.patch.object(access, "_hasher", SlowHasher):
                 await asyncio.gather(wrong_password(), read_page())
             return done
