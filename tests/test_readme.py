@@ -6,8 +6,8 @@ first on PATH, so both `ledger ...` and `.venv/bin/ledger ...` resolve to this c
 console script. Two commands are special:
 - the set-up line creates a venv and pip-installs the project; we check that part's text
   is exactly the documented one and run (as written) only its `ledger` commands;
-- the test command `.venv/bin/pytest -q` is checked to be present, never run from here
-  (it would run this test again).
+- the test command `.venv/bin/pytest -q -n auto --dist loadgroup` is checked to be
+  present, never run from here (it would run this test again).
 The PostgreSQL example runs only when LEDGER_TEST_POSTGRES_URL is set, and then against
 a fresh schema on that server: its URL is substituted for the one in the README, and the
 database it says to create first is created on that server under a name of its own and
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 VENV_BIN = Path(sys.executable).parent
 SETUP = ["python3 -m venv .venv", ".venv/bin/pip install -q -e '.[dev]'"]
-TEST_COMMAND = ".venv/bin/pytest -q"
+TEST_COMMAND = ".venv/bin/pytest -q -n auto --dist loadgroup"
 PG_URL_IN_README = re.compile(r"postgres(?:ql)?(?:\+\w+)?://\S+")
 CREATE_DATABASE = re.compile(r"CREATE DATABASE (\w+)")
 PASSWORD = "a long pass phrase"

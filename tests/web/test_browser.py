@@ -33,6 +33,10 @@ from tests.a11y.axe import (
 from tests.web.conftest import MONTH, PASSWORD, USERS, build_ledger
 from tests.web.test_scope import ALLOWED, REFUSED
 
+# One worker runs every browser module, in order (README's `--dist loadgroup`): each
+# module's server is built once, and pages that follow one another stay together.
+pytestmark = pytest.mark.xdist_group("browser")
+
 TIMEOUT_MS = 20_000
 HOME = "Your statements"
 NOT_FOUND = "Page not found"

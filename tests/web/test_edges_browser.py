@@ -6,6 +6,8 @@ tests/web/test_browser.py's server and browser."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.web.conftest import MONTH, PASSWORD
 from tests.web.test_browser import (  # noqa: F401  (the fixtures)
     HOME,
@@ -17,6 +19,10 @@ from tests.web.test_browser import (  # noqa: F401  (the fixtures)
     server,
     sign_in,
 )
+
+# One worker runs every browser module, in order (README's `--dist loadgroup`): each
+# module's server is built once, and pages that follow one another stay together.
+pytestmark = pytest.mark.xdist_group("browser")
 
 
 def test_a_person_and_their_pool_invited_in_one_link(server, browser):  # noqa: F811

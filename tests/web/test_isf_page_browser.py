@@ -6,6 +6,8 @@ found" page. Uses tests/web/test_browser.py's server and browser."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.web.conftest import MONTH
 from tests.web.test_browser import (  # noqa: F401  (the fixtures)
     NOT_FOUND,
@@ -17,6 +19,10 @@ from tests.web.test_browser import (  # noqa: F401  (the fixtures)
     server,
     sign_in,
 )
+
+# One worker runs every browser module, in order (README's `--dist loadgroup`): each
+# module's server is built once, and pages that follow one another stay together.
+pytestmark = pytest.mark.xdist_group("browser")
 
 
 def test_a_provider_reads_its_isf_statement_in_a_browser(server, browser):  # noqa: F811

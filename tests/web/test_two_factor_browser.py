@@ -26,6 +26,10 @@ from tests.web.test_browser import (  # noqa: F401  (browser: the fixture)
     sign_out,
 )
 
+# One worker runs every browser module, in order (README's `--dist loadgroup`): each
+# module's server is built once, and pages that follow one another stay together.
+pytestmark = pytest.mark.xdist_group("browser")
+
 HOME = "Your statements"
 
 
