@@ -6,16 +6,12 @@ isf-returns in pounds. Each file is read back with `csv` and its totals checked 
 
 from __future__ import annotations
 
-import csv
-import io
 import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from ledger.cli import cli
+from tests.reports.test_council_exports import _balance, _rows, invoke
 
 ROOT = Path(__file__).resolve().parents[2]
 PILOT = ROOT / "scenarios" / "wokingham-isf-pilot.yaml"
@@ -42,18 +38,6 @@ events:
 """
 
 
-def invoke(*args: str, db: str):
-    return CliRunner().invoke(cli, [*args, "--db", db],
-                              env={"LEDGER_DATABASE_URL": None, "LEDGER_NAME": None})
-
-
-def _rows(text: str) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(text)))
-
-
-def _balance(db: str, as_of: str) -> dict[tuple[str, str], int]:
-    out = invoke("balance", "--format", "csv", "--as-of", as_of, db=db).output
-    return {(r["account"], r["unit"]): int(r["minor_units"]) for r in _rows(out)}
 
 
 def _odd_hours(db: str, tmp_path: Path) -> None:
