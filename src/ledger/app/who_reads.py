@@ -23,10 +23,10 @@ from ledger.app import access
 from ledger.app.dated import (
     EVER,
     Span,
-    all_record_spans,
     isf_spans,
     meet,
     member_spans,
+    record_spans,
 )
 from ledger.app.reading import known
 from ledger.app.statements import Scope
@@ -59,7 +59,7 @@ def _concerning(store, holder: str) -> list[tuple[str, str, list[Span]]]:
     for provider in providers:
         found.append(("provider", provider, isf_spans(store, holder, provider)))
     councils: dict[str, list[Span]] = {}
-    for span, record in all_record_spans(store, "holder").get(holder, []):
+    for span, record in record_spans(store, "holder", holder):
         if record.get("council"):
             councils.setdefault(record["council"], []).append(span)
     for council, spans in sorted(councils.items()):
