@@ -24,7 +24,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, delete, func, insert, select
-from sqlalchemy.orm import aliased
+from ledger.store.tables import aliased
 
 from ledger.app import two_factor_state
 from ledger.errors import UsageError
