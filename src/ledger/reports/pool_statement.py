@@ -220,3 +220,13 @@ def render_pool_statement_text(statement: dict) -> str:
     from ledger.reports.pool_doc import pool_document
 
     return render_text(pool_document(statement))
+
+
+def __getattr__(name: str):
+    """`member_labels` is still found here (ledger.domain.pools keeps the rule); it is
+    imported only when asked for, so reading a statement does not load the rules."""
+    if name == "member_labels":
+        from ledger.domain.pools import member_labels
+
+        return member_labels
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
