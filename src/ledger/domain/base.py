@@ -186,14 +186,37 @@ class _Registry(dict):
 
         load()
 
-    def __contains__(self, key): self._all(); return key in self  # noqa: E704
-    def __getitem__(self, key): self._all(); return self[key]  # noqa: E704
-    def __iter__(self): self._all(); return iter(self)  # noqa: E704
-    def __len__(self): self._all(); return len(self)  # noqa: E704
-    def get(self, key, default=None): self._all(); return self.get(key, default)  # noqa
-    def keys(self): self._all(); return self.keys()  # noqa: E704
-    def items(self): self._all(); return self.items()  # noqa: E704
-    def values(self): self._all(); return self.values()  # noqa: E704
+    def __contains__(self, key):
+        self._all()
+        return key in self
+
+    def __getitem__(self, key):
+        self._all()
+        return self[key]
+
+    def __iter__(self):
+        self._all()
+        return iter(self)
+
+    def __len__(self):
+        self._all()
+        return len(self)
+
+    def get(self, key, default=None):
+        self._all()
+        return self.get(key, default)
+
+    def keys(self):
+        self._all()
+        return self.keys()
+
+    def items(self):
+        self._all()
+        return self.items()
+
+    def values(self):
+        self._all()
+        return self.values()
 
 
 class _Loaded(dict):

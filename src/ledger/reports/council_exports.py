@@ -22,8 +22,8 @@ from sqlalchemy import Connection, Date, bindparam, text
 from ledger.core.amounts import Unit, format_amount
 from ledger.core.calendar import financial_quarter
 from ledger.reports import export_cells as cells
-from ledger.reports.export_cells import safe
 from ledger.reports.contract_rows import PAYING_TYPE, contract_rows, two_places
+from ledger.reports.export_cells import safe
 from ledger.reports.finance_codes import (
     CODE_COLUMNS,
     Mapping,

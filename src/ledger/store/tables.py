@@ -61,6 +61,7 @@ class Base:
     """Every table of the schema; `Base.metadata` is what Alembic compares."""
 
     metadata = MetaData()
+    __tablename__: str
     __table__: Table
 
     def __init_subclass__(cls, **kw: Any) -> None:
