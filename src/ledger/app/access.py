@@ -24,12 +24,12 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, delete, func, insert, select
-from sqlalchemy.orm import aliased
 
 from ledger.app import two_factor_state
 from ledger.errors import UsageError
 from ledger.store import audit
 from ledger.store import models as m
+from ledger.store.tables import aliased
 
 ROLE = re.compile(r"^(holder|pool|provider|council):([A-Z0-9][A-Z0-9_-]{0,59})$|^auditor$")
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")

@@ -148,21 +148,27 @@ class _writer:
         self.trans = None
 
     def __enter__(self):
-        from ledger.store.schema import make_engine
-
         own = self.books.mode == "read"
         if own:
             url = self.books.url
             if url.startswith("sqlite"):
                 from sqlalchemy.engine import make_url
 
+                from ledger.store.schema import make_engine
+
                 path = Path(make_url(url).database or "")
                 if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
                     raise _ReadOnly("the database file cannot be written here")
-            self.engine = make_engine(url)
+                self.engine = make_engine(url)  # the reader opened the file read-only
         engine = self.engine or self.books.engine
         self.conn = engine.connect()
         try:
+            if own and self.engine is None:
+                # PostgreSQL: the read's own engine and pooled connection, writable for
+                # this transaction (a second engine would connect and initialise again);
+                # both are as they were when the connection goes back to the pool.
+                self.conn.execution_options(isolation_level="READ COMMITTED",
+                                            postgresql_readonly=False)
             if own:
                 if engine.dialect.name == "sqlite":
                     self.conn.connection.dbapi_connection.execute(

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from pydantic import ValidationError
 
-import ledger.domain  # noqa: F401 - registers every handler
+import ledger.domain  # noqa: F401 - the floor rule (HANDLERS loads every handler when read)
 from ledger.core.change import CURRENT_RULES, Backend, Change, EventRecord
 from ledger.core.journal import MAX_KEY_CHARS, sha256_text
 from ledger.core.text import text_problem

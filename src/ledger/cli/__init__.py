@@ -12,23 +12,52 @@ import sys
 import click
 from sqlalchemy.exc import OperationalError
 
-from ledger.cli import access_log, db, dp, export, isf, read, scenario, statement, users
 from ledger.cli.common import _say
 from ledger.errors import LedgerError, UsageError
 
+# Each command's module, imported only when that command runs (or `--help` lists them):
+# a command pays at start-up only for what it uses (docs/architecture.md#start-up).
+# tests/cli/test_startup_imports.py keeps the read commands light.
+COMMANDS = {
+    "access-log": "access_log:access_log_command",
+    "accounts": "read:accounts_command",
+    "balance": "read:balance",
+    "dp": "dp:dp_group",
+    "export": "export:export",
+    "init": "db:init",
+    "isf": "isf:isf",
+    "parties": "read:parties_command",
+    "print": "read:print_command",
+    "register": "read:register_command",
+    "scenario": "scenario:scenario",
+    "serve": "users:serve",
+    "statement": "statement:statement",
+    "stats": "db:stats",
+    "user": "users:user",
+    "verify": "db:verify",
+}
 
-@click.group()
+
+class _LazyGroup(click.Group):
+    """A group whose commands are imported when first asked for (click's lazy-loading
+    pattern): `ledger stats` never imports the web view's or the importers' modules."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            from importlib import import_module
+
+            module, _, attr = COMMANDS[cmd_name].partition(":")
+            self.add_command(getattr(import_module(f"ledger.cli.{module}"), attr), cmd_name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=_LazyGroup)
 @click.version_option(package_name="care-ledger")
 def cli() -> None:
     """A double-entry ledger for UK adult social care money."""
-
-
-
-for _command in (db.init, db.stats, db.verify, scenario.scenario, isf.isf, dp.dp_group,
-                 read.balance, read.accounts_command, read.parties_command,
-                 read.register_command, read.print_command, statement.statement,
-                 export.export, users.user, users.serve, access_log.access_log_command):
-    cli.add_command(_command)
 
 
 def main() -> None:

@@ -56,7 +56,7 @@ def _engine(db_url: str | None, read_only: bool = False):
 def _date(_ctx, param, value: str | None) -> dt.date | None:
     """YYYY-MM-DD, a real date, years 1900 to 2199 (docs/rules-trust.md#reading), so no
     date arithmetic on it can overflow."""
-    from ledger.domain.base import day
+    from ledger.core.calendar import parse_day as day
 
     if value is None:
         return None

@@ -66,7 +66,7 @@ def balance(as_of: dt.date | None, date_from: dt.date | None, date_to: dt.date |
 def _emit(rows, columns: tuple[str, ...], fmt: str, output: Path | None, title: str) -> None:
     """Rows as a table, CSV (section 5.4's rules: docs/exports.md#csv) or JSON, to
     standard output or to FILE whole or not at all."""
-    from ledger.reports.council_exports import safe
+    from ledger.reports.export_cells import safe
 
     def write(out) -> None:
         if fmt == "json":

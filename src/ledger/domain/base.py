@@ -175,18 +175,66 @@ class Strict(BaseModel):
 
 # ---------------------------------------------------------------- registry
 
+class _Registry(dict):
+    """Filled by each instrument's module as it is imported; the first read imports them
+    all (ledger.domain.load) and then it is a plain dict (no cost per lookup)."""
+
+    def _all(self) -> None:
+        for registry in (HANDLERS, REVERSE_HOOKS):
+            registry.__class__ = _Loaded
+        from ledger.domain import load
+
+        load()
+
+    def __contains__(self, key):
+        self._all()
+        return key in self
+
+    def __getitem__(self, key):
+        self._all()
+        return self[key]
+
+    def __iter__(self):
+        self._all()
+        return iter(self)
+
+    def __len__(self):
+        self._all()
+        return len(self)
+
+    def get(self, key, default=None):
+        self._all()
+        return self.get(key, default)
+
+    def keys(self):
+        self._all()
+        return self.keys()
+
+    def items(self):
+        self._all()
+        return self.items()
+
+    def values(self):
+        self._all()
+        return self.values()
+
+
+class _Loaded(dict):
+    pass
+
+
 Handler = Callable[["Ctx", Any], None]
-HANDLERS: dict[str, tuple[type[Event], Handler]] = {}
+HANDLERS: dict[str, tuple[type[Event], Handler]] = _Registry()
 # Called once for each journal a `reverse` undoes, keyed by that journal's type, so an
 # instrument can undo its own bookkeeping (hours lots, award totals) along with the money.
-REVERSE_HOOKS: dict[str, Callable[[Ctx, Journal], None]] = {}
+REVERSE_HOOKS: dict[str, Callable[[Ctx, Journal], None]] = _Registry()
 
 
 def handles(model: type[Event]) -> Callable[[Handler], Handler]:
     event_type = get_args(model.model_fields["type"].annotation)[0]  # Literal["x"]
 
     def register(fn: Handler) -> Handler:
-        assert event_type not in HANDLERS, event_type
+        assert not dict.__contains__(HANDLERS, event_type), event_type  # never loads
         HANDLERS[event_type] = (model, fn)
         return fn
 

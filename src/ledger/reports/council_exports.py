@@ -23,6 +23,7 @@ from ledger.core.amounts import Unit, format_amount
 from ledger.core.calendar import financial_quarter
 from ledger.reports import export_cells as cells
 from ledger.reports.contract_rows import PAYING_TYPE, contract_rows, two_places
+from ledger.reports.export_cells import safe
 from ledger.reports.finance_codes import (
     CODE_COLUMNS,
     Mapping,
@@ -32,8 +33,6 @@ from ledger.reports.finance_codes import (
 GL_COLUMNS = ("date", "journal", "type", "account", "unit", "amount", "minor_units")
 PAYMENT_COLUMNS = ("date", "journal", "type", "direction", "counterparty", "amount",
                    "minor_units")
-_RISKY = ("=", "+", "-", "@", "\t", "\r")
-_SKIPPED = " '\""  # leading spaces and quotes, looked past by the formula guard
 STREAM_ROWS = 5000
 
 # Postings of every posted journal dated in the period that touches one of the council's
@@ -100,13 +99,6 @@ def check_mapped(mapping: Mapping | None, where, pairs) -> None:
     if missing:
         raise UsageError(f"{where}: no mapping for {len(missing)} "
                          f"account{'' if len(missing) == 1 else 's'}: " + ", ".join(missing))
-
-
-def safe(value: str) -> str:
-    """A text cell a spreadsheet will show, never run: one whose first character, after
-    any leading spaces and quotes (which a spreadsheet may skip), is `=`, `+`, `-`, `@`,
-    a tab or a carriage return gets a leading `'` (docs/exports.md#csv)."""
-    return "'" + value if value.lstrip(_SKIPPED).startswith(_RISKY) else value
 
 
 def _writer(out: TextIO, excel: bool):

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from fractions import Fraction
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import aliased
 
 from ledger.store import models as m
+from ledger.store.tables import aliased
 
 PERIOD_WEEKS = 52
 

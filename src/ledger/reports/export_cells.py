@@ -118,3 +118,14 @@ class PaymentTotals:
     @property
     def net(self) -> int:
         return self.payments - self.recoveries
+
+
+_RISKY = ("=", "+", "-", "@", "\t", "\r")
+_SKIPPED = " '\""  # leading spaces and quotes, looked past by the formula guard
+
+
+def safe(value: str) -> str:
+    """A text cell a spreadsheet will show, never run: one whose first character, after
+    any leading spaces and quotes (which a spreadsheet may skip), is `=`, `+`, `-`, `@`,
+    a tab or a carriage return gets a leading `'` (docs/exports.md#csv)."""
+    return "'" + value if value.lstrip(_SKIPPED).startswith(_RISKY) else value

@@ -19,8 +19,6 @@ import datetime as dt
 from ledger.core.amounts import Unit, pence_for_minutes
 from ledger.core.calendar import month_of, next_month
 from ledger.core.journal import Journal
-from ledger.domain.isf import terms_for
-from ledger.domain.pools import member_labels
 from ledger.reports.isf_kinds import HOURS_NAMES, MONEY_NAMES, counted, kind_of
 
 HOURS_KEYS = ("opening", *HOURS_NAMES, "closing")
@@ -39,7 +37,12 @@ def isf_months(store, statement: dict, journals: list[Journal], end: dt.date
         _, holder, provider = account.split(":")
         state = store.get_state("isf", f"{holder}:{provider}") or {}
         month = month_of(end)
-        terms = terms_for(state, month) if state else {}
+        terms = {}
+        if state:
+            # The rules package (and its validators) only for a person who has an ISF.
+            from ledger.domain.isf_terms import terms_for
+
+            terms = terms_for(state, month)
         hours = dict.fromkeys(HOURS_KEYS, 0)
         money = dict.fromkeys(MONEY_KEYS, 0)
         hours["opening"] = units.get(Unit.HRS.value, {}).get("opening_minor", 0)
@@ -151,6 +154,8 @@ def pool_labels(store, holder: str, statement: dict, end: dt.date) -> dict[str, 
             continue
         state = store.get_state("pool", parts[1]) or {}
         if parties is None:
+            from ledger.domain.pools import member_labels
+
             parties = store.parties("holder", as_of=end)
         labels[parts[1]] = member_labels(state, parties, [holder]).get(holder, holder)
     return labels

@@ -15,7 +15,6 @@ import datetime as dt
 from typing import Any
 
 from ledger.core.journal import Journal
-from ledger.domain.pools import member_labels
 
 _MEMBER_TOTALS = ("opening_minor", "contributed_minor", "received_minor", "charged_minor",
                   "refunded_minor", "corrections_minor", "closing_minor")
@@ -125,6 +124,8 @@ def pool_statement(pool_state: dict, journals: list[Journal], parties: dict[str,
     # By date; on the same date, in the order given (the order they were posted).
     ordered = sorted((j for j in journals if j.date <= date_to), key=lambda j: j.date)
     seen = {_owner(p.account, pool) for j in ordered for p in j.postings} - {None, "common"}
+    from ledger.domain.pools import member_labels  # the rules package: pools only
+
     labels = member_labels(pool_state, parties, seen)  # type: ignore[arg-type]
     rows = {h: _new_member(h, label, pool_state, parties) for h, label in labels.items()}
     common: dict[str, Any] = {"opening_minor": 0, "in_minor": 0, "out_minor": 0, "closing_minor": 0,
@@ -219,3 +220,13 @@ def render_pool_statement_text(statement: dict) -> str:
     from ledger.reports.pool_doc import pool_document
 
     return render_text(pool_document(statement))
+
+
+def __getattr__(name: str):
+    """`member_labels` is still found here (ledger.domain.pools keeps the rule); it is
+    imported only when asked for, so reading a statement does not load the rules."""
+    if name == "member_labels":
+        from ledger.domain.pools import member_labels
+
+        return member_labels
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

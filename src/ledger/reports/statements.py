@@ -14,7 +14,6 @@ from sqlalchemy import case, func, select
 
 from ledger.core.amounts import Unit
 from ledger.core.journal import Journal
-from ledger.domain.budgets import budget_report
 from ledger.errors import UsageError
 from ledger.reports.pool_statement import pool_statement
 from ledger.reports.statement_lines import statement_lines
@@ -144,8 +143,11 @@ def build_holder_statement(store, holder: str, date_from: dt.date, date_to: dt.d
     together, for one person (`holder_statement`) and for many at once
     (ledger.reports.bulk). `store` needs only `get_state` and `parties`."""
     # What was paid towards a budget by the statement's last day, never after it.
-    report = budget_report(budgets, [j for j in journals if j.date <= date_to],
-                           holder) if budgets else []
+    report = []
+    if budgets:  # the rules package (and its validators) only for a person with budgets
+        from ledger.domain.budgets import budget_report
+
+        report = budget_report(budgets, [j for j in journals if j.date <= date_to], holder)
     lines = statement_lines(journals, {a["account"] for a in accounts}, date_from, date_to,
                             names)
     for budget in report:

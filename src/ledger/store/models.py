@@ -21,11 +21,8 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-
-class Base(DeclarativeBase):
-    pass
+from ledger.store.tables import Base, Mapped, mapped_column  # Core tables, no ORM: tables.py
 
 
 class Ledger(Base):

@@ -151,8 +151,14 @@ def _revision(conn) -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The database's schema revision (None: no schema). One query when there is one (every
+    command asks, so no reflection first); only when it fails, the table is looked for."""
     try:
         with engine.connect() as conn:
+            try:
+                return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            except DBAPIError:
+                conn.rollback()
             return _revision(conn)
     except DBAPIError as err:
         raise UsageError(f"cannot open the database {_shown(engine)}: {err.orig}") from None
