@@ -283,7 +283,10 @@ class Ctx:
 
     # -- writes
     def put_state(self, kind: str, ref: str, data: dict) -> None:
-        self.change.states[(kind, ref)] = copy_plain(data)
+        """Record an instrument's new state. The change takes `data` as it is, without a
+        copy: a handler puts a state once it has finished changing it (every handler
+        saves last), and reads it back through `state`, which copies."""
+        self.change.states[(kind, ref)] = data
 
     def set_floor(self, account: str, unit: Unit, floor_minor: int) -> None:
         self.change.floors[(account, unit)] = floor_minor
