@@ -126,6 +126,39 @@ def test_memory_is_one_event_not_the_file(big):
     assert peak < MAX_FILE_BYTES // 2, peak
 
 
+def test_checked_events_are_handed_out_again_from_the_kept_copy_in_bounded_memory(big):
+    """`check` keeps each event as read in a temporary file: the replay after it gets the
+    same events in the same order, in memory that does not grow with the file."""
+    path, lines = big
+    with ScenarioStream(path) as scenario:
+        first = list(scenario.numbered_events())
+    with ScenarioStream(path) as scenario:
+        tracemalloc.start()
+        try:
+            assert scenario.check() == len(lines)
+            for _ in scenario.numbered_events():
+                pass
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert list(scenario.numbered_events()) == first
+        assert scenario.check() == len(lines)  # checked once is enough
+    assert peak < MAX_FILE_BYTES // 2, peak
+
+
+def test_what_is_replayed_after_check_is_what_was_checked(tmp_path):
+    """A file rewritten after it was checked cannot slip an unchecked event in: the events
+    handed out after `check` are the ones it read."""
+    path = tmp_path / "swapped.yaml"
+    path.write_text(HEAD + SMALL_EVENTS)
+    with ScenarioStream(path) as scenario:
+        assert scenario.check() == 2
+        path.write_text(HEAD + "events:\n  - {date: 2026-04-01, type: nonsense, amount: !!int 3}\n")
+        events = list(scenario.numbered_events())
+    assert [(i, line, raw["type"]) for i, line, raw in events] == [
+        (0, 12, "expect"), (1, 13, "dp_payment")]
+
+
 def test_iter_scenario_gives_the_header_and_the_events(big):
     path, lines = big
     header, events = iter_scenario(path)
