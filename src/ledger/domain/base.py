@@ -51,21 +51,43 @@ def lift(fn: Callable[[object], Any]) -> Callable[[object], Any]:
     return wrapped
 
 
-Pence = Annotated[int, BeforeValidator(lift(_positive(parse_pence)))]
+def remembered(read: Callable[[object], Any]) -> Callable[[object], Any]:
+    """`read` (a pure reading of a field: the same text always gives the same value or
+    the same refusal) with what it gave for each text remembered: a file of thousands of
+    events writes the same dates, amounts and party ids again and again. Only text is
+    remembered (never `True`, which equals 1), and only what was accepted: a refusal is
+    raised again every time. At most 10,000 texts per field type, then it starts over."""
+    known: dict[str, Any] = {}
+
+    def reading(value: object) -> Any:
+        if type(value) is not str:
+            return read(value)
+        found = known.get(value, known)
+        if found is known:
+            found = read(value)
+            if len(known) >= 10_000:
+                known.clear()
+            known[value] = found
+        return found
+
+    return reading
+
+
+Pence = Annotated[int, BeforeValidator(remembered(lift(_positive(parse_pence))))]
 """A GBP amount > 0, as integer pence."""
-Minutes = Annotated[int, BeforeValidator(lift(_positive(parse_minutes)))]
+Minutes = Annotated[int, BeforeValidator(remembered(lift(_positive(parse_minutes))))]
 """An HRS amount > 0, as integer minutes."""
 RatePence = Pence
 """An hourly rate > 0 in pence per hour (rates are money, so 2 places at most)."""
-PartyId = Annotated[str, AfterValidator(lift(check_party_id))]
+PartyId = Annotated[str, AfterValidator(remembered(lift(check_party_id)))]
 
 # Dates and months (docs/rules-trust.md#reading): written YYYY-MM-DD / YYYY-MM in ASCII
 # digits, a real calendar date, years 1900 to 2199 so that date arithmetic (schedules,
 # month ends, a month's following month) never overflows. A number is never a date. The
 # rule is the calendar's (ledger.core.calendar); these names stay for the event models.
 MIN_YEAR, MAX_YEAR = calendar.MIN_YEAR, calendar.MAX_YEAR
-day = calendar.parse_day
-_month = calendar.parse_month
+day = remembered(calendar.parse_day)
+_month = remembered(calendar.parse_month)
 _shown = calendar.shown  # the same short form of a value in every message
 
 
