@@ -58,7 +58,11 @@ def _record_date(value: object) -> dt.date:
 def event_payload(raw: dict) -> str:
     """The event as written, as canonical JSON: stored with its record (so `verify` can
     replay it) and hashed into its payload hash."""
-    return json.dumps(_plain(raw), sort_keys=True, separators=(",", ":"), default=str)
+    return _CANONICAL.encode(_plain(raw))
+
+
+# json.dumps(value, sort_keys=True, separators=(",", ":"), default=str), made once.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 
 
 def shown(value: object) -> str:

@@ -112,7 +112,11 @@ def payload_hash_of(journal_type: str, date_iso: str, holder: str | None,
         "reverses": reverses_key,
         "type": journal_type,
     }
-    return sha256_text(json.dumps(body, separators=(",", ":")))
+    return sha256_text(_COMPACT.encode(body))
+
+
+# json.dumps(value, separators=(",", ":")), without making an encoder for every journal.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def sha256_text(text: str) -> str:

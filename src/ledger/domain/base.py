@@ -243,6 +243,8 @@ class Ctx:
         # What this event moves on each date, per account, and the accounts it takes from.
         self._dated: dict[tuple[str, Unit], dict[dt.date, int]] = {}
         self._takes: set[tuple[str, Unit]] = set()
+        self._moves_from: dict[tuple[str, Unit, dt.date],
+                               tuple[int, list[tuple[dt.date, int]]]] = {}
 
     # -- reads
     def balance(self, account: str, unit: Unit) -> int:
@@ -252,7 +254,13 @@ class Ctx:
         """The lowest balance `account` has at the end of `day` or of any later date with
         postings, this event's journals included, and the first date it is reached
         (docs/rules-trust.md#floors: a floor holds on every date, not just today)."""
-        opening, moves = self.backend.balance_moves_from(account, unit, day)
+        # What is stored does not change while an event is worked out: a handler's own
+        # floor check and the core check after it read it once.
+        stored = self._moves_from.get((account, unit, day))
+        if stored is None:
+            stored = self._moves_from[(account, unit, day)] = \
+                self.backend.balance_moves_from(account, unit, day)
+        opening, moves = stored
         by_date: dict[dt.date, int] = {day: 0}
         for on, amount in moves:
             by_date[on] = by_date.get(on, 0) + amount
