@@ -122,6 +122,27 @@ class _Core(SafeConstructor, BaseResolver):
             mapping[key] = self.construct_object(value_node, deep=deep)
         return mapping
 
+    def construct_event(self, node: Node) -> object:
+        """`construct_document(node)`, sooner for the usual event: a mapping of plain
+        values (no list or mapping inside), whose text values are taken as they are.
+        Built in the same order, with the same checks and the same errors."""
+        if type(node) is not MappingNode or node.tag != _MAP or not all(
+                type(k) is ScalarNode and type(v) is ScalarNode for k, v in node.value):
+            return self.construct_document(node)
+        mapping: dict = {}
+        try:
+            for key_node, value_node in node.value:
+                key = (key_node.value if key_node.tag == _STR
+                       else self.construct_object(key_node))
+                if key in mapping:
+                    raise _written_twice(key, key_node)
+                mapping[key] = (value_node.value if value_node.tag == _STR
+                                else self.construct_object(value_node))
+        finally:
+            self.constructed_objects = {}
+            self.recursive_objects = {}
+        return mapping
+
     def construct_key(self, key_node: Node, taken: Container, deep: bool = False) -> object:
         """A mapping's key: a plain value, not one of `taken` (the keys before it)."""
         if not isinstance(key_node, ScalarNode):
@@ -129,9 +150,13 @@ class _Core(SafeConstructor, BaseResolver):
                                    "list or mapping", key_node.start_mark)
         key = self.construct_object(key_node, deep=deep)
         if key in taken:
-            raise ConstructorError(None, None, f"the key {str(key)[:40]!r} is written "
-                                   "twice in one mapping", key_node.start_mark)
+            raise _written_twice(key, key_node)
         return key
+
+
+def _written_twice(key: object, key_node: Node) -> ConstructorError:
+    return ConstructorError(None, None, f"the key {str(key)[:40]!r} is written twice in one "
+                            "mapping", key_node.start_mark)
 
 
 _Core.add_constructor(_NULL, _Core.construct_null)
@@ -908,7 +933,7 @@ class ScenarioStream:
                     p.skip()
                     p.skip()
             _refuse(p.get())  # the list's start
-            construct = p.loader.construct_document
+            construct = p.loader.construct_event
             index = 0
             while not p.at(SequenceEndEvent):
                 node = p.node(3, f"events.{index}")
