@@ -37,7 +37,7 @@ def _plain(value: object) -> object:
         return value
     if kind is dict:
         return {k if type(k) is str else str(k): v if type(v) in _AS_IS else _plain(v)
-                for k, v in value.items()}
+                for k, v in value.items()}  # type: ignore[attr-defined]
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -138,9 +138,9 @@ class _Core(SafeConstructor, BaseResolver):
                     raise _written_twice(key, key_node)
                 mapping[key] = (value_node.value if value_node.tag == _STR
                                 else self.construct_object(value_node))
-        finally:
-            self.constructed_objects = {}
-            self.recursive_objects = {}
+        finally:  # as construct_document leaves them
+            self.constructed_objects: dict = {}
+            self.recursive_objects: dict = {}
         return mapping
 
     def construct_key(self, key_node: Node, taken: Container, deep: bool = False) -> object:
