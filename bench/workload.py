@@ -21,7 +21,8 @@
   for the replay, and `ledger scenario run` into a fresh SQLite file (CPU and wall), for
   this tree and for a baseline commit (a temporary git worktree, run with PYTHONPATH set
   to its src/), measured alternately in the same run, each the fastest of `repeat`; with
-  the load average at the start and the end. About a minute at 150 people.
+  the load average at the start and the end, and `bean-check -C` of the replay's export
+  (the issue's baseline for the replay) in the same run. About a minute at 150 people.
 """
 
 from __future__ import annotations
@@ -188,22 +189,44 @@ def _tree_at(rev: str, where: Path) -> Path:
     return where
 
 
+def _timed(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
+    """Run `cmd`; its CPU seconds (user + system, from the kernel) and wall seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    wall = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
+
+
+def _ledger(tree: Path, *args: str) -> tuple[list[str], dict]:
+    """The `ledger` command with `tree`'s code, and its environment."""
+    return ([sys.executable, "-c", "import sys; sys.argv[0] = 'ledger'; "
+             "from ledger.cli import main; main()", *args],
+            {**os.environ, "PYTHONPATH": str(tree / "src")})
+
+
 def _cli_replay(tree: Path, path: Path, work: Path) -> dict[str, float]:
     """`ledger scenario run PATH` into a fresh SQLite file with `tree`'s code: its CPU
-    seconds (user + system, from the kernel) and wall seconds."""
+    seconds and wall seconds."""
     db = work / "replay.db"
     for leftover in work.glob("replay.db*"):
         leftover.unlink()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    began = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import sys; sys.argv[0] = 'ledger'; "
-                    "from ledger.cli import main; main()", "scenario", "run", str(path),
-                    "--db", f"sqlite:///{db}"], check=True, capture_output=True,
-                   env={**os.environ, "PYTHONPATH": str(tree / "src")})
-    wall = time.perf_counter() - began
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu, wall = _timed(*_ledger(tree, "scenario", "run", str(path), "--db", f"sqlite:///{db}"))
     return {"cli_cpu_s": cpu, "cli_wall_s": wall}
+
+
+def _bean_check(work: Path) -> dict[str, float]:
+    """`bean-check -C` (no cache) of `ledger export beancount` of the last replay: the
+    issue's baseline for the replay (bench/compare.py measures it the same way)."""
+    beancount = work / "replay.beancount"
+    if not beancount.exists():
+        subprocess.run(_ledger(ROOT, "export", "beancount", "--db",
+                               f"sqlite:///{work / 'replay.db'}", "-o", str(beancount))[0],
+                       check=True, capture_output=True)
+    cpu, wall = _timed([str(Path(sys.executable).with_name("bean-check")), "-C",
+                        str(beancount)])
+    return {"bean_cpu_s": cpu, "bean_wall_s": wall}
 
 
 def rules_cost(people: int, baseline: str, repeat: int, seed: int = 1) -> dict:
@@ -231,6 +254,10 @@ def rules_cost(people: int, baseline: str, repeat: int, seed: int = 1) -> dict:
                     for key, value in measured.items():
                         old = figures[name].get(key)
                         figures[name][key] = value if old is None else min(old, value)
+                if Path(sys.executable).with_name("bean-check").exists():
+                    for key, value in _bean_check(work).items():
+                        old = results.get(key)
+                        results[key] = value if old is None else min(old, value)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
                             str(work / "base")], capture_output=True)
@@ -251,6 +278,13 @@ def _print_rules(results: dict) -> None:
                       ("cli_cpu_s", "`ledger scenario run` into SQLite, CPU"),
                       ("cli_wall_s", "`ledger scenario run` into SQLite, wall")):
         print(f"{what:42} {mine[key]:10.3f} {base[key]:10.3f} {mine[key] / base[key]:7.2f}")
+    if "bean_wall_s" in results:
+        print(f"`bean-check -C` of the export (the replay's baseline): "
+              f"{results['bean_wall_s']:.3f} s wall, {results['bean_cpu_s']:.3f} s CPU")
+        for name, figures in results["figures"].items():
+            print(f"replay / bean-check, {name}: {figures['cli_wall_s'] / results['bean_wall_s']:.2f}x "
+                  f"wall, {figures['cli_cpu_s'] / results['bean_cpu_s']:.2f}x CPU "
+                  "(target: at most 2x)")
 
 
 def main(argv: list[str] | None = None) -> int:
