@@ -422,3 +422,33 @@ def test_a_party_id_with_a_line_break_or_anything_else_is_invalid(value):
     from ledger.core.journal import check_party_id
 
     assert _code(check_party_id, value) == "invalid"
+
+
+def test_an_account_is_refused_every_time_and_a_good_one_never_lets_a_bad_one_through():
+    # check_account remembers the paths it accepted (a replay names the same accounts
+    # thousands of times); what it refused it must refuse again, every time.
+    from ledger.core.journal import check_account
+
+    assert check_account("external:Corner Shop") == "external:Corner Shop"
+    assert check_account("external:Corner Shop") == "external:Corner Shop"
+    for _ in range(2):
+        assert _code(check_account, "external:Corner Shop\n") == "invalid"
+        assert _code(check_account, "external:Corner Shop:") == "invalid"
+
+
+def test_a_journal_changed_with_replace_has_the_hash_of_what_it_now_posts():
+    # The payload hash is kept once worked out; a journal made from another with
+    # dataclasses.replace must not inherit the other's hash.
+    import dataclasses
+
+    from ledger.core.journal import payload_hash_of
+
+    one = Journal("k", "test", D, tuple(transfer("a:b", "c:d", GBP, 1)), "e1")
+    first = one.payload_hash()
+    assert one.payload_hash() == first == payload_hash_of(
+        "test", D.isoformat(), None, None, [["a:b", "GBP", -1], ["c:d", "GBP", 1]])
+    two = dataclasses.replace(one, postings=tuple(transfer("a:b", "c:d", GBP, 2)))
+    assert two.payload_hash() != first
+    assert two.payload_hash() == payload_hash_of(
+        "test", D.isoformat(), None, None, [["a:b", "GBP", -2], ["c:d", "GBP", 2]])
+    assert dataclasses.replace(one, event_key="e2").payload_hash() == first

@@ -111,6 +111,24 @@ def test_a_file_over_1_mib_streams_every_event_with_its_line(big, monkeypatch):
     assert streamed[1][2]["amount"] == "1.01" and streamed[0][2]["note"] == NOTE + " folded\n"
 
 
+def test_a_flat_event_of_every_kind_of_value_reads_as_the_whole_file_reads_it(
+        tmp_path, monkeypatch):
+    """The usual event (a mapping of plain values) is built by a shorter path: it must
+    give what the whole-file reader gives, value for value and type for type."""
+    path = tmp_path / "flat.yaml"
+    path.write_text(HEAD + "events:\n"
+                    "  - {date: 2026-04-01, type: expect, a: 1, b: 1.50, c: true, d: null,\n"
+                    "     e: \"x\", f: '007', g: 0100, h: -3, 7: y, 2.5: z, false: n, ~: m}\n"
+                    "  - date: 2026-04-02\n    type: expect\n    note: >\n      folded\n")
+    with ScenarioStream(path) as scenario:
+        streamed = list(scenario.numbered_events())
+    whole = list(_whole(path, monkeypatch).numbered_events())
+    assert streamed == whole
+    assert [[(k, type(k), v, type(v)) for k, v in raw.items()] for _, _, raw in streamed] == [
+        [(k, type(k), v, type(v)) for k, v in raw.items()] for _, _, raw in whole]
+    assert streamed[0][2]["g"] == 100 and streamed[0][2][7] == "y"
+
+
 def test_memory_is_one_event_not_the_file(big):
     """Python's own allocations while streaming a 1 MiB file stay far below the file
     (reading it whole takes about 60 MiB); bench/stream_memory.py measures RSS."""
@@ -126,6 +144,39 @@ def test_memory_is_one_event_not_the_file(big):
     assert peak < MAX_FILE_BYTES // 2, peak
 
 
+def test_checked_events_are_handed_out_again_from_the_kept_copy_in_bounded_memory(big):
+    """`check` keeps each event as read in a temporary file: the replay after it gets the
+    same events in the same order, in memory that does not grow with the file."""
+    path, lines = big
+    with ScenarioStream(path) as scenario:
+        first = list(scenario.numbered_events())
+    with ScenarioStream(path) as scenario:
+        tracemalloc.start()
+        try:
+            assert scenario.check() == len(lines)
+            for _ in scenario.numbered_events():
+                pass
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert list(scenario.numbered_events()) == first
+        assert scenario.check() == len(lines)  # checked once is enough
+    assert peak < MAX_FILE_BYTES // 2, peak
+
+
+def test_what_is_replayed_after_check_is_what_was_checked(tmp_path):
+    """A file rewritten after it was checked cannot slip an unchecked event in: the events
+    handed out after `check` are the ones it read."""
+    path = tmp_path / "swapped.yaml"
+    path.write_text(HEAD + SMALL_EVENTS)
+    with ScenarioStream(path) as scenario:
+        assert scenario.check() == 2
+        path.write_text(HEAD + "events:\n  - {date: 2026-04-01, type: nonsense, amount: !!int 3}\n")
+        events = list(scenario.numbered_events())
+    assert [(i, line, raw["type"]) for i, line, raw in events] == [
+        (0, 12, "expect"), (1, 13, "dp_payment")]
+
+
 def test_iter_scenario_gives_the_header_and_the_events(big):
     path, lines = big
     header, events = iter_scenario(path)
@@ -138,6 +189,10 @@ def test_iter_scenario_gives_the_header_and_the_events(big):
 
 LATE = [
     ("  - {date: 2026-04-01, type: dp_payment, amount: 1, amount: 2}\n", "written twice"),
+    ("  - {date: 2026-04-01, 1: a, 1.0: b}\n", "the key '1.0' is written twice"),
+    ("  - {true: 1, True: 2, 5: " + "9" * 50 + "}\n", "the key 'True' is written twice"),
+    ("  - {~: 1, null: 2}\n", "the key 'None' is written twice"),
+    ("  - {a: 1, b: " + "9" * 50 + ", a: 2}\n", "digits"),
     ("  - date: 2026-04-01\n    type: expect\n    type: expect\n", "written twice"),
     ("  - {date: 2026-04-01, type: dp_payment, amount: !!int 3}\n", "tags"),
     ("  - &e {date: 2026-04-01, type: expect}\n", "anchors"),

@@ -85,8 +85,19 @@ def parse_pence(value: object, what: str = "amount") -> int:
     text = _number_text(value, what)
     if _decimal_places(text) > 2:
         raise LedgerError("invalid", f"{what}: {_short(value)} has more than 2 decimal places")
-    pence = Fraction(_to_decimal(text, what)) * PENCE_PER_POUND  # exact: no rounding
-    return _bounded(int(pence), value, what)
+    whole, part = _digits(text, text, what)
+    # Exact in integers: pounds and at most two places of pence, as written.
+    pence = int(whole or "0") * PENCE_PER_POUND + int(part.ljust(2, "0"))
+    return _bounded(-pence if text[0] == "-" else pence, value, what)
+
+
+def _digits(text: str, value: object, what: str) -> tuple[str, str]:
+    """The digits before and after the point of a number's text (`_number_text`), at
+    most MAX_DIGITS each, checked before any arithmetic (as `_to_decimal` does)."""
+    whole, _, part = text.lstrip("+-").partition(".")
+    if len(whole.lstrip("0")) > MAX_DIGITS or len(part) > MAX_DIGITS:
+        raise LedgerError("invalid", f"{what}: {_short(value)} is out of range")
+    return whole, part
 
 
 def _bounded(minor: int, value: object, what: str) -> int:
@@ -109,13 +120,17 @@ def parse_minutes(value: object, what: str = "hours") -> int:
         if ":" in value:
             raise LedgerError("invalid", f"{what}: {_short(value)} is not hours (write "
                                          "decimal hours, 7.5, or H:MM, 7:30)")
-    dec = _to_decimal(value, what)
-    minutes_exact = Fraction(dec) * MINUTES_PER_HOUR
-    if minutes_exact.denominator != 1:
+    text = _number_text(value, what)
+    whole, part = _digits(text, value, what)
+    # Exact in integers: the hours as written, times 60, must be a whole number.
+    scale = 10 ** len(part)
+    minutes, rest = divmod((int(whole or "0") * scale + int(part or "0")) * MINUTES_PER_HOUR,
+                           scale)
+    if rest:
         raise LedgerError(
             "invalid", f"{what}: {_short(value)} hours is not a whole number of minutes"
         )
-    return _bounded(int(minutes_exact), value, what)
+    return _bounded(-minutes if text[0] == "-" else minutes, value, what)
 
 
 def parse_amount(value: object, unit: Unit, what: str = "amount") -> int:
@@ -139,7 +154,10 @@ def round_half_away(value: Fraction) -> int:
 
 def pence_for_minutes(minutes: int, rate_pence_per_hour: int) -> int:
     """Money worth `minutes` of support at an hourly rate, rounded once to the penny."""
-    return round_half_away(Fraction(minutes * rate_pence_per_hour, MINUTES_PER_HOUR))
+    # round_half_away(Fraction(minutes * rate, 60)), in integers.
+    whole, rest = divmod(abs(minutes * rate_pence_per_hour), MINUTES_PER_HOUR)
+    whole += 2 * rest >= MINUTES_PER_HOUR
+    return -whole if minutes * rate_pence_per_hour < 0 else whole
 
 
 def percent_of(pence: int, percent: Fraction) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import calendar as _calendar
 import datetime as dt
+import functools
 import re
 
 MIN_YEAR, MAX_YEAR = 1900, 2199
@@ -71,6 +72,7 @@ def month_of(day: dt.date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+@functools.lru_cache(maxsize=4096)  # the rules ask for the same few months again and again
 def month_index(month: str) -> int:
     """Months since year 0, for arithmetic and ordering: '2026-05' -> 2026 * 12 + 4."""
     year, mon = month.split("-")

@@ -44,7 +44,16 @@ def check_party_id(value: str, what: str = "party id") -> str:
     return value
 
 
+# Paths already accepted by `check_account`: a replay names the same few thousand accounts
+# again and again, so each is checked once (a refused path is never kept, so its error is
+# raised every time). Bounded: cleared when full, so memory never grows with a ledger.
+_ACCEPTED: set[str] = set()
+_MAX_ACCEPTED = 100_000
+
+
 def check_account(path: str) -> str:
+    if type(path) is str and path in _ACCEPTED:
+        return path
     if len(path) > MAX_ACCOUNT_CHARS:
         raise LedgerError("invalid", f"account {path[:40]!r}... is longer than "
                                      f"{MAX_ACCOUNT_CHARS} characters")
@@ -54,6 +63,9 @@ def check_account(path: str) -> str:
     problem = text_problem(path, MAX_ACCOUNT_CHARS)
     if problem:
         raise LedgerError("invalid", f"account {path!r} {problem}")
+    if len(_ACCEPTED) >= _MAX_ACCEPTED:
+        _ACCEPTED.clear()
+    _ACCEPTED.add(path)
     return path
 
 
@@ -74,12 +86,19 @@ class Journal:
     holder: str | None = None  # the budget holder it is for, when there is one
     reverses_key: str | None = None  # set on a reversal: the journal it undoes
     memo: dict = field(default_factory=dict, compare=False)  # JSON-able detail for reports
+    # The payload hash, worked out the first time it is asked for: the journal is
+    # immutable, and the batch, the writer and the chain each ask for it.
+    _payload_hash: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def payload_hash(self) -> str:
         """Hash of what the journal posts; the same key with another hash is a conflict."""
-        return payload_hash_of(
-            self.type, self.date.isoformat(), self.holder, self.reverses_key,
-            [[p.account, p.unit.value, p.amount_minor] for p in self.postings])
+        found = self._payload_hash
+        if found is None:
+            found = payload_hash_of(
+                self.type, self.date.isoformat(), self.holder, self.reverses_key,
+                [[p.account, p.unit.value, p.amount_minor] for p in self.postings])
+            object.__setattr__(self, "_payload_hash", found)
+        return found
 
 
 def payload_hash_of(journal_type: str, date_iso: str, holder: str | None,
@@ -93,7 +112,11 @@ def payload_hash_of(journal_type: str, date_iso: str, holder: str | None,
         "reverses": reverses_key,
         "type": journal_type,
     }
-    return sha256_text(json.dumps(body, separators=(",", ":")))
+    return sha256_text(_COMPACT.encode(body))
+
+
+# json.dumps(value, separators=(",", ":")), without making an encoder for every journal.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def sha256_text(text: str) -> str:

@@ -36,3 +36,9 @@ def text_problem(value: str, max_chars: int = MAX_TEXT_CHARS) -> str | None:
             return f"contains the control character U+{ord(char):04X}"
     return None
 
+
+def all_plain(texts: list[str], max_chars: int = MAX_TEXT_CHARS) -> bool:
+    """True when every text is printable ASCII within the limit, so `text_problem` has
+    nothing to say about any of them: the usual case, checked with one match."""
+    return (max(map(len, texts), default=0) <= max_chars
+            and _PLAIN.fullmatch("".join(texts)) is not None)

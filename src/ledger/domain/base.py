@@ -51,21 +51,43 @@ def lift(fn: Callable[[object], Any]) -> Callable[[object], Any]:
     return wrapped
 
 
-Pence = Annotated[int, BeforeValidator(lift(_positive(parse_pence)))]
+def remembered(read: Callable[[object], Any]) -> Callable[[object], Any]:
+    """`read` (a pure reading of a field: the same text always gives the same value or
+    the same refusal) with what it gave for each text remembered: a file of thousands of
+    events writes the same dates, amounts and party ids again and again. Only text is
+    remembered (never `True`, which equals 1), and only what was accepted: a refusal is
+    raised again every time. At most 10,000 texts per field type, then it starts over."""
+    known: dict[str, Any] = {}
+
+    def reading(value: object) -> Any:
+        if type(value) is not str:
+            return read(value)
+        found = known.get(value, known)
+        if found is known:
+            found = read(value)
+            if len(known) >= 10_000:
+                known.clear()
+            known[value] = found
+        return found
+
+    return reading
+
+
+Pence = Annotated[int, BeforeValidator(remembered(lift(_positive(parse_pence))))]
 """A GBP amount > 0, as integer pence."""
-Minutes = Annotated[int, BeforeValidator(lift(_positive(parse_minutes)))]
+Minutes = Annotated[int, BeforeValidator(remembered(lift(_positive(parse_minutes))))]
 """An HRS amount > 0, as integer minutes."""
 RatePence = Pence
 """An hourly rate > 0 in pence per hour (rates are money, so 2 places at most)."""
-PartyId = Annotated[str, AfterValidator(lift(check_party_id))]
+PartyId = Annotated[str, AfterValidator(remembered(lift(check_party_id)))]
 
 # Dates and months (docs/rules-trust.md#reading): written YYYY-MM-DD / YYYY-MM in ASCII
 # digits, a real calendar date, years 1900 to 2199 so that date arithmetic (schedules,
 # month ends, a month's following month) never overflows. A number is never a date. The
 # rule is the calendar's (ledger.core.calendar); these names stay for the event models.
 MIN_YEAR, MAX_YEAR = calendar.MIN_YEAR, calendar.MAX_YEAR
-day = calendar.parse_day
-_month = calendar.parse_month
+day = remembered(calendar.parse_day)
+_month = remembered(calendar.parse_month)
 _shown = calendar.shown  # the same short form of a value in every message
 
 
@@ -269,6 +291,8 @@ class Ctx:
         # What this event moves on each date, per account, and the accounts it takes from.
         self._dated: dict[tuple[str, Unit], dict[dt.date, int]] = {}
         self._takes: set[tuple[str, Unit]] = set()
+        self._moves_from: dict[tuple[str, Unit, dt.date],
+                               tuple[int, list[tuple[dt.date, int]]]] = {}
 
     # -- reads
     def balance(self, account: str, unit: Unit) -> int:
@@ -278,7 +302,13 @@ class Ctx:
         """The lowest balance `account` has at the end of `day` or of any later date with
         postings, this event's journals included, and the first date it is reached
         (docs/rules-trust.md#floors: a floor holds on every date, not just today)."""
-        opening, moves = self.backend.balance_moves_from(account, unit, day)
+        # What is stored does not change while an event is worked out: a handler's own
+        # floor check and the core check after it read it once.
+        stored = self._moves_from.get((account, unit, day))
+        if stored is None:
+            stored = self._moves_from[(account, unit, day)] = \
+                self.backend.balance_moves_from(account, unit, day)
+        opening, moves = stored
         by_date: dict[dt.date, int] = {day: 0}
         for on, amount in moves:
             by_date[on] = by_date.get(on, 0) + amount
@@ -331,7 +361,10 @@ class Ctx:
 
     # -- writes
     def put_state(self, kind: str, ref: str, data: dict) -> None:
-        self.change.states[(kind, ref)] = copy_plain(data)
+        """Record an instrument's new state. The change takes `data` as it is, without a
+        copy: a handler puts a state once it has finished changing it (every handler
+        saves last), and reads it back through `state`, which copies."""
+        self.change.states[(kind, ref)] = data
 
     def set_floor(self, account: str, unit: Unit, floor_minor: int) -> None:
         self.change.floors[(account, unit)] = floor_minor

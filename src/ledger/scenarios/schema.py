@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import gc
 import os
+import pickle
 import re
 import stat
 import tempfile
@@ -121,6 +122,27 @@ class _Core(SafeConstructor, BaseResolver):
             mapping[key] = self.construct_object(value_node, deep=deep)
         return mapping
 
+    def construct_event(self, node: Node) -> object:
+        """`construct_document(node)`, sooner for the usual event: a mapping of plain
+        values (no list or mapping inside), whose text values are taken as they are.
+        Built in the same order, with the same checks and the same errors."""
+        if type(node) is not MappingNode or node.tag != _MAP or not all(
+                type(k) is ScalarNode and type(v) is ScalarNode for k, v in node.value):
+            return self.construct_document(node)
+        mapping: dict = {}
+        try:
+            for key_node, value_node in node.value:
+                key = (key_node.value if key_node.tag == _STR
+                       else self.construct_object(key_node))
+                if key in mapping:
+                    raise _written_twice(key, key_node)
+                mapping[key] = (value_node.value if value_node.tag == _STR
+                                else self.construct_object(value_node))
+        finally:  # as construct_document leaves them
+            self.constructed_objects: dict = {}
+            self.recursive_objects: dict = {}
+        return mapping
+
     def construct_key(self, key_node: Node, taken: Container, deep: bool = False) -> object:
         """A mapping's key: a plain value, not one of `taken` (the keys before it)."""
         if not isinstance(key_node, ScalarNode):
@@ -128,9 +150,13 @@ class _Core(SafeConstructor, BaseResolver):
                                    "list or mapping", key_node.start_mark)
         key = self.construct_object(key_node, deep=deep)
         if key in taken:
-            raise ConstructorError(None, None, f"the key {str(key)[:40]!r} is written "
-                                   "twice in one mapping", key_node.start_mark)
+            raise _written_twice(key, key_node)
         return key
+
+
+def _written_twice(key: object, key_node: Node) -> ConstructorError:
+    return ConstructorError(None, None, f"the key {str(key)[:40]!r} is written twice in one "
+                            "mapping", key_node.start_mark)
 
 
 _Core.add_constructor(_NULL, _Core.construct_null)
@@ -651,7 +677,12 @@ class ScenarioStream:
     one in an event is raised when the reading reaches it. `numbered_events` may be called
     again (each call reads the events afresh, ending any earlier iteration); `count` is
     the number of events once a pass has read them all. A `description` written after
-    `events` is in `header` once the events have been read."""
+    `events` is in `header` once the events have been read.
+
+    `check` reads every event and keeps each, as it was read, in an anonymous temporary
+    file (deleted on `close`; about the size of the YAML): every later call of
+    `numbered_events` hands out exactly the events that were checked, from that file,
+    without reading the YAML again. Memory stays bounded by one event."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -665,6 +696,7 @@ class ScenarioStream:
         self._doc_mark: yaml.Mark | None = None
         self._live: _Pass | None = None  # the first pass, stopped at the events' list
         self._iteration: Generator[tuple[int, int, dict], None, None] | None = None
+        self._checked: IO[bytes] | None = None  # every event, as `check` read it
         try:
             self._file: IO[bytes] = path.open("rb")
         except OSError as err:
@@ -700,6 +732,9 @@ class ScenarioStream:
         if not self._events:  # none, or `events: null` (refused with the header)
             self.count = 0
             return iter(())
+        if self._checked is not None:
+            self._iteration = self._read_checked(self._checked)
+            return self._iteration
         live, self._live = self._live, None
         with self._reading(live):
             p = live or self._new_pass()
@@ -707,18 +742,41 @@ class ScenarioStream:
         return self._iteration
 
     def check(self) -> int:
-        """Read every event (checking the file to its end, keeping nothing): the count."""
-        for _ in self.numbered_events():
-            pass
+        """Read every event (checking the file to its end): the count. The events are
+        kept, one after another, in an anonymous temporary file that only this process
+        writes and reads, so that `numbered_events` hands out what was checked without
+        parsing the YAML again (docs/architecture.md#limits)."""
+        if self._checked is not None:
+            assert self.count is not None
+            return self.count
+        kept = tempfile.TemporaryFile(prefix="ledger-checked-")
+        try:
+            for item in self.numbered_events():
+                # One pickle per event, after its length: each is read back on its own,
+                # so nothing accumulates in memory.
+                data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+                kept.write(len(data).to_bytes(4, "little"))
+                kept.write(data)
+        except BaseException:
+            kept.close()
+            raise
+        self._checked = kept
         assert self.count is not None
         return self.count
+
+    def _read_checked(self, kept: IO[bytes]) -> Generator[tuple[int, int, dict], None, None]:
+        kept.seek(0)
+        read = kept.read
+        for _ in range(self.count or 0):
+            size = int.from_bytes(read(4), "little")
+            yield pickle.loads(read(size))  # noqa: S301 - our own file, written by `check`
 
     def close(self) -> None:
         if self._iteration is not None:
             self._iteration.close()
             self._iteration = None
         self._live = None
-        for f in (self._spool, getattr(self, "_file", None)):
+        for f in (self._checked, self._spool, getattr(self, "_file", None)):
             if f is not None:
                 f.close()
 
@@ -875,7 +933,7 @@ class ScenarioStream:
                     p.skip()
                     p.skip()
             _refuse(p.get())  # the list's start
-            construct = p.loader.construct_document
+            construct = p.loader.construct_event
             index = 0
             while not p.at(SequenceEndEvent):
                 node = p.node(3, f"events.{index}")

@@ -55,8 +55,9 @@ class MemoryBackend:
         return sorted(ref for k, ref in self.states if k == kind)
 
     def get_state(self, kind: str, ref: str) -> dict | None:
-        found = self.states.get((kind, ref))
-        return copy_plain(found) if found is not None else None
+        # Shared, not copied, as DbStore's: a handler's context copies what it reads
+        # (Ctx.state), and no reader changes what it reads.
+        return self.states.get((kind, ref))
 
     def party(self, kind: str, party_id: str, as_of: dt.date | None = None) -> dict | None:
         """The record in force on `as_of` (None: the newest); docs/rules-trust.md#parties."""
