@@ -58,12 +58,16 @@ def _rows(isfs: int, rows: int, seed: int = 1) -> list[tuple[str, str, int, str]
     out = []
     for n in range(isfs):
         budget = 40 * 60  # never more than the month's hours: nothing borrows
+        seen: set[tuple[int, int]] = set()  # (day, worker): no two rows alike (a duplicate)
         for _ in range(per):
             if len(out) == rows:
                 break
             minutes = min(rng.choice([30, 45, 60, 75, 90]), budget // per)
-            out.append((f"H{n:05d}", f"{MONTH}-{rng.randint(1, 28):02d}", max(minutes, 15),
-                        f"W{rng.randint(1, 200)}"))
+            day, worker = rng.randint(1, 28), rng.randint(1, 200)
+            while (day, worker) in seen:
+                day, worker = rng.randint(1, 28), rng.randint(1, 200)
+            seen.add((day, worker))
+            out.append((f"H{n:05d}", f"{MONTH}-{day:02d}", max(minutes, 15), f"W{worker}"))
     return out
 
 
