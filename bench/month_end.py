@@ -10,8 +10,11 @@ it (wall time of the command, peak memory from GNU time):
   3. `ledger isf reconcile --provider P --month M --format csv`.
 Baseline, in the same run: the same timesheet rows (holder, date, minutes, worker)
 inserted with plain `sqlite3.executemany` into a bare table in a fresh file, one
-transaction. The target (issue "provider month end"): all three under 20 s on SQLite on
-a 2-core machine, memory bounded by the batch size.
+transaction. The targets (issue 22): the import of 100,000 rows under 10 s, and all three
+steps (a provider's month end: advance, import, reconcile and its report) under 20 s, on
+SQLite on a 2-core machine, memory bounded by the batch size. The load average at the start
+and the end of the run is written beside the figures (other work on the machine counts in
+it).
 """
 
 from __future__ import annotations
@@ -58,12 +61,16 @@ def _rows(isfs: int, rows: int, seed: int = 1) -> list[tuple[str, str, int, str]
     out = []
     for n in range(isfs):
         budget = 40 * 60  # never more than the month's hours: nothing borrows
+        seen: set[tuple[int, int]] = set()  # (day, worker): no two rows alike (a duplicate)
         for _ in range(per):
             if len(out) == rows:
                 break
             minutes = min(rng.choice([30, 45, 60, 75, 90]), budget // per)
-            out.append((f"H{n:05d}", f"{MONTH}-{rng.randint(1, 28):02d}", max(minutes, 15),
-                        f"W{rng.randint(1, 200)}"))
+            day, worker = rng.randint(1, 28), rng.randint(1, 200)
+            while (day, worker) in seen:
+                day, worker = rng.randint(1, 28), rng.randint(1, 200)
+            seen.add((day, worker))
+            out.append((f"H{n:05d}", f"{MONTH}-{day:02d}", max(minutes, 15), f"W{worker}"))
     return out
 
 
@@ -85,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--write-doc", action="store_true")
     args = parser.parse_args(argv)
+    load_start = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="ledger-month-end-"))
     db = f"sqlite:///{work / 'ledger.db'}"
     ledger = str(BIN / "ledger")
@@ -120,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "sqlite": sqlite3.sqlite_version, "load": os.getloadavg()[0]},
+                    "sqlite": sqlite3.sqlite_version, "load": load_start[0],
+                    "load_at_start": load_start, "load_at_end": os.getloadavg()},
         "isfs": args.isfs, "rows": len(rows), "setup_s": round(setup_s, 1),
         "steps": {k: {"s": round(v[0], 2), "peak_mib": v[1]} for k, v in steps.items()},
         "total_s": round(total, 2),
@@ -140,20 +149,27 @@ def _write_doc(r: dict) -> None:
     m = r["machine"]
     s = r["steps"]
     met = "met" if r["total_s"] < 20 else f"**missed** by {r['total_s'] / 20:.1f}x"
+    imp = s["import"]["s"]
+    import_met = "met" if imp < 10 else f"**missed** by {imp / 10:.1f}x"
+    load_end = m.get("load_at_end", [m["load"]])[0]
     block = "\n".join([
         START, "",
         f"Run {r['date']}: {m['cpus']} CPUs, Python {m['python']}, SQLite {m['sqlite']}, "
-        f"load average {m['load']:.1f}; `bench/month_end.py --write-doc` regenerates this. "
+        f"load average {m['load']:.1f} at the start and {load_end:.1f} at the end; "
+        "`bench/month_end.py --write-doc` regenerates this. "
         f"{r['isfs']:,} ISFs of one provider (set up first in {r['setup_s']} s, not timed), "
         f"{r['rows']:,} timesheet rows.", "",
-        "| step | time | peak memory |", "|---|---:|---:|",
-        f"| `ledger isf advance` | {s['advance']['s']} s | {s['advance']['peak_mib']} MiB |",
+        "| step | time | peak memory | target |", "|---|---:|---:|---|",
+        f"| `ledger isf advance` | {s['advance']['s']} s | {s['advance']['peak_mib']} MiB "
+        "| - |",
         f"| `ledger isf import-timesheet` | {s['import']['s']} s ({r['import_rows_per_s']:,} "
         f"rows/s; plain `executemany` of the same rows: {r['baseline_rows_per_s']:,} rows/s, "
-        f"{r['import_ratio']}x) | {s['import']['peak_mib']} MiB |",
+        f"{r['import_ratio']}x) | {s['import']['peak_mib']} MiB | under 10 s: "
+        f"{import_met} |",
         f"| `ledger isf reconcile --format csv` | {s['reconcile']['s']} s | "
-        f"{s['reconcile']['peak_mib']} MiB |",
-        f"| all three | {r['total_s']} s | target under 20 s: {met} |", "", END])
+        f"{s['reconcile']['peak_mib']} MiB | - |",
+        f"| all three (the month end) | {r['total_s']} s | | under 20 s: {met} |", "",
+        END])
     text = DOC.read_text(encoding="utf-8")
     if START in text:
         text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text,

@@ -187,6 +187,22 @@ def open_day(state: dict, lock: dt.date | None, day: dt.date) -> dt.date:
 
 # ------------------------------------------------------------------ the plan
 
+def prefetch(store: DbStore, provider: str, rows: list[Row]) -> None:
+    """Read what the rows' checks and their deliveries read, for every holder of the file at
+    once (a few queries per chunk of holders, docs/month-end.md#timesheets): each holder's
+    record, their ISF with the provider, and their accounts' balances, floors and
+    movements from their earliest row's date on. What is read is what each row would have
+    read on its own; nothing is decided here."""
+    days: dict[str, dt.date] = {}
+    for row in rows:
+        day = dt.date.fromisoformat(row.event["date"])
+        holder = row.event["holder"]
+        days[holder] = min(day, days.get(holder, day))
+    store.prefetch_parties("holder", list(days))
+    store.prefetch_states("isf", [f"{holder}:{provider}" for holder in days])
+    store.prefetch_holders(days)
+
+
 @dataclass
 class _Plan:
     file: Path
@@ -204,6 +220,7 @@ class _Plan:
         for line, why in reading.problems:
             yield problem(file, line, why)
         recorded = recorded_rows(store, reading.rows)
+        prefetch(store, self.provider, reading.rows)
         for row in reading.rows:
             yield from self.row(row, recorded.get(row.line))
 
@@ -298,4 +315,4 @@ def post_rows(store: DbStore, file: Path, provider: str, reading: Reading,
 
 
 __all__ = ["Imported", "Options", "changes", "import_timesheet", "open_day", "post_rows",
-           "problem", "recorded_rows"]
+           "prefetch", "problem", "recorded_rows"]

@@ -5,7 +5,10 @@ a transaction the caller owns. Every write goes through `_write`, which writes a
 events' changes with a few set-based statements: journals, postings, sealing, state,
 party records, floors, the period lock, the event records (the hash chain,
 store/chain.py) and the ledger's head row. The database's triggers (installed by the
-migrations) re-check every invariant the Python side has already checked.
+migrations) re-check every invariant the Python side has already checked. On PostgreSQL
+the journals, postings, seal, records and head go in one call of `ledger_write`
+(migration 0009), one round trip; on SQLite, as plain tuples to the driver's
+`executemany`, with no statement built per row.
 
 Two ways to use it:
 - `DbStore(conn)`: `apply` writes each event at once, inside a savepoint, so a rejection
@@ -36,7 +39,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -88,6 +90,73 @@ _SQL_PARTY = text(
 ).columns(column("valid_from", Date()), column("data", Text()))
 _SQL_STATE = text("SELECT data FROM instrument_state"
                   " WHERE ledger_id = :lid AND kind = :kind AND ref = :ref")
+_SQL_PARTIES = text(
+    "SELECT id, valid_from, data FROM party_record"
+    " WHERE ledger_id = :lid AND kind = :kind AND id IN :ids"
+    " ORDER BY valid_from IS NOT NULL, valid_from, seq"
+).bindparams(bindparam("ids", expanding=True)).columns(
+    column("id", Text()), column("valid_from", Date()), column("data", Text()))
+_SQL_STATES = text(
+    "SELECT ref, data FROM instrument_state WHERE ledger_id = :lid AND kind = :kind"
+    " AND ref IN :refs").bindparams(bindparam("refs", expanding=True))
+_SQL_HOLDER_BALANCES = text(
+    "SELECT a.path, a.holder, b.unit, b.amount_minor FROM account a"
+    " JOIN balance b ON b.account_id = a.id"
+    " WHERE a.ledger_id = :lid AND a.holder IN :holders"
+).bindparams(bindparam("holders", expanding=True))
+_SQL_HOLDER_FLOORS = text(
+    "SELECT a.path, f.unit, f.floor_minor FROM account a"
+    " JOIN account_floor f ON f.account_id = a.id"
+    " WHERE a.ledger_id = :lid AND a.holder IN :holders ORDER BY f.id"
+).bindparams(bindparam("holders", expanding=True))
+_SQL_HOLDER_MOVES = text(
+    "SELECT a.path, p.unit, p.date, SUM(p.amount_minor) FROM account a"
+    " JOIN posting p ON p.account_id = a.id JOIN journal j ON j.id = p.journal_id"
+    " WHERE a.ledger_id = :lid AND a.holder IN :holders AND p.date >= :day"
+    " AND j.status = 'posted' GROUP BY a.path, p.unit, p.date"
+).bindparams(bindparam("holders", expanding=True), bindparam("day", type_=Date()))
+# The write path's statements (docs/architecture.md#batches), built once.
+_SQL_ACCOUNTS = text(
+    "SELECT a.path, a.id, b.unit FROM account a LEFT JOIN balance b ON b.account_id = a.id"
+    " WHERE a.ledger_id = :lid AND a.path IN :paths"
+).bindparams(bindparam("paths", expanding=True))
+_SQL_ACCOUNT_IDS = text(
+    "SELECT path, id FROM account WHERE ledger_id = :lid AND path IN :paths"
+).bindparams(bindparam("paths", expanding=True))
+_SQL_KNOWN_JOURNALS = text(
+    "SELECT key, payload_hash FROM journal WHERE ledger_id = :lid AND key IN :keys"
+).bindparams(bindparam("keys", expanding=True))
+_SQL_LOCK = "SELECT id, event_seq, event_hash, journal_hash FROM ledger WHERE name = :n"
+_SQL_LOCK_SQLITE, _SQL_LOCK_PG = text(_SQL_LOCK), text(_SQL_LOCK + " FOR UPDATE")
+_SQL_NEW_LEDGER = text("INSERT INTO ledger (name, event_seq, event_hash, journal_hash) "
+                       "VALUES (:n, 0, :g, :g) ON CONFLICT (name) DO NOTHING")
+_SQL_HEAD = text("UPDATE ledger SET event_seq = :seq, event_hash = :head,"
+                 " journal_hash = :journal WHERE id = :lid")
+_SQL_SEAL_SQLITE = "UPDATE journal SET status = 'posted' WHERE id BETWEEN ? AND ?"
+_SQL_MAX_JOURNAL = "SELECT COALESCE(MAX(id), 0) FROM journal"
+_SQL_JOURNAL_SQLITE = (f"INSERT INTO journal (id, {', '.join(_JOURNAL_ARRAYS)}) VALUES "
+                       f"({', '.join('?' * (len(_JOURNAL_ARRAYS) + 1))})")
+_SQL_JOURNAL_SQLITE_ONE = (f"INSERT INTO journal ({', '.join(_JOURNAL_ARRAYS)}) VALUES "
+                           f"({', '.join('?' * len(_JOURNAL_ARRAYS))})")
+_SQL_POSTING_SQLITE = ("INSERT INTO posting (ledger_id, journal_id, account_id, unit, "
+                       "amount_minor, date) VALUES (?, ?, ?, ?, ?, ?)")
+_EVENT_COLUMNS = ("ledger_id", "key", "type", "date", "payload_hash", "outcome", "source",
+                  "seq", "payload", "prev_hash", "hash", "rules_version")
+_SQL_EVENT_SQLITE = (f"INSERT INTO event ({', '.join(_EVENT_COLUMNS)}) VALUES "
+                     f"({', '.join('?' * len(_EVENT_COLUMNS))})")
+_JOURNAL_FN_COLUMNS = ("key", "type", "date", "event_key", "holder", "reverses_id",
+                       "payload_hash", "memo", "prev_hash", "hash")
+_SQL_WRITE_PG = text(
+    "SELECT ledger_write(CAST(:lid AS integer), "
+    + ", ".join(f"CAST(:j_{c} AS {_JOURNAL_ARRAYS[c]}[])" for c in _JOURNAL_FN_COLUMNS)
+    + ", CAST(:p_journal AS integer[]), CAST(:p_account AS integer[]),"
+    " CAST(:p_unit AS varchar[]), CAST(:p_amount AS bigint[]), "
+    + ", ".join(f"CAST(:e_{c} AS {t}[])" for c, t in (
+        ("key", "varchar"), ("type", "varchar"), ("date", "date"),
+        ("payload_hash", "varchar"), ("outcome", "varchar"), ("source", "varchar"),
+        ("seq", "integer"), ("payload", "text"), ("prev_hash", "varchar"),
+        ("hash", "varchar"), ("rules_version", "integer")))
+    + ", CAST(:seq AS integer), CAST(:head AS varchar), CAST(:journal AS varchar))")
 _SQL_JOURNAL_HASH = text("SELECT payload_hash FROM journal WHERE ledger_id = :lid AND key = :key")
 _DB_ERROR = re.compile(r"ledger:([a-z_]+): ([^\n]*)")
 _CONTRACT_CODE = {"append_only": "invalid"}
@@ -179,6 +248,7 @@ class DbStore:
         self._id = None
         self._account_ids: dict[str, int] = {}
         self._balance_rows: set[tuple[int, str]] = set()
+        self._balance_units_read: set[int] = set()  # accounts whose balance rows are known
         self._floors: dict[tuple[str, Unit], int | None] = {}
         self._parties: dict[tuple[str, str], list[tuple[dt.date | None, dict]]] = {}
         self._lock: object = _UNKNOWN
@@ -189,6 +259,10 @@ class DbStore:
         self._moves: dict[tuple[str, Unit], list] = {}  # [from day, opening, {date: total}]
         self._event_hashes: dict[str, str | None] = {}
         self._opened: dict[str, list[list]] = defaultdict(list)  # record key -> accounts
+        self._hashes: dict[int, tuple[Journal, str]] = {}  # id -> (journal, payload hash)
+        # PostgreSQL: what _post and _records made, for _move_head's one call.
+        self._unsent_journals: tuple[list[dict], list[tuple]] = ([], [])
+        self._unsent_records: list[dict] = []
         self._forget_pending()
 
     def _forget_pending(self) -> None:
@@ -390,6 +464,69 @@ class DbStore:
             for key in chunk:
                 self._event_hashes[key] = found.get(key)
 
+    def prefetch_parties(self, kind: str, ids: list[str]) -> None:
+        """Read the records of these parties, a chunk of ids per query, as `party` would
+        one by one (an importer learns every holder of its file at once)."""
+        if self._pend_parties:
+            self.flush()
+        wanted = [i for i in dict.fromkeys(ids) if (kind, i) not in self._parties]
+        for start in range(0, len(wanted), SEAL_CHUNK):
+            chunk = wanted[start:start + SEAL_CHUNK]
+            found: dict[str, list[tuple[dt.date | None, dict]]] = {i: [] for i in chunk}
+            for pid, valid_from, data in self.conn.execute(_SQL_PARTIES, {
+                    "lid": self.lid, "kind": kind, "ids": chunk}):
+                found[pid].append((valid_from, json.loads(data)))
+            for pid, records in found.items():
+                self._parties[(kind, pid)] = records
+
+    def prefetch_states(self, kind: str, refs: list[str]) -> None:
+        """Read these instruments' states, a chunk of refs per query, as `get_state` would
+        one by one."""
+        wanted = [r for r in dict.fromkeys(refs) if (kind, r) not in self._states]
+        for start in range(0, len(wanted), SEAL_CHUNK):
+            chunk = wanted[start:start + SEAL_CHUNK]
+            found = dict(self.conn.execute(_SQL_STATES, {"lid": self.lid, "kind": kind,
+                                                         "refs": chunk}).all())
+            for ref in chunk:
+                data = found.get(ref)
+                self._states[(kind, ref)] = json.loads(data) if data is not None else None
+
+    def prefetch_holders(self, days: dict[str, dt.date]) -> None:
+        """For every account of these budget holders (account.holder, indexed), read at once
+        what `balance`, `floor` and `balance_moves_from` would read one account at a time:
+        the stored balance, the floor in force and the posted movements from the holder's
+        day on (a few queries per chunk of holders, not a few per account). Only what is not
+        already known is read; a later read from an earlier day reads again, as before."""
+        holders = sorted(days)
+        for start in range(0, len(holders), SEAL_CHUNK):
+            chunk = holders[start:start + SEAL_CHUNK]
+            params = {"lid": self.lid, "holders": chunk}
+            balances: dict[tuple[str, Unit], int] = {}
+            of_holder: dict[str, str] = {}
+            for path, holder, unit, amount in self.conn.execute(_SQL_HOLDER_BALANCES, params):
+                balances[(path, Unit(unit))] = int(amount)
+                of_holder[path] = holder
+            fresh = [key for key in balances
+                     if key not in self._balances and key not in self._moves]
+            if not fresh:
+                continue
+            floors: dict[tuple[str, Unit], int] = {}
+            for path, unit, floor_minor in self.conn.execute(_SQL_HOLDER_FLOORS, params):
+                floors[(path, Unit(unit))] = floor_minor  # ordered by id: the last wins
+            moves: dict[tuple[str, Unit], dict[dt.date, int]] = defaultdict(dict)
+            first = min(days[h] for h in chunk)
+            for path, unit, on, total in self.conn.execute(
+                    _SQL_HOLDER_MOVES, {**params, "day": first}):
+                on = on if isinstance(on, dt.date) else dt.date.fromisoformat(on)
+                moves[(path, Unit(unit))][on] = int(total)
+            for key in fresh:
+                day = days[of_holder[key[0]]]
+                later = {d: n for d, n in moves.get(key, {}).items() if d >= day}
+                self._balances[key] = balances[key]
+                self._moves[key] = [day, balances[key] - sum(later.values()), later]
+                if key not in self._floors:
+                    self._floors[key] = floors.get(key)
+
     def recorded_payloads(self, keys: list[str]) -> dict[str, dict]:
         """The event as written (json-decoded) of each of these keys that is recorded, a
         chunk of keys per query; an importer compares a row with what it recorded before.
@@ -503,7 +640,7 @@ class DbStore:
             self.flush()
         self._pending.append(change)
         for j in change.journals:
-            self._pend_journals[j.key] = j.payload_hash()
+            self._pend_journals[j.key] = self._payload_hash(j)
             for p in j.postings:
                 self._pend_balance[(p.account, p.unit)] += p.amount_minor
                 self._pend_moves[(p.account, p.unit)].append((j.date, p.amount_minor))
@@ -560,6 +697,8 @@ class DbStore:
         except BaseException:
             self._reset_caches()
             raise
+        finally:
+            self._hashes = {}  # the written batch's journals are not needed again
 
     def _write(self, changes: list[Change]) -> None:
         self._write_lock()
@@ -606,9 +745,28 @@ class DbStore:
         self._move_head()
 
     def _move_head(self) -> None:
+        """Move the ledger's head; on PostgreSQL, with the journals, postings and records
+        made since the last write, in one call of `ledger_write` (migration 0009: the same
+        statements, run server-side, every trigger firing as before)."""
         seq, head = self._last_record or (0, GENESIS_HASH)
-        self.conn.execute(update(m.Ledger).where(m.Ledger.id == self._id).values(
-            event_seq=seq, event_hash=head, journal_hash=self._last_hash or GENESIS_HASH))
+        journal_head = self._last_hash or GENESIS_HASH
+        if not self.postgres:
+            self.conn.execute(_SQL_HEAD, {"seq": seq, "head": head, "lid": self._id,
+                                          "journal": journal_head})
+        else:
+            journals, postings = self._unsent_journals
+            records = self._unsent_records
+            self._unsent_journals, self._unsent_records = ([], []), []
+            params: dict[str, object] = {"lid": self._id, "seq": seq, "head": head,
+                                         "journal": journal_head}
+            for c in _JOURNAL_FN_COLUMNS:
+                params[f"j_{c}"] = [r[c] for r in journals]
+            for n, c in enumerate(("journal", "account", "unit", "amount")):
+                params[f"p_{c}"] = [p[n] for p in postings]
+            for c in _EVENT_COLUMNS[1:]:
+                params[f"e_{c}"] = [r[c] for r in records]
+            self.conn.execute(_SQL_WRITE_PG, params)
+        self._refresh_statistics()
 
     def _write_parties(self, event_key: str, parties: list[dict]) -> list[list]:
         rows = []
@@ -645,8 +803,12 @@ class DbStore:
                          "rules_version": event.rules_version})
             self._event_hashes[event.key] = event.payload_hash
             prev = this
-        if rows:
-            self.conn.execute(insert(m.Event), rows)
+        if self.postgres:  # sent with the journals and the head: one call (_move_head)
+            self._unsent_records = rows
+        elif rows:
+            self.conn.exec_driver_sql(_SQL_EVENT_SQLITE, [
+                tuple(r[c] if c != "date" else r[c].isoformat() for c in _EVENT_COLUMNS)
+                for r in rows])
         self._last_record = (seq, prev)
 
     def post(self, journals: list[Journal]) -> int:
@@ -679,6 +841,8 @@ class DbStore:
         except BaseException:
             self._reset_caches()
             raise
+        finally:
+            self._hashes = {}
         return len(link_of)
 
     def _post(self, journals: list[Journal]) -> dict[str, list[str]]:
@@ -699,7 +863,7 @@ class DbStore:
         rows = []
         links: dict[str, list[str]] = {}
         for j in fresh:
-            payload = j.payload_hash()
+            payload = self._payload_hash(j)
             this_hash = journal_link(prev_hash, j.key, payload, j.event_key)
             memo = json.dumps(j.memo, sort_keys=True, default=str)
             rows.append({
@@ -715,52 +879,36 @@ class DbStore:
             (j.key, self._account_ids[p.account], p.unit.value, p.amount_minor, j.date)
             for j in fresh for p in j.postings
         ]
-        insert_rows = self._insert_postgres if self.postgres else self._insert_generic
-        id_of = insert_rows(rows, postings)
-        ids = [id_of[j.key] for j in fresh]
-        for start in range(0, len(ids), SEAL_CHUNK):
-            self.conn.execute(
-                update(m.Journal)
-                .where(m.Journal.id.in_(ids[start:start + SEAL_CHUNK]))
-                .values(status="posted")
-            )
+        if self.postgres:  # sent with the records and the head: one call (_move_head)
+            position = {r["key"]: n for n, r in enumerate(rows, start=1)}
+            self._unsent_journals = (rows, [(position[p[0]], *p[1:4]) for p in postings])
+        else:
+            first, last = self._insert_sqlite(rows, postings)
+            self.conn.exec_driver_sql(_SQL_SEAL_SQLITE, (first, last))
         self._last_hash = prev_hash  # valid while this transaction holds the write lock
         self._posted(fresh)
         self._posted_since_analyze += len(fresh)
-        self._refresh_statistics()
         return links
 
-    def _insert_generic(self, rows: list[dict], postings: list[tuple]) -> dict[str, int]:
-        # RETURNING the key as well as the id lets the rows come back in any order, which
-        # keeps SQLite on its batched path (sort_by_parameter_order would go row by row).
-        id_of = dict(self.conn.execute(
-            insert(m.Journal).returning(m.Journal.key, m.Journal.id), rows).all())
-        self.conn.execute(insert(m.Posting), [
-            {"ledger_id": self._id, "journal_id": id_of[key], "account_id": account_id,
-             "unit": unit, "amount_minor": amount, "date": on}
-            for key, account_id, unit, amount, on in postings
-        ])
-        return id_of
-
-    def _insert_postgres(self, rows: list[dict], postings: list[tuple]) -> dict[str, int]:
-        """Two set-based statements over arrays (unnest): one round trip each, whatever
-        the batch size, and one firing of each statement-level guard trigger."""
-        cols = list(_JOURNAL_ARRAYS)
-        id_of: dict[str, int] = dict(self.conn.execute(
-            text(f"INSERT INTO journal ({', '.join(cols)}) SELECT * FROM unnest("
-                 + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _JOURNAL_ARRAYS.items())
-                 + ") RETURNING key, id"),
-            {c: [r[c] for r in rows] for c in cols},
-        ).all())
-        self.conn.execute(
-            text("INSERT INTO posting (ledger_id, journal_id, account_id, unit, amount_minor, "
-                 "date) SELECT :l, * FROM unnest(CAST(:j AS integer[]), CAST(:a AS integer[]), "
-                 "CAST(:u AS varchar[]), CAST(:m AS bigint[]), CAST(:d AS date[]))"),
-            {"l": self._id, "j": [id_of[p[0]] for p in postings],
-             "a": [p[1] for p in postings], "u": [p[2] for p in postings],
-             "m": [p[3] for p in postings], "d": [p[4] for p in postings]},
-        )
-        return id_of
+    def _insert_sqlite(self, rows: list[dict], postings: list[tuple]) -> tuple[int, int]:
+        """SQLite: the journals take the ids after the newest, as SQLite itself would give
+        them (this transaction holds the database's only write lock, BEGIN IMMEDIATE), so
+        the rows go to the driver's executemany as plain tuples, with no RETURNING and no
+        per-row statement building; the first and last id are returned for the seal."""
+        values = [tuple(r[c] if c != "date" else r[c].isoformat() for c in _JOURNAL_ARRAYS)
+                  for r in rows]
+        if len(rows) == 1:  # one journal: SQLite gives its id
+            first = self.conn.exec_driver_sql(_SQL_JOURNAL_SQLITE_ONE, values[0]).lastrowid
+        else:
+            first = self.conn.exec_driver_sql(_SQL_MAX_JOURNAL).scalar_one() + 1
+            self.conn.exec_driver_sql(_SQL_JOURNAL_SQLITE, [
+                (n, *v) for n, v in enumerate(values, start=first)])
+        id_of = {r["key"]: n for n, r in enumerate(rows, start=first)}
+        lid = self._id
+        self.conn.exec_driver_sql(_SQL_POSTING_SQLITE, [
+            (lid, id_of[key], account_id, unit, amount, on.isoformat())
+            for key, account_id, unit, amount, on in postings])
+        return first, first + len(rows) - 1
 
     # ------------------------------------------------------------ helpers
     def _refresh_statistics(self) -> None:
@@ -795,13 +943,10 @@ class DbStore:
         if self._locked:
             return
         values = {"n": self.ledger, "g": GENESIS_HASH}
-        lock = text("SELECT id, event_seq, event_hash, journal_hash FROM ledger WHERE name = :n"
-                    + (" FOR UPDATE" if self.postgres else ""))
+        lock = _SQL_LOCK_PG if self.postgres else _SQL_LOCK_SQLITE
         row = self.conn.execute(lock, values).first()
         if row is None:  # the ledger's first write makes it (two at once: one waits)
-            self.conn.execute(text(
-                "INSERT INTO ledger (name, event_seq, event_hash, journal_hash) "
-                "VALUES (:n, 0, :g, :g) ON CONFLICT (name) DO NOTHING"), values)
+            self.conn.execute(_SQL_NEW_LEDGER, values)
             row = self.conn.execute(lock, values).one()
         head = (row.event_seq, row.event_hash)
         if head != self._last_record:
@@ -813,19 +958,26 @@ class DbStore:
         self._last_hash = row.journal_hash
         self._locked = True
 
+    def _payload_hash(self, j: Journal) -> str:
+        """A journal's payload hash, worked out once for the batch that holds it (`apply`
+        keeps it for the reads, the write checks replays and chains with it)."""
+        known = self._hashes.get(id(j))
+        if known is not None and known[0] is j:
+            return known[1]
+        payload = j.payload_hash()
+        self._hashes[id(j)] = (j, payload)
+        return payload
+
     def _without_replays(self, journals: list[Journal]) -> list[Journal]:
         keys = [j.key for j in journals]
         known: dict[str, str] = {}
         for start in range(0, len(keys), SEAL_CHUNK):
-            known.update(dict(self.conn.execute(
-                select(m.Journal.key, m.Journal.payload_hash)
-                .where(m.Journal.ledger_id == self._id,
-                       m.Journal.key.in_(keys[start:start + SEAL_CHUNK]))
-            ).all()))
+            known.update(dict(self.conn.execute(_SQL_KNOWN_JOURNALS, {
+                "lid": self._id, "keys": keys[start:start + SEAL_CHUNK]}).all()))
         fresh = []
         for j in journals:
             if j.key in known:
-                if known[j.key] != j.payload_hash():
+                if known[j.key] != self._payload_hash(j):
                     raise LedgerError("duplicate_conflict",
                                       f"journal key {j.key!r} is already posted with a "
                                       "different payload")
@@ -858,10 +1010,13 @@ class DbStore:
         paths = sorted({path for path, _ in pairs} - set(self._account_ids))
         for start in range(0, len(paths), SEAL_CHUNK):
             chunk = paths[start:start + SEAL_CHUNK]
-            self._account_ids.update(dict(self.conn.execute(
-                select(m.Account.path, m.Account.id).where(m.Account.ledger_id == self._id,
-                                                           m.Account.path.in_(chunk))
-            ).all()))
+            # Each account's id and the units it has balance rows in, in one query.
+            for path, account_id, unit in self.conn.execute(
+                    _SQL_ACCOUNTS, {"lid": self._id, "paths": chunk}):
+                self._account_ids[path] = account_id
+                self._balance_units_read.add(account_id)
+                if unit is not None:
+                    self._balance_rows.add((account_id, unit))
             new = [p for p in chunk if p not in self._account_ids]
             if new:
                 rows = [{"ledger_id": self._id, "path": p, "holder": account_holder(p),
@@ -869,16 +1024,16 @@ class DbStore:
                 self.conn.execute(insert(m.Account), rows)
                 for p in new:
                     self._opened[opened_by[p]].append(account_properties(p, account_holder(p)))
-                self._account_ids.update(dict(self.conn.execute(
-                    select(m.Account.path, m.Account.id).where(m.Account.ledger_id == self._id,
-                                                               m.Account.path.in_(new))
-                ).all()))
+                for path, account_id in self.conn.execute(
+                        _SQL_ACCOUNT_IDS, {"lid": self._id, "paths": new}):
+                    self._account_ids[path] = account_id
+                    self._balance_units_read.add(account_id)  # none yet
         wanted = {(self._account_ids[path], unit.value): (path, unit) for path, unit in pairs}
         unseen = [k for k in wanted if k not in self._balance_rows]
         if not unseen:
             return
         existing: set[tuple[int, str]] = set()
-        ids = sorted({a for a, _ in unseen})
+        ids = sorted({a for a, _ in unseen if a not in self._balance_units_read})
         for start in range(0, len(ids), SEAL_CHUNK):
             existing.update(self.conn.execute(
                 select(m.Balance.account_id, m.Balance.unit).where(

@@ -169,6 +169,42 @@ BEGIN
   RETURN NULL;
 END
 
+-- function ledger_write
+DECLARE
+  ids integer[];
+BEGIN
+  IF cardinality(j_key) > 0 THEN
+    WITH made AS (
+      INSERT INTO journal (ledger_id, key, type, date, event_key, holder, reverses_id,
+                           payload_hash, memo, status, prev_hash, hash)
+      SELECT p_ledger, u.k, u.t, u.d, u.ek, u.h, u.r, u.ph, u.m, 'draft', u.pv, u.hs
+      FROM unnest(j_key, j_type, j_date, j_event_key, j_holder, j_reverses_id,
+                  j_payload_hash, j_memo, j_prev_hash, j_hash)
+           WITH ORDINALITY AS u(k, t, d, ek, h, r, ph, m, pv, hs, n)
+      ORDER BY u.n  -- ids in chain order, as the writer made the links
+      RETURNING id, key)
+    SELECT array_agg(made.id ORDER BY o.n) INTO ids
+    FROM made JOIN unnest(j_key) WITH ORDINALITY AS o(k, n) ON o.k = made.key;
+    INSERT INTO posting (ledger_id, journal_id, account_id, unit, amount_minor, date)
+    SELECT p_ledger, ids[x.j], x.a, x.u, x.m, j_date[x.j]
+    FROM unnest(p_journal, p_account, p_unit, p_amount) WITH ORDINALITY AS x(j, a, u, m, n)
+    ORDER BY x.n;
+    UPDATE journal SET status = 'posted' WHERE id = ANY(ids);
+  END IF;
+  IF cardinality(e_key) > 0 THEN
+    INSERT INTO event (ledger_id, key, type, date, payload_hash, outcome, source, seq,
+                       payload, prev_hash, hash, rules_version)
+    SELECT p_ledger, u.k, u.t, u.d, u.ph, u.o, u.s, u.q, u.p, u.pv, u.hs, u.rv
+    FROM unnest(e_key, e_type, e_date, e_payload_hash, e_outcome, e_source, e_seq,
+                e_payload, e_prev_hash, e_hash, e_rules_version)
+         WITH ORDINALITY AS u(k, t, d, ph, o, s, q, p, pv, hs, rv, n)
+    ORDER BY u.n;
+  END IF;
+  UPDATE ledger SET event_seq = h_seq, event_hash = h_event_hash,
+                    journal_hash = h_journal_hash
+  WHERE id = p_ledger;
+END
+
 -- instrument_state_no_truncate
 CREATE TRIGGER instrument_state_no_truncate BEFORE TRUNCATE ON instrument_state FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()
 
