@@ -35,6 +35,7 @@ from ledger.app.dated import (
     meet,
     member_spans,
     pool_span,
+    record_spans,
 )
 from ledger.app.reading import known
 from ledger.core.calendar import month_bounds, month_of
@@ -318,11 +319,26 @@ class _ScopeView:
 
     def __init__(self, scope: Scope, store, on: dt.date) -> None:
         self.scope, self.store, self.on = scope, store, on
+        self._records: dict[str, list[tuple[Span, dict]]] = {}
+        self._all_records = False
 
-    @cached_property
-    def _records(self) -> dict[str, list[tuple[Span, dict]]]:
-        """Every person's records, each with the days it was in force."""
-        return all_record_spans(self.store, "holder")
+    def read_every_record(self) -> None:
+        """Read every person's records in one query, for a caller about to ask about
+        many people (the home page). Otherwise each person's are read when first asked
+        about: a page about one person must not read all of them (at 2,000 people that
+        was a third of a statement page's time)."""
+        if not self._all_records:
+            self._records = all_record_spans(self.store, "holder")
+            self._all_records = True
+
+    def _records_of(self, holder: str) -> list[tuple[Span, dict]] | None:
+        """`holder`'s records, each with the days it was in force; None if the ledger
+        has no record of them."""
+        if holder not in self._records and not self._all_records:
+            found = record_spans(self.store, "holder", holder)
+            self._records[holder] = found
+        return self._records.get(holder) or None
+
 
     @cached_property
     def _pools(self) -> dict[str, dict]:
@@ -332,7 +348,7 @@ class _ScopeView:
         """The days `holder`'s record named one of the reader's councils."""
         if not self.scope.councils:
             return []
-        return [span for span, record in self._records.get(holder, [])
+        return [span for span, record in self._records_of(holder) or []
                 if record.get("council") in self.scope.councils]
 
     def spans(self, kind: str, ident: str) -> list[Span]:
@@ -340,7 +356,7 @@ class _ScopeView:
         it does not exist)."""
         s = self.scope
         if kind == "holder":
-            if ident not in self._records:
+            if self._records_of(ident) is None:
                 return []
             if s.auditor or ident in s.holders:
                 return [EVER]
@@ -418,6 +434,8 @@ def readable(books, reader: Reader, on: dt.date) -> list[tuple[str, str, str]]:
     kind sorted by id: holders, pools, providers, councils, then ISFs (`H:P`)."""
     with books.read() as store:
         view = reader.view(store, on)
+        if isinstance(view, _ScopeView):
+            view.read_every_record()  # it is asked about every person
         people = store.parties("holder", as_of=on)
         found = [("holder", hid, p.get("name") or hid) for hid, p in sorted(people.items())]
         found += [("pool", ref, s.get("name") or ref)
