@@ -17,8 +17,9 @@ handed over: who read it, what, for which period, in which version and format.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property
@@ -38,6 +39,7 @@ from ledger.app.dated import (
     record_spans,
 )
 from ledger.app.reading import known
+from ledger.app.statement_cache import StatementCache, books_head
 from ledger.core.calendar import month_bounds, month_of
 from ledger.errors import UsageError
 from ledger.reports.bulk import holder_statements, holders_for
@@ -85,6 +87,9 @@ class Reader(Protocol):
     @property
     def formats(self) -> tuple[str, ...]: ...
 
+    @property
+    def key(self) -> Hashable: ...
+
     def view(self, store, on: dt.date) -> _View: ...
 
     def who(self) -> access_log.Who: ...
@@ -98,6 +103,11 @@ class Operator:
 
     member: str | None = None
     formats: tuple[str, ...] = CLI_FORMATS
+
+    @property
+    def key(self) -> Hashable:
+        """What decides what this reader is given: everything, as `member` if named."""
+        return ("operator", self.member)
 
     def view(self, store, on: dt.date) -> Operator:
         return self
@@ -122,10 +132,27 @@ class Statement:
         self._build = build
         self.preference = preference
         self.logged = True  # False: the access log could not be written (a read-only copy)
+        self._kept: dict[Hashable, object] = {}  # shared by its copies (`given`)
 
     @cached_property
     def document(self):
         return self._build()
+
+    def kept(self, key: Hashable, make: Callable[[], object]) -> object:
+        """`make()`, made once for this statement and its copies: what is rendered from
+        it (a file, a page's document) is the same every time."""
+        found = self._kept.get(key)
+        if found is None:
+            found = self._kept[key] = make()
+        return found
+
+    def given(self, logged: bool) -> Statement:
+        """This statement as given to one more reader: the same data, document and
+        files already rendered, with this read's own `logged`."""
+        self.document  # noqa: B018 (built once, before the copies share it)
+        one = copy.copy(self)
+        one.logged = logged
+        return one
 
     def version(self, asked: str | None = None) -> str:
         """The version asked for, else the reader's recorded one, else standard."""
@@ -137,25 +164,43 @@ class Statement:
         """The file: JSON is the data; text, HTML and PDF the document in `version`."""
         from ledger.reports.html import render_statement
 
-        return render_statement(self.document, self.data, fmt, version)
+        return self.kept(("file", fmt, version), lambda: render_statement(  # type: ignore[return-value]
+            self.document, self.data, fmt, version))
 
 
 def statement(books, kind: str, ident: str, period: Period, reader: Reader, *,
-              fmt: str = "json", version: str | None = None) -> Statement:
+              fmt: str = "json", version: str | None = None,
+              cache: StatementCache | None = None) -> Statement:
     """The statement of holder, pool, provider, council or ISF (`HOLDER:PROVIDER`)
     `ident` over `period`, as `reader` may read it (raises `NotReadable` otherwise), to be
     given in format `fmt` and the version asked for (`version`; None: the reader's own).
-    The read is recorded in the access log before the statement is returned."""
+    The read is recorded in the access log before the statement is returned, whether it
+    was built now or taken from `cache` (the web view's: ledger.app.statement_cache),
+    where it is kept under its kind, id, period, the reader's `key` and the books'
+    chain head."""
     if kind not in KINDS or fmt not in reader.formats:
         raise NotReadable(f"there are no statements of kind {kind!r} as {fmt!r}")
     with books.read() as store:
-        view = reader.view(store, period.last)
-        if not view.may_read(kind, ident, period):
-            raise NotReadable(f"{kind} {ident!r} is not there for this reader")
-        subject = _known(store, kind, ident)
-        found = _BUILDERS[kind](store, ident, period, view)
-    found.logged = access_log.record(books, reader.who(), [access_log.Read(
+        key = kept = None
+        if cache is not None:  # the head first: what is built is never older than it
+            key = (kind, ident, period, reader.key, books_head(store))
+            kept = cache.get(key)
+        if kept is None:
+            view = reader.view(store, period.last)
+            if not view.may_read(kind, ident, period):
+                raise NotReadable(f"{kind} {ident!r} is not there for this reader")
+            subject = _known(store, kind, ident)
+            found = _BUILDERS[kind](store, ident, period, view)
+            if cache is not None:
+                kept = (found.given(True), subject)
+                cache.put(key, kept)
+        else:
+            found, subject = kept
+    logged = access_log.record(books, reader.who(), [access_log.Read(
         kind, ident, subject, period.first, period.last, fmt, found.version(version))])
+    if kept is not None:
+        return found.given(logged)
+    found.logged = logged
     return found
 
 
@@ -288,6 +333,15 @@ class Scope:
         self.reader, self.user_id = who, user_id
         self.address = access_log.network(address)
 
+    @property
+    def key(self) -> Hashable:
+        """What decides what this reader may read, and how (the statement cache's key):
+        the roles, as this class reads them. Given the books, two readers with the same
+        key may read the same statements for the same days and are given the same
+        copies; who they are (`who`) only goes in the access log."""
+        return ("scope", self.auditor, *(frozenset(found) for found in (
+            self.holders, self.pools, self.providers, self.councils)))
+
     def view(self, store, on: dt.date) -> _ScopeView:
         """What the reader may read; `on` is today, for invitations (`may_invite`)."""
         return _ScopeView(self, store, on)
@@ -338,7 +392,6 @@ class _ScopeView:
             found = record_spans(self.store, "holder", holder)
             self._records[holder] = found
         return self._records.get(holder) or None
-
 
     @cached_property
     def _pools(self) -> dict[str, dict]:

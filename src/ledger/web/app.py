@@ -21,6 +21,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from ledger.app import access
 from ledger.app.months import latest_month
 from ledger.app.reading import Books
+from ledger.app.statement_cache import StatementCache
 from ledger.app.statements import KINDS, Scope, readable, statement
 from ledger.errors import LedgerError, UsageError
 from ledger.web import addresses, invites
@@ -53,6 +54,8 @@ class Web:
         self.ledger = ledger
         self.https_only = https_only
         self.secret = access.session_key(self.books)
+        # Statements built in this process, for the next reader (docs/web.md#cache).
+        self.statements = StatementCache()
 
     @property
     def engine(self):
@@ -178,7 +181,8 @@ def _routes(app: FastAPI, books: Books) -> None:
             return not_found(request, user)
         try:  # (the read is recorded in the access log: ledger.app.access_log)
             found = statement(books, kind, ident, period, reader, fmt=format,
-                              version=request.query_params.get("version"))
+                              version=request.query_params.get("version"),
+                              cache=request.app.state.web.statements)
         except (UsageError, LedgerError):  # not this reader's, or not there: one answer
             return not_found(request, user)
         return statement_response(request, user, found, format)
