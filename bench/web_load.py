@@ -40,6 +40,20 @@ What it does, in order (progress on stderr):
   exception (a timeout, a refused connection). The server is stopped and the database
   dropped at the end, whatever happened.
 
+The baseline commit (--baseline, default d06182a: the web view before issue 22's speed
+work), in the same run: its schema (0004) cannot read today's database, so it gets its
+own database of the same data and sign-ins (same --seed), set up by its own code
+(`--setup-only` in a process whose PYTHONPATH puts the commit's src/ and migrations,
+taken with `git archive` into the temporary folder, ahead of the installed code; the
+work tree and the repository are untouched). Its server is served and loaded the same
+way, first; then the current code's. d06182a has no ISF statement page, so its
+providers read the person's statement of their ISF instead (the page they read then).
+The results give both, the ratio of good answers a second (target at least 2x) and the
+current p95 (target under 1 s), and the load average at the start and end of each run.
+--baseline none measures the current code alone.
+    quick, a few minutes: --db sqlite --people 200 --months 3 --readers 10 --seconds 10
+    --pools 2
+
 Results go to bench/results/web_load.json; --write-doc rewrites the `bench:web` section at
 the end of docs/performance.md. At the defaults (PostgreSQL, 2,000 people, 12 months, 50
 readers, 60 s) the run took 10 to 17 minutes on a shared 2-core machine, most of it the
