@@ -107,45 +107,28 @@ def record(books, who: Who, reads: Iterable[Read]) -> bool:
     """Write each read to the ledger's audit chain, in one transaction; True when written.
     A strict reader's read that cannot be written raises `NotRecorded`; otherwise False
     (a read-only copy of a SQLite ledger, or a writer holding the lock too long)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from ledger.store import audit
+    from ledger.store.repo import ledger_id_of
+
     reads = list(reads)
     if not reads:
         return True
     try:
-        write_reads(books, [(who, read) for read in reads])
+        with _writer(books) as conn:
+            lid = ledger_id_of(conn, books.ledger)
+            if lid is None:
+                raise NotRecorded(f"there is no ledger named {books.ledger!r}")
+            for read in reads:
+                audit.append(conn, lid, audit.READ, user_id=who.user_id, key=read.key,
+                             body=body(who, read))
         return True
-    except write_errors() as err:
-        return not_written(who, err)
-
-
-def write_reads(books, reads: list[tuple[Who, Read]]) -> None:
-    """Each (who, read) as a record of the audit chain, all in one transaction (one
-    commit: ledger.app.read_log writes the reads of many requests so); raises what
-    `write_errors` names if they could not be written."""
-    from ledger.store import audit
-    from ledger.store.repo import ledger_id_of
-
-    with _writer(books) as conn:
-        lid = ledger_id_of(conn, books.ledger)
-        if lid is None:
-            raise NotRecorded(f"there is no ledger named {books.ledger!r}")
-        for who, read in reads:
-            audit.append(conn, lid, audit.READ, user_id=who.user_id, key=read.key,
-                         body=body(who, read))
-
-
-def write_errors() -> tuple[type[BaseException], ...]:
-    from sqlalchemy.exc import DBAPIError
-
-    return (DBAPIError, OSError, _ReadOnly)
-
-
-def not_written(who: Who, err: BaseException) -> bool:
-    """A read that could not be written: a strict reader's raises `NotRecorded`, any
-    other's is False."""
-    if who.strict:
-        raise NotRecorded(f"the read could not be recorded in the access log: "
-                          f"{getattr(err, 'orig', err)}") from None
-    return False
+    except (DBAPIError, OSError, _ReadOnly) as err:
+        if who.strict:
+            raise NotRecorded(f"the read could not be recorded in the access log: "
+                              f"{getattr(err, 'orig', err)}") from None
+        return False
 
 
 class _ReadOnly(Exception):

@@ -38,7 +38,6 @@ from ledger.app.dated import (
     pool_span,
     record_spans,
 )
-from ledger.app.read_log import ReadLog
 from ledger.app.reading import known
 from ledger.app.statement_cache import StatementCache, books_head
 from ledger.core.calendar import month_bounds, month_of
@@ -171,15 +170,14 @@ class Statement:
 
 def statement(books, kind: str, ident: str, period: Period, reader: Reader, *,
               fmt: str = "json", version: str | None = None,
-              cache: StatementCache | None = None, log: ReadLog | None = None) -> Statement:
+              cache: StatementCache | None = None) -> Statement:
     """The statement of holder, pool, provider, council or ISF (`HOLDER:PROVIDER`)
     `ident` over `period`, as `reader` may read it (raises `NotReadable` otherwise), to be
     given in format `fmt` and the version asked for (`version`; None: the reader's own).
     The read is recorded in the access log before the statement is returned, whether it
     was built now or taken from `cache` (the web view's: ledger.app.statement_cache),
     where it is kept under its kind, id, period, the reader's `key` and the books'
-    chain head. `log` (the web view's: ledger.app.read_log) writes the records of many
-    requests in one commit; without it, each is written on its own."""
+    chain head."""
     if kind not in KINDS or fmt not in reader.formats:
         raise NotReadable(f"there are no statements of kind {kind!r} as {fmt!r}")
     with books.read() as store:
@@ -198,8 +196,7 @@ def statement(books, kind: str, ident: str, period: Period, reader: Reader, *,
                 cache.put(key, kept)
         else:
             found, subject = kept
-    logged = (log.record if log is not None else access_log.record)(
-        books, reader.who(), [access_log.Read(
+    logged = access_log.record(books, reader.who(), [access_log.Read(
         kind, ident, subject, period.first, period.last, fmt, found.version(version))])
     if kept is not None:
         return found.given(logged)

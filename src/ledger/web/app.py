@@ -21,7 +21,6 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from ledger.app import access
 from ledger.app.months import latest_month
-from ledger.app.read_log import ReadLog
 from ledger.app.reading import Books
 from ledger.app.statement_cache import StatementCache
 from ledger.app.statements import KINDS, Scope, readable, statement
@@ -58,8 +57,6 @@ class Web:
         self.secret = access.session_key(self.books)
         # Statements built in this process, for the next reader (docs/web.md#cache).
         self.statements = StatementCache()
-        # Statement reads of concurrent requests, committed to the access log together.
-        self.reads = ReadLog()
 
     @property
     def engine(self):
@@ -204,8 +201,7 @@ def _routes(app: FastAPI, books: Books) -> None:
         try:  # (the read is recorded in the access log: ledger.app.access_log)
             found = statement(books, kind, ident, period, reader, fmt=format,
                               version=request.query_params.get("version"),
-                              cache=request.app.state.web.statements,
-                              log=request.app.state.web.reads)
+                              cache=request.app.state.web.statements)
         except (UsageError, LedgerError):  # not this reader's, or not there: one answer
             return not_found(request, user)
         return statement_response(request, user, found, format)
