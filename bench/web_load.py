@@ -40,6 +40,20 @@ What it does, in order (progress on stderr):
   exception (a timeout, a refused connection). The server is stopped and the database
   dropped at the end, whatever happened.
 
+The baseline commit (--baseline, default d06182a: the web view before issue 22's speed
+work), in the same run: its schema (0004) cannot read today's database, so it gets its
+own database of the same data and sign-ins (same --seed), set up by its own code
+(`--setup-only` in a process whose PYTHONPATH puts the commit's src/ and migrations,
+taken with `git archive` into the temporary folder, ahead of the installed code; the
+work tree and the repository are untouched). Its server is served and loaded the same
+way, first; then the current code's. d06182a has no ISF statement page, so its
+providers read the person's statement of their ISF instead (the page they read then).
+The results give both, the ratio of good answers a second (target at least 2x) and the
+current p95 (target under 1 s), and the load average at the start and end of each run.
+--baseline none measures the current code alone.
+    quick, a few minutes: --db sqlite --people 200 --months 3 --readers 10 --seconds 10
+    --pools 2
+
 Results go to bench/results/web_load.json; --write-doc rewrites the `bench:web` section at
 the end of docs/performance.md. At the defaults (PostgreSQL, 2,000 people, 12 months, 50
 readers, 60 s) the run took 10 to 17 minutes on a shared 2-core machine, most of it the
@@ -97,6 +111,7 @@ POOL_SIZE = 4
 PROBE_EVERY = 0.2  # seconds between the probe's GET /login
 TIMEOUT = 30.0  # seconds for one request; past it, the request is an error
 KINDS = ("holder", "pool", "provider", "council", "isf")
+BASELINE = "d06182a"  # the web view before the speed work (issue 22): measured beside it
 
 
 def log(message: str) -> None:
@@ -168,7 +183,10 @@ def scenario(people: int, pools: int, months: int, seed: int) -> tuple[dict, dic
 
 def load(url: str, data: dict) -> dict:
     """Replay on the batched path; returns counts and the time it took."""
-    from ledger.app.scenarios import BATCH_EVENTS, run_scenario
+    try:
+        from ledger.app.scenarios import BATCH_EVENTS, run_scenario
+    except ImportError:  # the baseline commit (--baseline) kept them here
+        from ledger.scenarios.runner import BATCH_EVENTS, run_scenario  # type: ignore
     from ledger.scenarios.schema import ScenarioFile
     from ledger.store.repo import DbStore
     from ledger.store.schema import open_database
@@ -240,7 +258,10 @@ def plan_readers(readers: int, facts: dict, seed: int) -> list[dict]:
 
 
 def add_users(url: str, plan: list[dict]) -> float:
-    from ledger.app.access import add_user
+    try:
+        from ledger.app.access import add_user
+    except ImportError:  # the baseline commit (--baseline) kept it here
+        from ledger.web.users import add_user  # type: ignore
     from ledger.store.repo import DbStore
     from ledger.store.schema import open_database
 
@@ -255,8 +276,11 @@ def add_users(url: str, plan: list[dict]) -> float:
     return time.perf_counter() - started
 
 
-def next_request(reader: dict, facts: dict, rng: random.Random) -> tuple[str, str]:
-    """(kind of page, path) of this reader's next request."""
+def next_request(reader: dict, facts: dict, rng: random.Random,
+                 legacy: bool = False) -> tuple[str, str]:
+    """(kind of page, path) of this reader's next request. `legacy`: for the baseline
+    commit, which had no ISF statement: a provider reads the person's statement of its
+    ISF instead (what it read then), in the same turn of the same random sequence."""
     month = rng.choice(facts["months"])
     kind = reader["kind"]
     if kind == "pool" and rng.random() < 0.5:
@@ -265,6 +289,8 @@ def next_request(reader: dict, facts: dict, rng: random.Random) -> tuple[str, st
         if rng.random() < 0.5:
             return "provider", f"/provider/{reader['provider']}/month-end?month={month}"
         holder = rng.choice(facts["isf_of"][reader["provider"]])  # its own ISF's statement
+        if legacy:
+            return "isf", f"/statements/holder/{holder}?month={month}"
         return "isf", f"/statements/isf/{holder}:{reader['provider']}?month={month}"
     if kind == "council":
         if rng.random() < 0.3:
@@ -310,7 +336,7 @@ class Recorder:
 
 async def run_load(base: str, plan: list[dict], facts: dict, seconds: float,
                    max_requests: int, baseline_seconds: float, seed: int,
-                   timeout: float = TIMEOUT) -> dict:
+                   timeout: float = TIMEOUT, legacy: bool = False) -> dict:
     import httpx
 
     limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
@@ -336,7 +362,7 @@ async def run_load(base: str, plan: list[dict], facts: dict, seconds: float,
         t0 = time.perf_counter()
         n = 0
         while time.perf_counter() - t0 < baseline_seconds and n < max_requests:
-            kind, path = next_request(plan[alone], facts, rng)
+            kind, path = next_request(plan[alone], facts, rng, legacy)
             await rec.get(clients[alone], "alone", plan[alone]["username"], kind, path, t0)
             await rec.get(clients[alone], "alone", plan[alone]["username"], "login",
                           "/login", t0)
@@ -352,7 +378,7 @@ async def run_load(base: str, plan: list[dict], facts: dict, seconds: float,
             r = random.Random(f"reader:{seed}:{i}")
             while time.perf_counter() < deadline and sent[0] < max_requests:
                 sent[0] += 1
-                kind, path = next_request(plan[i], facts, r)
+                kind, path = next_request(plan[i], facts, r, legacy)
                 await rec.get(clients[i], "load", plan[i]["username"], kind, path, t0)
 
         async def prober() -> None:
@@ -387,15 +413,15 @@ def free_port() -> int:
 
 
 def start_server(url: str, port: int, workers: int, logfile: Path,
-                 extra: tuple[str, ...] = ()) -> subprocess.Popen:
+                 extra: tuple[str, ...] = (), env: dict | None = None) -> subprocess.Popen:
     cmd = [LEDGER, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
            str(workers), *extra, "--db", url]
     log(f"starting: ledger serve --host 127.0.0.1 --port {port} --workers {workers} "
-        f"{' '.join(extra)}".rstrip())
+        f"{' '.join(extra)}".rstrip() + (" (the baseline commit)" if env else ""))
     out = logfile.open("w")
     # Its own process group, so the workers stop with it (and nothing else does).
     server = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+                              start_new_session=True, env=env)
     import httpx
 
     started = time.perf_counter()
@@ -657,7 +683,33 @@ def write_doc(r: dict) -> None:
         _row("baseline: GET /login (no database work), same load", probe, rate=False),
         _row("baseline: one reader alone, own statement", alone, rate=False),
         _row("baseline: one reader alone, GET /login", alone_login, rate=False)]
-    notes = [
+    base = r.get("baseline")
+    if base:
+        bf, commit = base["figures"], base["commit"]
+        table += [_row(f"**{commit}: all pages, under load** (same run)", bf["load"]),
+                  *(_row(f"{commit}: {NAMES[k]}, under load", s) for k, s in
+                    bf["by_kind"].items()),
+                  _row(f"{commit}: GET /login, same load", bf["probe_login_under_load"],
+                       rate=False),
+                  _row(f"{commit}: one reader alone, own statement", bf["alone_statement"],
+                       rate=False)]
+    notes = []
+    if base:
+        cmp_, bl = r["comparison"], base["figures"]["load"]
+        notes.append(
+            f"- **Against {commit}, in the same run: {load['per_s']} good answers a second "
+            f"against {bl['per_s']}, {cmp_['per_s_ratio']}x** (target: at least 2x; "
+            f"{'met' if cmp_['per_s_met'] else 'missed'}). **p95 {load['p95_ms']:,.0f} ms** "
+            f"against {bl['p95_ms']:,.0f} ms (target: under 1 s; "
+            f"{'met' if cmp_['p95_met'] else 'missed'}). {commit} ran first, with its own "
+            f"code over its own database of the same data (its schema is older: it cannot "
+            f"read today's), then the current code. Load average {base['load_start']:.1f} "
+            f"at the start of {commit}'s run and {base['load_end']:.1f} at its end; "
+            f"{m['load_start']:.1f} and {m['load_end']:.1f} for the current code's. "
+            f"{commit} has no ISF statement page: its providers read the person's "
+            "statement of their ISF instead, the page they read then. Its server used "
+            f"{base['server_cpu_s']} CPU seconds.")
+    notes += [
         f"- Under load, a holder's statement took {ratios['holder_p50_load_over_alone']}x "
         f"its time alone at the median ({f['by_kind'].get('holder', {}).get('p50_ms', 0):,.0f}"
         f" ms against {alone['p50_ms']:,.0f} ms).",
@@ -714,13 +766,17 @@ def write_doc(r: dict) -> None:
         "readers, each with its own session, and they read pages at the same time. The load "
         "stops at a time limit and at a request count, whichever comes first. Every "
         "request's latency and status is kept. An error is any answer but 200, or no "
-        "answer. The baselines come from the same run: GET /login (no database work) asked "
-        "every 0.2 s during the load, and one reader alone before it.", "",
+        "answer. The baselines come from the same run: the web view as it was at commit "
+        f"{BASELINE} (before the statement cache), served the same way over its own "
+        "database of the same data, under the same load just before; GET /login (no "
+        "database work) asked every 0.2 s during each load, and one reader alone before "
+        "it. Targets (issue 22): at least 2x the good answers a second of "
+        f"{BASELINE}, and p95 under 1 s.", "",
         "```bash",
         ".venv/bin/python bench/web_load.py --write-doc    # PostgreSQL, 2,000 people, "
-        "50 readers, 60 s",
+        "50 readers, 60 s, beside d06182a",
         ".venv/bin/python bench/web_load.py --db sqlite --people 200 --months 3 "
-        "--readers 10 --seconds 10 --pools 2",
+        "--readers 10 --seconds 10 --pools 2    # a few minutes",
         "```", "",
         f"Run {r['date']}: {m['cpus']} CPUs, Python {m['python']}, {m['engine']}. Load "
         f"average {m['load_start']:.1f} at the start and {m['load_end']:.1f} at the end "
@@ -1061,6 +1117,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--doc-only", action="store_true",
                         help="rewrite the doc section from --out's results; run nothing")
+    parser.add_argument("--baseline", default=BASELINE, metavar="COMMIT",
+                        help=f"the commit measured beside the current code in the same run "
+                             f"(default {BASELINE}; `none` to measure only the current code)")
+    parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick or args.wrong_passwords:
         return pressure_main(args, parser)
@@ -1068,6 +1128,8 @@ def main(argv: list[str] | None = None) -> int:
     args.months = 12 if args.months is None else args.months
     args.pools = 10 if args.pools is None else args.pools
     args.seconds = 60.0 if args.seconds is None else args.seconds
+    if args.setup_only:
+        return setup_only(args)
     if args.doc_only:
         write_doc(json.loads(args.out.read_text(encoding="utf-8")))
         log(f"wrote the bench:web section of {DOC.relative_to(ROOT)} from {args.out}")
@@ -1084,10 +1146,13 @@ def main(argv: list[str] | None = None) -> int:
     workers = 1 if sqlite else args.workers
     if sqlite and args.workers != 1:
         log("SQLite: one worker (--workers above 1 needs PostgreSQL)")
-    pg_name = None
+    baseline = None if args.baseline in ("", "none") else args.baseline
+    names = ["current"] + (["baseline"] if baseline else [])
+    pg_names: list[str] = []
     params = None
+    urls: dict[str, str] = {}
     if sqlite:
-        url = f"sqlite:///{work / 'ledger.db'}"
+        urls = {side: f"sqlite:///{work / f'{side}.db'}" for side in names}
         engine_text = f"SQLite {__import__('sqlite3').sqlite_version}"
     else:
         if not shutil.which("psql"):
@@ -1098,34 +1163,40 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"web_load: PostgreSQL not reachable at {base_url}: "
                              f"{version.stderr.strip()[:300]}")
         engine_text = f"PostgreSQL {version.stdout.strip()}"
-        pg_name = f"ledger_web_bench_{os.getpid()}"
-        psql(params, f'DROP DATABASE IF EXISTS "{pg_name}"')
-        psql(params, f'CREATE DATABASE "{pg_name}"')
         auth = params["user"] + (f":{params['password']}" if params["password"] else "")
-        url = f"postgresql://{auth}@{params['host']}:{params['port']}/{pg_name}"
-    server = None
+        for side in names:
+            pg_name = f"ledger_web_bench_{os.getpid()}_{side}"
+            psql(params, f'DROP DATABASE IF EXISTS "{pg_name}"')
+            psql(params, f'CREATE DATABASE "{pg_name}"')
+            pg_names.append(pg_name)
+            urls[side] = f"postgresql://{auth}@{params['host']}:{params['port']}/{pg_name}"
     try:
+        env = baseline_env(baseline, work) if baseline else None
         data, facts = scenario(args.people, args.pools, args.months, args.seed)
         log(f"set-up: {args.people:,} people, {args.months} months, "
             f"{len(data['events']):,} events into {engine_text.split(' (')[0]}")
-        counts = load(url, data)
+        counts = load(urls["current"], data)
         log(f"  loaded in {counts['load_s']} s: {counts['journals']:,} journals, "
             f"{counts['postings']:,} postings")
         del data
         plan = plan_readers(args.readers, facts, args.seed)
-        users_s = add_users(url, plan)
+        users_s = add_users(urls["current"], plan)
         log(f"  {len(plan)} sign-ins made in {users_s:.1f} s")
-        port = free_port()
-        load_start = os.getloadavg()[0]
-        server = start_server(url, port, workers, work / "serve.log")
-        cpu_before = server_cpu_seconds(server.pid)
-        run = asyncio.run(run_load(f"http://127.0.0.1:{port}", plan, facts, args.seconds,
-                                   args.max_requests, args.baseline_seconds, args.seed,
-                                   args.timeout))
-        cpu_used = server_cpu_seconds(server.pid) - cpu_before
-        stop_server(server)
-        server = None
-        f = figures(run, args.seconds)
+        base_counts = None
+        if baseline:
+            log(f"set-up of the baseline, commit {baseline}: the same data, with its own code "
+                "into its own database")
+            base_counts = setup_with(env, urls["baseline"], args)
+            if base_counts["journals"] != counts["journals"]:
+                log(f"  note: {base_counts['journals']:,} journals at {baseline}, "
+                    f"{counts['journals']:,} now")
+        # The baseline's load first, then the current code's, one after the other.
+        measured = {}
+        for side in reversed(names):
+            measured[side] = measure(urls[side], workers, work, plan, facts, args,
+                                     env if side == "baseline" else None)
+        cur = measured["current"]
+        f = cur["figures"]
         mix: dict[str, int] = defaultdict(int)
         for reader in plan:
             mix[reader["kind"]] += 1
@@ -1140,8 +1211,8 @@ def main(argv: list[str] | None = None) -> int:
         result = {
             "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                        "engine": engine_text, "load_start": round(load_start, 2),
-                        "load_end": round(os.getloadavg()[0], 2)},
+                        "engine": engine_text, "load_start": cur["load_start"],
+                        "load_end": cur["load_end"]},
             "config": {"people": args.people, "pools": args.pools, "months": args.months,
                        "readers": len(plan), "seconds": args.seconds,
                        "max_requests": args.max_requests, "workers": workers,
@@ -1152,29 +1223,124 @@ def main(argv: list[str] | None = None) -> int:
             "mix_text": "; ".join(f"{n} {mix_words[k][0 if n == 1 else 1]} "
                                   f"({mix_words[k][2]})" for k, n in mix.items()),
             "users_s": round(users_s, 1),
-            "server_cpu_s": round(cpu_used, 1),
+            "server_cpu_s": cur["server_cpu_s"],
             "figures": f,
         }
+        if baseline:
+            base = measured["baseline"]
+            result["baseline"] = {"commit": baseline, "data": base_counts, **base}
+            result["comparison"] = compare(f, base["figures"])
         if args.profile:
             log("profiling one request of each kind in this process")
-            text, result["profile"] = profile_pages(url, plan, facts)
+            text, result["profile"] = profile_pages(urls["current"], plan, facts)
             print(text, file=sys.stderr)
         result["bench_s"] = round(time.perf_counter() - began, 1)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps({k: result[k] for k in ("date", "config", "data", "figures",
-                                                 "bench_s")}, indent=2))
+        print(json.dumps({k: result[k] for k in ("date", "machine", "config", "data",
+                                                 "figures", "comparison", "bench_s")
+                          if k in result}, indent=2))
         if args.write_doc:
             write_doc(result)
             log(f"wrote the bench:web section of {DOC.relative_to(ROOT)}")
     finally:
-        if server is not None:
-            stop_server(server)
-        if pg_name is not None and params is not None:
-            psql(params, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)', check=False)
-            log(f"dropped {pg_name}")
+        if params is not None:
+            for pg_name in pg_names:
+                psql(params, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)',
+                     check=False)
+                log(f"dropped {pg_name}")
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+# ------------------------------------------------------------------ the baseline commit
+
+
+def baseline_env(commit: str, work: Path) -> dict:
+    """The environment in which `ledger` runs the baseline commit's code: its src/ and
+    its migrations (as the package `ledger_migrations`), taken from this repository's
+    history with `git archive` into the bench's temporary folder (the work tree and the
+    repository are left as they are), ahead of the installed code on PYTHONPATH. Only
+    the code changes: the same Python, the same installed libraries."""
+    import tarfile
+
+    base = work / f"baseline-{commit}"
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit,
+                              "src", "migrations"], capture_output=True)
+    if archive.returncode != 0:
+        raise SystemExit(f"web_load: --baseline {commit}: "
+                         f"{archive.stderr.decode(errors='replace').strip()[:300]}")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(base, filter="data")
+    (base / "pkgs").mkdir()
+    (base / "migrations").rename(base / "pkgs" / "ledger_migrations")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(base / "src"), str(base / "pkgs")]
+        + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    found = subprocess.run([sys.executable, "-c", "import ledger.store.schema as s, "
+                            "ledger_migrations as m; print(s.__file__, m.__file__)"],
+                           env=env, capture_output=True, text=True)
+    if found.returncode != 0 or found.stdout.count(str(base)) != 2:
+        raise SystemExit(f"web_load: the baseline's code does not load from {base}: "
+                         f"{(found.stdout + found.stderr).strip()[-300:]}")
+    return env
+
+
+def setup_with(env: dict, url: str, args) -> dict:
+    """The same set-up (the same data, the same sign-ins: both are made from --seed)
+    with the baseline commit's code, in a process of its own (`--setup-only`)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--setup-only", "--db", url,
+           "--people", str(args.people), "--months", str(args.months), "--pools",
+           str(args.pools), "--readers", str(args.readers), "--seed", str(args.seed)]
+    done = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"web_load: the baseline's set-up failed ({done.returncode})")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def setup_only(args) -> int:
+    """--setup-only --db URL: load the data and make the sign-ins with whatever code
+    `ledger` is here, print the counts as JSON (the baseline's set-up)."""
+    data, facts = scenario(args.people, args.pools, args.months, args.seed)
+    counts = load(args.db, data)
+    del data
+    add_users(args.db, plan_readers(args.readers, facts, args.seed))
+    print(json.dumps(counts))
+    return 0
+
+
+def measure(url: str, workers: int, work: Path, plan: list[dict], facts: dict, args,
+            env: dict | None) -> dict:
+    """`ledger serve` over `url` (the baseline's code with `env`), the readers signed in,
+    the one-reader baseline, then the load; the figures, the server's CPU time and the
+    load average at the start and the end."""
+    port = free_port()
+    load_start = os.getloadavg()[0]
+    server = start_server(url, port, workers, work / f"serve-{port}.log", env=env)
+    try:
+        cpu_before = server_cpu_seconds(server.pid)
+        run = asyncio.run(run_load(f"http://127.0.0.1:{port}", plan, facts, args.seconds,
+                                   args.max_requests, args.baseline_seconds, args.seed,
+                                   args.timeout, legacy=env is not None))
+        cpu_used = server_cpu_seconds(server.pid) - cpu_before
+    finally:
+        stop_server(server)
+    figures_ = figures(run, args.seconds)
+    log(f"  {figures_['load']['per_s']} good answers a second, p95 "
+        f"{figures_['load']['p95_ms']:,.0f} ms")
+    return {"figures": figures_, "server_cpu_s": round(cpu_used, 1),
+            "load_start": round(load_start, 2), "load_end": round(os.getloadavg()[0], 2)}
+
+
+def compare(now: dict, base: dict) -> dict:
+    """The targets (docs/performance.md): at least 2x the baseline's good answers a
+    second, in the same run, and p95 under 1 s."""
+    ratio = (round(now["load"]["per_s"] / base["load"]["per_s"], 2)
+             if base["load"].get("per_s") else None)
+    return {"per_s_ratio": ratio, "per_s_target": 2.0,
+            "per_s_met": ratio is not None and ratio >= 2.0,
+            "p95_ms": now["load"]["p95_ms"], "p95_target_ms": 1000.0,
+            "p95_met": now["load"]["p95_ms"] < 1000.0}
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ handed over: who read it, what, for which period, in which version and format.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property
@@ -35,8 +36,10 @@ from ledger.app.dated import (
     meet,
     member_spans,
     pool_span,
+    record_spans,
 )
 from ledger.app.reading import known
+from ledger.app.statement_cache import StatementCache, books_head
 from ledger.core.calendar import month_bounds, month_of
 from ledger.errors import UsageError
 from ledger.reports.bulk import holder_statements, holders_for
@@ -84,6 +87,9 @@ class Reader(Protocol):
     @property
     def formats(self) -> tuple[str, ...]: ...
 
+    @property
+    def key(self) -> Hashable: ...
+
     def view(self, store, on: dt.date) -> _View: ...
 
     def who(self) -> access_log.Who: ...
@@ -97,6 +103,11 @@ class Operator:
 
     member: str | None = None
     formats: tuple[str, ...] = CLI_FORMATS
+
+    @property
+    def key(self) -> Hashable:
+        """What decides what this reader is given: everything, as `member` if named."""
+        return ("operator", self.member)
 
     def view(self, store, on: dt.date) -> Operator:
         return self
@@ -121,10 +132,27 @@ class Statement:
         self._build = build
         self.preference = preference
         self.logged = True  # False: the access log could not be written (a read-only copy)
+        self._kept: dict[Hashable, object] = {}  # shared by its copies (`given`)
 
     @cached_property
     def document(self):
         return self._build()
+
+    def kept(self, key: Hashable, make: Callable[[], object]) -> object:
+        """`make()`, made once for this statement and its copies: what is rendered from
+        it (a file, a page's document) is the same every time."""
+        found = self._kept.get(key)
+        if found is None:
+            found = self._kept[key] = make()
+        return found
+
+    def given(self, logged: bool) -> Statement:
+        """This statement as given to one more reader: the same data, document and
+        files already rendered, with this read's own `logged`."""
+        self.document  # noqa: B018 (built once, before the copies share it)
+        one = copy.copy(self)
+        one.logged = logged
+        return one
 
     def version(self, asked: str | None = None) -> str:
         """The version asked for, else the reader's recorded one, else standard."""
@@ -136,25 +164,43 @@ class Statement:
         """The file: JSON is the data; text, HTML and PDF the document in `version`."""
         from ledger.reports.html import render_statement
 
-        return render_statement(self.document, self.data, fmt, version)
+        return self.kept(("file", fmt, version), lambda: render_statement(  # type: ignore[return-value]
+            self.document, self.data, fmt, version))
 
 
 def statement(books, kind: str, ident: str, period: Period, reader: Reader, *,
-              fmt: str = "json", version: str | None = None) -> Statement:
+              fmt: str = "json", version: str | None = None,
+              cache: StatementCache | None = None) -> Statement:
     """The statement of holder, pool, provider, council or ISF (`HOLDER:PROVIDER`)
     `ident` over `period`, as `reader` may read it (raises `NotReadable` otherwise), to be
     given in format `fmt` and the version asked for (`version`; None: the reader's own).
-    The read is recorded in the access log before the statement is returned."""
+    The read is recorded in the access log before the statement is returned, whether it
+    was built now or taken from `cache` (the web view's: ledger.app.statement_cache),
+    where it is kept under its kind, id, period, the reader's `key` and the books'
+    chain head."""
     if kind not in KINDS or fmt not in reader.formats:
         raise NotReadable(f"there are no statements of kind {kind!r} as {fmt!r}")
     with books.read() as store:
-        view = reader.view(store, period.last)
-        if not view.may_read(kind, ident, period):
-            raise NotReadable(f"{kind} {ident!r} is not there for this reader")
-        subject = _known(store, kind, ident)
-        found = _BUILDERS[kind](store, ident, period, view)
-    found.logged = access_log.record(books, reader.who(), [access_log.Read(
+        key = kept = None
+        if cache is not None:  # the head first: what is built is never older than it
+            key = (kind, ident, period, reader.key, books_head(store))
+            kept = cache.get(key)
+        if kept is None:
+            view = reader.view(store, period.last)
+            if not view.may_read(kind, ident, period):
+                raise NotReadable(f"{kind} {ident!r} is not there for this reader")
+            subject = _known(store, kind, ident)
+            found = _BUILDERS[kind](store, ident, period, view)
+            if cache is not None:
+                kept = (found.given(True), subject)
+                cache.put(key, kept)
+        else:
+            found, subject = kept
+    logged = access_log.record(books, reader.who(), [access_log.Read(
         kind, ident, subject, period.first, period.last, fmt, found.version(version))])
+    if kept is not None:
+        return found.given(logged)
+    found.logged = logged
     return found
 
 
@@ -287,6 +333,15 @@ class Scope:
         self.reader, self.user_id = who, user_id
         self.address = access_log.network(address)
 
+    @property
+    def key(self) -> Hashable:
+        """What decides what this reader may read, and how (the statement cache's key):
+        the roles, as this class reads them. Given the books, two readers with the same
+        key may read the same statements for the same days and are given the same
+        copies; who they are (`who`) only goes in the access log."""
+        return ("scope", self.auditor, *(frozenset(found) for found in (
+            self.holders, self.pools, self.providers, self.councils)))
+
     def view(self, store, on: dt.date) -> _ScopeView:
         """What the reader may read; `on` is today, for invitations (`may_invite`)."""
         return _ScopeView(self, store, on)
@@ -318,11 +373,25 @@ class _ScopeView:
 
     def __init__(self, scope: Scope, store, on: dt.date) -> None:
         self.scope, self.store, self.on = scope, store, on
+        self._records: dict[str, list[tuple[Span, dict]]] = {}
+        self._all_records = False
 
-    @cached_property
-    def _records(self) -> dict[str, list[tuple[Span, dict]]]:
-        """Every person's records, each with the days it was in force."""
-        return all_record_spans(self.store, "holder")
+    def read_every_record(self) -> None:
+        """Read every person's records in one query, for a caller about to ask about
+        many people (the home page). Otherwise each person's are read when first asked
+        about: a page about one person must not read all of them (at 2,000 people that
+        was a third of a statement page's time)."""
+        if not self._all_records:
+            self._records = all_record_spans(self.store, "holder")
+            self._all_records = True
+
+    def _records_of(self, holder: str) -> list[tuple[Span, dict]] | None:
+        """`holder`'s records, each with the days it was in force; None if the ledger
+        has no record of them."""
+        if holder not in self._records and not self._all_records:
+            found = record_spans(self.store, "holder", holder)
+            self._records[holder] = found
+        return self._records.get(holder) or None
 
     @cached_property
     def _pools(self) -> dict[str, dict]:
@@ -332,7 +401,7 @@ class _ScopeView:
         """The days `holder`'s record named one of the reader's councils."""
         if not self.scope.councils:
             return []
-        return [span for span, record in self._records.get(holder, [])
+        return [span for span, record in self._records_of(holder) or []
                 if record.get("council") in self.scope.councils]
 
     def spans(self, kind: str, ident: str) -> list[Span]:
@@ -340,7 +409,7 @@ class _ScopeView:
         it does not exist)."""
         s = self.scope
         if kind == "holder":
-            if ident not in self._records:
+            if self._records_of(ident) is None:
                 return []
             if s.auditor or ident in s.holders:
                 return [EVER]
@@ -418,6 +487,8 @@ def readable(books, reader: Reader, on: dt.date) -> list[tuple[str, str, str]]:
     kind sorted by id: holders, pools, providers, councils, then ISFs (`H:P`)."""
     with books.read() as store:
         view = reader.view(store, on)
+        if isinstance(view, _ScopeView):
+            view.read_every_record()  # it is asked about every person
         people = store.parties("holder", as_of=on)
         found = [("holder", hid, p.get("name") or hid) for hid, p in sorted(people.items())]
         found += [("pool", ref, s.get("name") or ref)

@@ -9,11 +9,12 @@ import hashlib
 import hmac
 import re
 import secrets
-from functools import cache
+from functools import cache, partial
 from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from ledger.app import access
 from ledger.app.access import User
@@ -195,5 +196,27 @@ def statement_response(request: Request, user: User, found: Statement, fmt: str)
                 for v, t in (("standard", "Standard"), ("large_print", "Large print"),
                              ("easy_read", "Easy read"))]
     return page(request, "statement_page.html.j2", user=user, doc=found.document,
-                variant=version, month=month, versions=versions, pdf=link(format="pdf"),
-                xlsx=link(format="xlsx"), path=base)
+                document_body=partial(_document_body, found), variant=version, month=month,
+                versions=versions, pdf=link(format="pdf"), xlsx=link(format="xlsx"),
+                path=base)
+
+
+_CALLER = "\x00page controls\x00"  # cannot occur in a rendered document: no NUL
+
+
+def _document_body(found: Statement, doc, variant: str, standalone: bool = True, *,
+                   caller) -> Markup:
+    """The statements' `document_body` macro (reports/templates/_document.html.j2) as the
+    page calls it, the same text: the document is rendered once per version for the
+    statement and its cached copies (ledger.app.statement_cache), and the page's own
+    controls (`caller`) are put in its place every time."""
+
+    def render() -> tuple[str, str]:
+        macro = _templates().get_template("_document.html.j2").module.document_body
+        text = str(macro(doc, variant, standalone, caller=lambda: Markup(_CALLER)))
+        before, mark, after = text.partition(_CALLER)
+        assert mark, "document_body did not call its caller"
+        return before, after
+
+    before, after = found.kept(("web page", variant, standalone), render)
+    return Markup(before) + caller() + Markup(after)
