@@ -10,6 +10,26 @@ from ledger.store.schema import make_engine, upgrade
 from tests.dbutil import empty_database, migrate
 
 
+# Modules whose tests each take a minute or more (docs/performance.md, "The test suite").
+# They run first: under pytest-xdist a worker that picked one up near the end would keep
+# the whole run waiting while the other worker sat idle. Order within each is unchanged.
+SLOW_FIRST = (
+    "tests/app/test_one_answer.py",
+    "tests/app/test_concurrency.py",
+    "tests/oracle/test_oracle.py",
+    "tests/oracle/test_oracle_month_end.py",
+    "tests/test_readme.py",
+    "tests/store/test_crash.py",
+    "tests/app/test_order.py",
+    "tests/app/test_who_reads.py",
+)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    rank = {module: n for n, module in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request, tmp_path) -> Iterator[str]:
     """A URL to an empty database on each engine (schema not yet created)."""
