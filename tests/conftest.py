@@ -9,10 +9,9 @@ import pytest
 from ledger.store.schema import make_engine, upgrade
 from tests.dbutil import empty_database, migrate
 
-
-# The modules with the longest single tests (docs/performance.md, "The test suite"), the
-# longest first. They run first: under pytest-xdist a worker that picked one up near the end would keep
-# the whole run waiting while the other worker sat idle. Order within each is unchanged.
+# The modules with the longest single tests (docs/performance.md, "The test suite"),
+# longest first. They run first: under pytest-xdist a worker that picked one up near the
+# end would keep the whole run waiting while the other sat idle. Each keeps its own order.
 SLOW_FIRST = (
     "tests/app/test_one_answer.py",
     "tests/app/test_concurrency.py",
