@@ -49,16 +49,26 @@ def empty_database(kind: str, folder: Path) -> Iterator[str]:
         return
     pg_url = require_postgres()
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_pg_admin_url(pg_url))
-    with admin.begin() as conn:
+    with _admin().begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     sep = "&" if "?" in pg_url else "?"
     try:
         yield f"{pg_url}{sep}options={quote(f'-csearch_path={schema}')}"
     finally:
-        with admin.begin() as conn:
+        with _admin().begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+
+
+_ADMIN: list = []
+
+
+def _admin():
+    """This process's one engine for making and dropping schemas: a new server backend
+    (a connection) for every test was part of each PostgreSQL test's cost."""
+    if not _ADMIN:
+        _ADMIN.append(create_engine(_pg_admin_url(require_postgres()), pool_size=1))
+        atexit.register(_ADMIN[0].dispose)
+    return _ADMIN[0]
 
 
 @contextmanager
@@ -81,16 +91,12 @@ def migrate(url: str) -> None:
         return
     script = _template("postgres")
     schema = url.rsplit("search_path%3D", 1)[1]
-    admin = create_engine(_pg_admin_url(require_postgres()))
-    try:
-        with admin.begin() as conn:
-            raw = conn.connection.driver_connection
-            raw.execute(f"SET LOCAL search_path TO {schema}")
-            # psycopg's own execute, without parameters: one round trip for the whole
-            # script, and its `%` signs (RAISE EXCEPTION formats) left alone.
-            raw.execute(script)
-    finally:
-        admin.dispose()
+    with _admin().begin() as conn:
+        raw = conn.connection.driver_connection
+        raw.execute(f"SET LOCAL search_path TO {schema}")  # for this transaction only
+        # psycopg's own execute, without parameters: one round trip for the whole
+        # script, and its `%` signs (RAISE EXCEPTION formats) left alone.
+        raw.execute(script)
 
 
 # ------------------------------------------------------------------ templates
