@@ -1,10 +1,19 @@
 """Fresh databases for tests, on SQLite always and on PostgreSQL when
 LEDGER_TEST_POSTGRES_URL is set (each gets its own schema there, dropped afterwards).
-Under CI=true a missing PostgreSQL URL is a failure, never a skip."""
+Under CI=true a missing PostgreSQL URL is a failure, never a skip.
+
+`empty_database` is a database with nothing in it (the first `ledger` command migrates
+it). `migrate` brings one to the newest schema the way `ledger.store.schema.upgrade` does,
+but by copying a template: each test process runs the real migrations once, into its
+template, and copies that for every test that asks, because running Alembic for each test
+was a large part of the suite's time (docs/performance.md, "The test suite")."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,16 +49,110 @@ def empty_database(kind: str, folder: Path) -> Iterator[str]:
         return
     pg_url = require_postgres()
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_pg_admin_url(pg_url))
-    with admin.begin() as conn:
+    with _admin().begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     sep = "&" if "?" in pg_url else "?"
     try:
         yield f"{pg_url}{sep}options={quote(f'-csearch_path={schema}')}"
     finally:
-        with admin.begin() as conn:
+        with _admin().begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+
+
+_ADMIN: list = []
+
+
+def _admin():
+    """This process's one engine for making and dropping schemas: a new server backend
+    (a connection) for every test was part of each PostgreSQL test's cost."""
+    if not _ADMIN:
+        _ADMIN.append(create_engine(_pg_admin_url(require_postgres()), pool_size=1))
+        atexit.register(_ADMIN[0].dispose)
+    return _ADMIN[0]
+
+
+@contextmanager
+def migrated_database(kind: str, folder: Path) -> Iterator[str]:
+    """A URL to a new database at the newest schema (`migrate`), removed afterwards."""
+    with empty_database(kind, folder) as url:
+        migrate(url)
+        yield url
+
+
+def migrate(url: str) -> None:
+    """Bring the empty database at `url` (from `empty_database`) to the newest schema,
+    as `ledger.store.schema.upgrade` would, from this process's template, which the real
+    migrations built: on SQLite a copy of its file, on PostgreSQL the statements that
+    built it, run again in the new schema as one script."""
+    if url.startswith("sqlite"):
+        path = Path(url.removeprefix("sqlite:///"))
+        assert not path.exists(), f"{path} is not a new database"
+        shutil.copyfile(_template("sqlite"), path)
+        return
+    script = _template("postgres")
+    schema = url.rsplit("search_path%3D", 1)[1]
+    with _admin().begin() as conn:
+        raw = conn.connection.driver_connection
+        raw.execute(f"SET LOCAL search_path TO {schema}")  # for this transaction only
+        # psycopg's own execute, without parameters: one round trip for the whole
+        # script, and its `%` signs (RAISE EXCEPTION formats) left alone.
+        raw.execute(script)
+
+
+# ------------------------------------------------------------------ templates
+# One per engine per process (each pytest-xdist worker is a process), made on first use
+# by `ledger.store.schema.upgrade` on an empty database. SQLite: that file, copied byte for
+# byte (so ledger `main` keeps the template's created_at, a moment earlier in the run).
+# PostgreSQL: every statement the upgrade sent, its parameters bound in, replayed in each
+# new schema in one transaction; the server parses the same text, so the catalogs match.
+
+_TEMPLATES: dict[str, object] = {}
+
+
+def _template(kind: str):
+    if kind not in _TEMPLATES:
+        _TEMPLATES[kind] = _sqlite_template() if kind == "sqlite" else _postgres_template()
+    return _TEMPLATES[kind]
+
+
+def _sqlite_template() -> Path:
+    from ledger.store.schema import make_engine, upgrade
+
+    folder = Path(tempfile.mkdtemp(prefix="ledger-template-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = folder / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    # Closing the last connection checkpointed the write-ahead log into the file: the
+    # file alone is the whole database (journal mode WAL stays set in its header).
+    assert not Path(f"{path}-wal").exists(), "the template's WAL was not checkpointed"
+    return path
+
+
+def _postgres_template() -> str:
+    import psycopg
+    from sqlalchemy import event
+
+    from ledger.store.schema import make_engine, upgrade
+
+    sent: list[tuple[str, object]] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, executemany) -> None:
+        sent.extend((statement, p) for p in (parameters if executemany else [parameters]))
+
+    with empty_database("postgres", Path(tempfile.gettempdir())) as url:
+        engine = make_engine(url)
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
+        with psycopg.connect(_pg_admin_url(url).replace("+psycopg", "")) as conn:
+            bind = psycopg.ClientCursor(conn)
+            script = ";\n".join(bind.mogrify(s, p) for s, p in sent)
+    assert "alembic_version" in script, "the upgrade sent no statements"
+    return script
 
 
 # Tables in an order their references allow, as revision 0004 made them.

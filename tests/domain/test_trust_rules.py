@@ -18,7 +18,7 @@ from ledger.scenarios.schema import ScenarioFile
 from ledger.store.memory import MemoryBackend
 from ledger.store.repo import DbStore
 from ledger.store.schema import make_engine, upgrade
-from tests.dbutil import empty_database
+from tests.dbutil import migrated_database
 
 PARTIES = {
     "councils": [{"id": "C1", "name": "Northshire Council"},
@@ -92,7 +92,7 @@ def where(request, tmp_path) -> Iterator[Where]:
     if request.param == "memory":
         yield Where("memory")
         return
-    with empty_database(request.param, tmp_path) as url:
+    with migrated_database(request.param, tmp_path) as url:
         engine = make_engine(url)
         upgrade(engine)
         try:
@@ -104,7 +104,7 @@ def where(request, tmp_path) -> Iterator[Where]:
 @pytest.fixture(params=["sqlite", "postgres"])
 def db(request, tmp_path) -> Iterator[Where]:
     """Statements read the database only."""
-    with empty_database(request.param, tmp_path) as url:
+    with migrated_database(request.param, tmp_path) as url:
         engine = make_engine(url)
         upgrade(engine)
         try:

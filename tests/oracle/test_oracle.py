@@ -27,7 +27,7 @@ from ledger.reports.statements import holder_statement
 from ledger.scenarios.schema import ScenarioFile
 from ledger.store.repo import DbStore
 from ledger.store.schema import make_engine, upgrade
-from tests.dbutil import empty_database, require_postgres
+from tests.dbutil import migrated_database, require_postgres
 from tests.oracle.drive import same_code
 from tests.oracle.model import Model, NotModelled, Refused
 from tests.oracle.strategies import (
@@ -147,7 +147,7 @@ def _ledger_outcome(store: DbStore, raw: dict, key: str, index: int) -> str:
 
 def run_both(kind: str, events: list[dict], period: tuple[dt.date, dt.date]) -> None:
     model = Model(model_parties())
-    with tempfile.TemporaryDirectory() as folder, empty_database(kind, Path(folder)) as url:
+    with tempfile.TemporaryDirectory() as folder, migrated_database(kind, Path(folder)) as url:
         engine = make_engine(url)
         upgrade(engine)
         try:

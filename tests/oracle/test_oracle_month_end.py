@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import note as hypothesis_note
 from hypothesis.errors import InvalidArgument
 
-from tests.dbutil import empty_database, require_postgres
+from tests.dbutil import migrated_database, require_postgres
 from tests.oracle import month_end as me
 from tests.oracle.core import month_index, month_last
 from tests.oracle.drive import LedgerCli, said, same_code
@@ -151,7 +151,7 @@ def run_step(model: Model, ledger: LedgerCli, index: int, step: dict) -> None:
 
 def run_steps(kind: str, steps: list[dict]) -> None:
     model = Model(model_parties())
-    with tempfile.TemporaryDirectory() as folder, empty_database(kind, Path(folder)) as url:
+    with tempfile.TemporaryDirectory() as folder, migrated_database(kind, Path(folder)) as url:
         ledger = LedgerCli(url, Path(folder), PARTIES)
         for index, step in enumerate(steps):
             run_step(model, ledger, index, step)

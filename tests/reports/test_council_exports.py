@@ -21,7 +21,7 @@ from ledger.reports.balances import balances
 from ledger.reports.council_exports import write_gl, write_payments
 from ledger.store.repo import DbStore
 from ledger.store.schema import make_engine, upgrade
-from tests.dbutil import empty_database
+from tests.dbutil import migrated_database
 from tests.scenarios.test_differential import _scenario, _with_expectations, event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,7 +113,7 @@ def test_for_any_ledger_the_exports_reconcile_to_its_balances(events, a, b):
     start = dt.date(2026, 4, 1) + dt.timedelta(days=min(a, b))
     end = dt.date(2026, 4, 1) + dt.timedelta(days=max(a, b))
     scenario = _scenario(_with_expectations(events))
-    with tempfile.TemporaryDirectory() as folder, empty_database("sqlite", Path(folder)) as url:
+    with tempfile.TemporaryDirectory() as folder, migrated_database("sqlite", Path(folder)) as url:
         engine = make_engine(url)
         upgrade(engine)
         with engine.begin() as conn:

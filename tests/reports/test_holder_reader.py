@@ -25,7 +25,7 @@ from ledger.reports.html import VARIANTS, render_html
 from ledger.reports.statements import holder_statement
 from ledger.store.repo import DbStore
 from ledger.store.schema import make_engine, upgrade
-from tests.dbutil import empty_database
+from tests.dbutil import migrated_database
 from tests.scenarios.test_differential import _scenario, _with_expectations, event
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -228,7 +228,7 @@ def test_for_any_ledger_a_statement_adds_up(events, a, b):
               "amount": "9000.00", "from": dt.date(2026, 4, 1), "to": dt.date(2026, 9, 30),
               "funders": {"C1": "9000.00"}}
     scenario = _scenario(_with_expectations([budget, *events]))
-    with tempfile.TemporaryDirectory() as folder, empty_database("sqlite", Path(folder)) as url:
+    with tempfile.TemporaryDirectory() as folder, migrated_database("sqlite", Path(folder)) as url:
         engine = make_engine(url)
         upgrade(engine)
         with engine.begin() as conn:

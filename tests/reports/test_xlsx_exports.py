@@ -160,12 +160,12 @@ def test_for_any_ledger_the_gl_and_payments_sheets_equal_their_csv(events, a, b)
     from ledger.reports.sheet import write_xlsx
     from ledger.store.repo import DbStore
     from ledger.store.schema import make_engine, upgrade
-    from tests.dbutil import empty_database
+    from tests.dbutil import migrated_database
     from tests.scenarios.test_differential import _scenario, _with_expectations
 
     start = dt.date(2026, 4, 1) + dt.timedelta(days=min(a, b))
     end = dt.date(2026, 4, 1) + dt.timedelta(days=max(a, b))
-    with tempfile.TemporaryDirectory() as folder, empty_database("sqlite", Path(folder)) as url:
+    with tempfile.TemporaryDirectory() as folder, migrated_database("sqlite", Path(folder)) as url:
         engine = make_engine(url)
         upgrade(engine)
         with engine.begin() as conn:

@@ -26,7 +26,7 @@ from ledger.store.memory import MemoryBackend
 from ledger.store.repo import DbStore
 from ledger.store.schema import make_engine, upgrade
 from ledger.store.verify import first_break
-from tests.dbutil import empty_database
+from tests.dbutil import migrated_database
 
 SOAK = int(os.environ.get("LEDGER_SOAK", "1"))
 HOLDERS = ["H1", "H2", "H3"]
@@ -109,7 +109,7 @@ def _replay_everywhere(kind: str, events: list[dict], batch: bool = False) -> No
     scenario = _scenario(events)
     memory = MemoryBackend()
     expected = run_scenario(memory, scenario)
-    with tempfile.TemporaryDirectory() as folder, empty_database(kind, Path(folder)) as url:
+    with tempfile.TemporaryDirectory() as folder, migrated_database(kind, Path(folder)) as url:
         engine = make_engine(url)
         upgrade(engine)
         if batch:

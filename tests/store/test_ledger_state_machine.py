@@ -35,7 +35,7 @@ from ledger.reports.balances import balances
 from ledger.store.repo import DbStore
 from ledger.store.schema import make_engine, upgrade
 from ledger.store.verify import first_break
-from tests.dbutil import empty_database
+from tests.dbutil import migrated_database
 
 SOAK = int(os.environ.get("LEDGER_SOAK", "1"))
 ACCOUNTS = ["council:C1:funding", "council:C1:hours", "holder:H1:dp", "holder:H2:dp",
@@ -99,7 +99,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self._folder = tempfile.TemporaryDirectory()
-        self._db = empty_database(self.kind, Path(self._folder.name))
+        self._db = migrated_database(self.kind, Path(self._folder.name))
         self.engine = make_engine(self._db.__enter__())
         upgrade(self.engine)
         self.model = Model()
