@@ -24,7 +24,7 @@ def cli() -> None:
 
 
 
-for _command in (db.init, db.stats, db.verify, scenario.scenario, isf.isf, dp.dp_group,
+for _command in (db.init, db.stats, db.verify, db.checkpoint, scenario.scenario, isf.isf, dp.dp_group,
                  read.balance, read.accounts_command, read.parties_command,
                  read.register_command, read.print_command, statement.statement,
                  export.export, users.user, users.serve, access_log.access_log_command):
