@@ -49,6 +49,19 @@ _PRIOR_JOURNALS = text(
     " AND key IN :keys").bindparams(bindparam("keys", expanding=True))
 _PRIOR_EVENT = text("SELECT payload_hash FROM event WHERE ledger_id = :lid AND key = :key"
                     " AND seq <= :upto")
+# What is stored after a checkpoint, read once (a month's keys, not the ledger's): a key
+# there is answered from memory, since keys are unique in a ledger; a key stored both
+# before and after the checkpoint (which the unique keys never let happen) is asked of
+# the stored chain like any other.
+_LATER_JOURNALS = text("SELECT key, id, payload_hash FROM journal WHERE ledger_id = :lid"
+                       " AND id > :upto")
+_LATER_EVENTS = text("SELECT key, seq, payload_hash FROM event WHERE ledger_id = :lid"
+                     " AND seq > :upto")
+_KEYS_ON_BOTH_SIDES = text(
+    "SELECT j.key FROM journal j WHERE j.ledger_id = :lid AND j.id <= :upto AND j.key IN"
+    " (SELECT key FROM journal WHERE ledger_id = :lid AND id > :upto)"
+    " UNION SELECT e.key FROM event e WHERE e.ledger_id = :lid AND e.seq <= :seq AND e.key IN"
+    " (SELECT key FROM event WHERE ledger_id = :lid AND seq > :seq)")
 _PRIOR_REVERSED = text(
     "SELECT 1 FROM journal r JOIN journal o ON o.id = r.reverses_id"
     " WHERE o.ledger_id = :lid AND o.key = :key AND r.id <= :upto")
@@ -137,6 +150,16 @@ class LeanReplay(MemoryBackend):
         self.replayed = 0  # records replayed
         self.newest: dt.date | None = None
         self._prior = since is not None  # keys before the checkpoint are not in the filters
+        self._later_journals: dict[str, tuple[int, str]] = {}
+        self._later_events: dict[str, tuple[int, str]] = {}
+        self._both: set[str] = set()
+        if since is not None:
+            params = {"lid": store.lid, "upto": since.journal_id, "seq": since.seq}
+            self._later_journals = {k: (i, h) for k, i, h in store.conn.execute(
+                _LATER_JOURNALS, params)}
+            self._later_events = {k: (i, h) for k, i, h in store.conn.execute(
+                _LATER_EVENTS, {"lid": store.lid, "upto": since.seq})}
+            self._both = set(store.conn.execute(_KEYS_ON_BOTH_SIDES, params).scalars())
         self._journal_keys = _Seen()
         self._event_keys = _Seen()
         self._kept: dict[tuple[str, Unit], list] = {}  # [from day, opening, {date: total}]
@@ -200,15 +223,28 @@ class LeanReplay(MemoryBackend):
         return self.states.get((kind, ref))
 
     def journal_hash(self, key: str) -> str | None:
-        if not self._prior and not self._journal_keys.maybe(key):
-            return None
         return self._prior_journals([key]).get(key)
 
     def _prior_journals(self, keys: list[str]) -> dict[str, str]:
-        return dict(self.store.conn.execute(_PRIOR_JOURNALS, {
-            "lid": self.store.lid, "upto": self.upto, "keys": keys}).all())
+        """The payload hash of each of these keys among the journals compared so far."""
+        found: dict[str, str] = {}
+        ask = []
+        for key in keys:
+            later = self._later_journals.get(key)
+            if later is not None and key not in self._both:
+                if later[0] <= self.upto:
+                    found[key] = later[1]
+            elif self._prior or self._journal_keys.maybe(key):
+                ask.append(key)
+        if ask:
+            found.update(self.store.conn.execute(_PRIOR_JOURNALS, {
+                "lid": self.store.lid, "upto": self.upto, "keys": ask}).all())
+        return found
 
     def event_hash(self, key: str) -> str | None:
+        later = self._later_events.get(key)
+        if later is not None and key not in self._both:
+            return later[1] if later[0] < self.seq else None
         if not self._prior and not self._event_keys.maybe(key):
             return None
         return self.store.conn.execute(_PRIOR_EVENT, {
@@ -225,9 +261,7 @@ class LeanReplay(MemoryBackend):
     # -- writes: MemoryBackend.apply's refusals, against the stored chain for history
     def apply(self, change: Change) -> None:
         journals = change.journals
-        maybe = [j.key for j in journals
-                 if self._prior or self._journal_keys.maybe(j.key)]
-        earlier = self._prior_journals(maybe) if maybe else {}
+        earlier = self._prior_journals([j.key for j in journals]) if journals else {}
         for j in journals:
             if j.key in earlier:
                 continue  # a replay, compared below
