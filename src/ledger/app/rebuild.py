@@ -62,6 +62,8 @@ _KEYS_ON_BOTH_SIDES = text(
     " (SELECT key FROM journal WHERE ledger_id = :lid AND id > :upto)"
     " UNION SELECT e.key FROM event e WHERE e.ledger_id = :lid AND e.seq <= :seq AND e.key IN"
     " (SELECT key FROM event WHERE ledger_id = :lid AND seq > :seq)")
+_PARTY_RECORDS = text("SELECT kind, id, data FROM party_record WHERE ledger_id = :lid"
+                      " ORDER BY kind, id, valid_from IS NOT NULL, valid_from, seq")
 _PRIOR_REVERSED = text(
     "SELECT 1 FROM journal r JOIN journal o ON o.id = r.reverses_id"
     " WHERE o.ledger_id = :lid AND o.key = :key AND r.id <= :upto")
@@ -432,10 +434,11 @@ def compare(conn: Connection, memory: MemoryBackend, ledger: str = "main") -> st
     for kind, ref in sorted(set(states) | set(wanted)):
         if states.get((kind, ref)) != wanted.get((kind, ref)):
             return f"instrument state {kind} {ref} differs from what the events rebuild"
-    for kind, party_id in sorted(set(conn.execute(
-            select(m.PartyRecord.kind, m.PartyRecord.id)
-            .where(m.PartyRecord.ledger_id == lid)).all())):
-        if store.party(kind, party_id) != _normal(memory.party(kind, party_id)):
+    newest: dict[tuple[str, str], str] = {}  # each party's newest record, in one query
+    for kind, party_id, data in conn.execute(_PARTY_RECORDS, {"lid": lid}):
+        newest[(kind, party_id)] = data  # as DbStore.party: later records supersede
+    for kind, party_id in sorted(newest):
+        if json.loads(newest[(kind, party_id)]) != _normal(memory.party(kind, party_id)):
             return f"the record of {kind} {party_id} differs from what its events say"
     floors = _stored_floors(conn, lid)
     balances = {(path, unit): int(amount) for path, unit, amount in conn.execute(

@@ -82,6 +82,10 @@ class Journal:
             [[p.account, p.unit.value, p.amount_minor] for p in self.postings])
 
 
+# json.dumps(value, separators=(",", ":")) exactly, with one encoder for every call.
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def payload_hash_of(journal_type: str, date_iso: str, holder: str | None,
                     reverses_key: str | None, postings: list[list]) -> str:
     """The one definition of a journal's payload hash, used when posting and by `verify`
@@ -93,7 +97,7 @@ def payload_hash_of(journal_type: str, date_iso: str, holder: str | None,
         "reverses": reverses_key,
         "type": journal_type,
     }
-    return sha256_text(json.dumps(body, separators=(",", ":")))
+    return sha256_text(_compact(body))
 
 
 def sha256_text(text: str) -> str:
