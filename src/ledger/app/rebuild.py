@@ -44,6 +44,14 @@ _PRIOR_MOVES = text(
     "SELECT p.date, SUM(p.amount_minor) FROM posting p JOIN account a ON a.id = p.account_id"
     " WHERE a.ledger_id = :lid AND a.path = :path AND p.unit = :unit AND p.date >= :day"
     " AND p.journal_id <= :upto GROUP BY p.date").bindparams(bindparam("day", type_=Date()))
+# Since a checkpoint: the dated movements before it, from the first date the records after
+# it are dated, for every account at once (instead of a query per account).
+_PRIOR_MOVES_ALL = text(
+    "SELECT a.path, p.unit, p.date, SUM(p.amount_minor) FROM posting p"
+    " JOIN account a ON a.id = p.account_id WHERE p.ledger_id = :lid AND p.date >= :day"
+    " AND p.journal_id <= :upto GROUP BY a.path, p.unit, p.date"
+).bindparams(bindparam("day", type_=Date()))
+_FIRST_DATE_AFTER = text("SELECT MIN(date) FROM event WHERE ledger_id = :lid AND seq > :seq")
 _PRIOR_JOURNALS = text(
     "SELECT key, payload_hash FROM journal WHERE ledger_id = :lid AND id <= :upto"
     " AND key IN :keys").bindparams(bindparam("keys", expanding=True))
@@ -155,13 +163,6 @@ class LeanReplay(MemoryBackend):
         self._later_journals: dict[str, tuple[int, str]] = {}
         self._later_events: dict[str, tuple[int, str]] = {}
         self._both: set[str] = set()
-        if since is not None:
-            params = {"lid": store.lid, "upto": since.journal_id, "seq": since.seq}
-            self._later_journals = {k: (i, h) for k, i, h in store.conn.execute(
-                _LATER_JOURNALS, params)}
-            self._later_events = {k: (i, h) for k, i, h in store.conn.execute(
-                _LATER_EVENTS, {"lid": store.lid, "upto": since.seq})}
-            self._both = set(store.conn.execute(_KEYS_ON_BOTH_SIDES, params).scalars())
         self._journal_keys = _Seen()
         self._event_keys = _Seen()
         self._kept: dict[tuple[str, Unit], list] = {}  # [from day, opening, {date: total}]
@@ -169,7 +170,32 @@ class LeanReplay(MemoryBackend):
             _JOURNAL_HASHES.execution_options(yield_per=STREAM_CHUNK),
             {"lid": store.lid, "after": self.upto}))
         if since is not None:
+            params = {"lid": store.lid, "upto": since.journal_id, "seq": since.seq}
+            self._later_journals = {k: (i, h) for k, i, h in store.conn.execute(
+                _LATER_JOURNALS, params)}
+            self._later_events = {k: (i, h) for k, i, h in store.conn.execute(
+                _LATER_EVENTS, {"lid": store.lid, "upto": since.seq})}
+            self._both = set(store.conn.execute(_KEYS_ON_BOTH_SIDES, params).scalars())
+        if since is not None:
             self._load(since.state)
+            self._prefetch_moves(store, since)
+
+    def _prefetch_moves(self, store: DbStore, since: Checkpoint) -> None:
+        """Every account's movements before the checkpoint from the first date of the
+        records after it (earlier dates are still read when asked, one account at a
+        time)."""
+        first = store.conn.execute(_FIRST_DATE_AFTER, {"lid": store.lid, "seq": since.seq}
+                                   ).scalar_one_or_none()
+        if first is None:
+            return
+        first = day(first)
+        moves: dict[tuple[str, Unit], dict[dt.date, int]] = {}
+        for path, unit, date, total in store.conn.execute(_PRIOR_MOVES_ALL, {
+                "lid": store.lid, "day": first, "upto": since.journal_id}):
+            moves.setdefault((path, Unit(unit)), {})[day(date)] = int(total)
+        for pair, amount in self.balances.items():
+            rows = moves.get(pair, {})
+            self._kept[pair] = [first, amount - sum(rows.values()), rows]
 
     # -- the checkpoint's state in, and the replay's state out
     def _load(self, state: dict) -> None:
@@ -427,13 +453,21 @@ def compare(conn: Connection, memory: MemoryBackend, ledger: str = "main") -> st
         problem = _compare_journals_in_order(store, memory)
     if problem is not None:
         return problem
-    states = {(kind, ref): json.loads(data) for kind, ref, data in conn.execute(
-        select(m.InstrumentState.kind, m.InstrumentState.ref, m.InstrumentState.data)
-        .where(m.InstrumentState.ledger_id == lid))}
-    wanted = {k: _normal(v) for k, v in memory.states.items()}
-    for kind, ref in sorted(set(states) | set(wanted)):
-        if states.get((kind, ref)) != wanted.get((kind, ref)):
-            return f"instrument state {kind} {ref} differs from what the events rebuild"
+    # One stored state at a time against the rebuilt one (no second copy of either); the
+    # first difference in (kind, ref) order is named, whatever order the rows came in.
+    seen: set[tuple[str, str]] = set()
+    differ: list[tuple[str, str]] = []
+    for kind, ref, data in conn.execute(
+            select(m.InstrumentState.kind, m.InstrumentState.ref, m.InstrumentState.data)
+            .where(m.InstrumentState.ledger_id == lid)
+            .execution_options(yield_per=STREAM_CHUNK)):
+        seen.add((kind, ref))
+        if json.loads(data) != _normal(memory.states.get((kind, ref))):
+            differ.append((kind, ref))
+    differ += [k for k in memory.states if k not in seen]
+    if differ:
+        kind, ref = min(differ)
+        return f"instrument state {kind} {ref} differs from what the events rebuild"
     newest: dict[tuple[str, str], str] = {}  # each party's newest record, in one query
     for kind, party_id, data in conn.execute(_PARTY_RECORDS, {"lid": lid}):
         newest[(kind, party_id)] = data  # as DbStore.party: later records supersede

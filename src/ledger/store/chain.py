@@ -27,6 +27,7 @@ GENESIS_HASH = "0" * 64
 # an encoder on every call (json.dumps reuses one only for its default arguments).
 _dumps = json.JSONEncoder(ensure_ascii=False).encode
 _dumps_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_NONE = sha256_text(_dumps([]))  # what an empty list of journals or parties hashes to
 
 
 def journal_link(prev_hash: str, key: str, payload_hash: str, event_key: str) -> str:
@@ -50,7 +51,8 @@ def record_hash(prev_hash: str, seq: int, key: str, type_: str, date_iso: str,
     (`account_properties`; covered when there is any)."""
     fields: list[object] = [
         prev_hash, seq, key, type_, date_iso, payload_hash, payload, outcome, source,
-        sha256_text(_dumps(journals)), sha256_text(_dumps(parties))]
+        sha256_text(_dumps(journals)) if journals else _NONE,
+        sha256_text(_dumps(parties)) if parties else _NONE]
     if rules_version != 1:
         fields.append(rules_version)
     if accounts:
