@@ -202,8 +202,8 @@ def checkpoint(db_url: str | None, ledger: str) -> Checkpointed:
         after, last = newest
         if found is not None and found.seq == after:
             conn.rollback()
-            done.lines = [f"checkpoint: none written: the newest record is already "
-                          f"checkpoint {found.key}", f"head: {head.text()}"]
+            done.lines = [f"checkpoint: none written: the newest record is already a "
+                          f"checkpoint ({found.key})", f"head: {head.text()}"]
             return done
         payload = checkpoints.encode(memory.snapshot(after))
         key = checkpoints.checkpoint_key(after)

@@ -72,8 +72,8 @@ def checkpoint(db_url: str | None, ledger: str) -> None:
     """Prove the ledger as `verify --since-checkpoint` does and, when every invariant
     holds, record the state the replay rebuilt as a checkpoint in the chain, so later
     `verify --since-checkpoint` runs replay only what comes after it. Exit 1 naming the
-    first break, with nothing written. Run it at each month end (docs/rules-trust.md
-    #checkpoints); the last line is the chain's new head."""
+    first break, with nothing written. Run it at each month end
+    (docs/rules-trust.md#checkpoints); the last line is the chain's new head."""
     from ledger.app.verify import checkpoint as make
 
     done = make(db_url, ledger)
