@@ -22,6 +22,7 @@ COMMANDS = {
     "access-log": "access_log:access_log_command",
     "accounts": "read:accounts_command",
     "balance": "read:balance",
+    "checkpoint": "db:checkpoint",
     "dp": "dp:dp_group",
     "export": "export:export",
     "init": "db:init",

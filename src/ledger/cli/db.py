@@ -42,11 +42,16 @@ def stats(fmt: str, output: Path | None, db_url: str | None, ledger: str) -> Non
 @click.option("--expect-audit-head", default=None, metavar="N:HASH",
               help="Also fail unless the audit chain (sign-ins, sessions, reads) still holds "
                    "this head (the `audit:` line of an earlier run).")
+@click.option("--since-checkpoint", is_flag=True,
+              help="Check every hash and link of the chain, but replay only the records "
+                   "after the newest checkpoint, from the state it holds (a ledger with no "
+                   "checkpoint is replayed whole, and a line says so). Plain verify is the "
+                   "full proof; docs/rules-trust.md#checkpoints says what each proves.")
 @click.option("--db", "db_url", default=None, metavar="URL", help=DB_HELP)
 @click.option("--ledger", "only", default=None, metavar="NAME",
               help="Only this ledger (default: $LEDGER_NAME if set, else every ledger).")
-def verify(expect_head: str | None, expect_audit_head: str | None, db_url: str | None,
-           only: str | None) -> None:
+def verify(expect_head: str | None, expect_audit_head: str | None, since_checkpoint: bool,
+           db_url: str | None, only: str | None) -> None:
     """Recompute every invariant from the stored rows, replay the recorded events and
     compare; exit 1 naming the first break. The last line is the chain's head (one line
     per ledger when there are several)."""
@@ -54,8 +59,26 @@ def verify(expect_head: str | None, expect_audit_head: str | None, db_url: str |
 
     if only is not None or os.environ.get("LEDGER_NAME"):
         only = _ledger_name(None, None, only)
-    found = check(db_url, only, expect_head, expect_audit_head)
+    found = check(db_url, only, expect_head, expect_audit_head, since_checkpoint)
     for to_stderr, line in found.lines:
         click.echo(line, err=to_stderr)
     if not found.ok:
         sys.exit(1)
+
+
+@click.command()
+@db_option
+def checkpoint(db_url: str | None, ledger: str) -> None:
+    """Prove the ledger as `verify --since-checkpoint` does and, when every invariant
+    holds, record the state the replay rebuilt as a checkpoint in the chain, so later
+    `verify --since-checkpoint` runs replay only what comes after it. Exit 1 naming the
+    first break, with nothing written. Run it at each month end
+    (docs/rules-trust.md#checkpoints); the last line is the chain's new head."""
+    from ledger.app.verify import checkpoint as make
+
+    done = make(db_url, ledger)
+    if done.problem is not None:
+        click.echo(f"checkpoint failed: {done.problem}", err=True)
+        sys.exit(1)
+    for line in done.lines:
+        click.echo(line)

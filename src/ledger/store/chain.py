@@ -23,6 +23,11 @@ import json
 from ledger.core.journal import sha256_text
 
 GENESIS_HASH = "0" * 64
+# json.dumps(value, ensure_ascii=False[, separators=(",", ":")]) exactly, without building
+# an encoder on every call (json.dumps reuses one only for its default arguments).
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+_dumps_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_NONE = sha256_text(_dumps([]))  # what an empty list of journals or parties hashes to
 
 
 def journal_link(prev_hash: str, key: str, payload_hash: str, event_key: str) -> str:
@@ -46,13 +51,13 @@ def record_hash(prev_hash: str, seq: int, key: str, type_: str, date_iso: str,
     (`account_properties`; covered when there is any)."""
     fields: list[object] = [
         prev_hash, seq, key, type_, date_iso, payload_hash, payload, outcome, source,
-        sha256_text(json.dumps(journals, ensure_ascii=False)),
-        sha256_text(json.dumps(parties, ensure_ascii=False))]
+        sha256_text(_dumps(journals)) if journals else _NONE,
+        sha256_text(_dumps(parties)) if parties else _NONE]
     if rules_version != 1:
         fields.append(rules_version)
     if accounts:
-        fields.append({"accounts": sha256_text(json.dumps(accounts, ensure_ascii=False))})
-    return sha256_text(json.dumps(fields, separators=(",", ":"), ensure_ascii=False))
+        fields.append({"accounts": sha256_text(_dumps(accounts))})
+    return sha256_text(_dumps_compact(fields))
 
 
 def account_properties(path: str, holder: str | None) -> list:

@@ -15,6 +15,13 @@ Checked here, from the rows alone:
 - every floored balance at or above its floor on every date it has postings;
 - no journal posted into a period after the period was closed.
 The instrument state is checked by replaying the records (ledger/app/rebuild.py).
+
+With `since_journal` (the last journal a checkpoint covers: docs/rules-trust.md
+#checkpoints), every hash and link of both chains is still checked, and every other check
+above is still made over the whole ledger, but the postings of the journals up to that
+one are not read again: their payload hashes, which the chain covers, are taken as
+stored (each was checked against its postings by the verify that preceded the
+checkpoint's writing, and the balances, which cover their sums, are checked here).
 """
 
 from __future__ import annotations
@@ -61,16 +68,16 @@ def parse_head(text: str) -> tuple[int, str]:
 
 
 def first_break(conn: Connection, head: ChainHead | None = None,
-                ledger: str = "main") -> str | None:
+                ledger: str = "main", since_journal: int = 0) -> str | None:
     """None when every stored invariant of one ledger holds, else one sentence naming the
     first break. `head`, when given, is filled in with the chain's head as far as it was
-    read."""
+    read. `since_journal`: the postings of journals up to this id are not read again."""
     head = head if head is not None else ChainHead()
     lid = conn.execute(select(m.Ledger.id).where(m.Ledger.name == ledger)).scalar_one_or_none()
     if lid is None:
         return None if ledger == "main" else f"there is no ledger named {ledger!r}"
     accounts = _check_accounts(conn, lid)  # named first: it says which account changed
-    problem = _check_chain_streaming(conn, head, lid)
+    problem = _check_chain_streaming(conn, head, lid, since_journal)
     if problem is not None:
         # The streaming pass assumes each record's journals come together, in chain order
         # (as every writer of this program writes them). Whatever it found, the exact
@@ -78,7 +85,7 @@ def first_break(conn: Connection, head: ChainHead | None = None,
         # and names the first break.
         exact = ChainHead(watch=head.watch)
         links: dict[str, list[list[str]]] = defaultdict(list)
-        problem = _check_journals(conn, links, lid) or _check_records(
+        problem = _check_journals(conn, links, lid, since_journal) or _check_records(
             conn, lambda key: links.pop(key, []), lambda: min(links, default=None), exact,
             lid)
         head.journals, head.hash, head.passed = exact.journals, exact.hash, exact.passed
@@ -90,19 +97,20 @@ class _Break(Exception):
     pass
 
 
-def _journal_links(conn: Connection, lid: int):
+def _journal_links(conn: Connection, lid: int, since_journal: int = 0):
     """(event key, [link hash, memo]) of each journal in chain order, each checked as in
     `_check_journals`; a problem is raised as _Break."""
-    for item in _check_journals_iter(conn, lid):
+    for item in _check_journals_iter(conn, lid, since_journal):
         if isinstance(item, str):
             raise _Break(item)
         yield item
 
 
-def _check_chain_streaming(conn: Connection, head: ChainHead, lid: int) -> str | None:
+def _check_chain_streaming(conn: Connection, head: ChainHead, lid: int,
+                           since_journal: int = 0) -> str | None:
     """Journals and records in one merged pass: memory does not grow with the ledger.
     Each record takes the journals that come next in the journal chain with its key."""
-    journals = _journal_links(conn, lid)
+    journals = _journal_links(conn, lid, since_journal)
     try:
         upcoming = [next(journals, None)]
 
@@ -182,7 +190,7 @@ _JOURNALS_SQL = (
 _POSTINGS_SQL = (  # a posting in another ledger than its journal's is its own break
     "SELECT p.journal_id, a.path, p.unit, p.amount_minor, p.date, a.ledger_id FROM posting p"
     " JOIN account a ON a.id = p.account_id WHERE p.ledger_id = :lid"
-    " ORDER BY p.journal_id, p.id"
+    " AND p.journal_id > :after ORDER BY p.journal_id, p.id"
 )
 _RECORDS_SQL = (
     "SELECT seq, key, type, date, payload_hash, payload, outcome, source, prev_hash, hash,"
@@ -190,26 +198,27 @@ _RECORDS_SQL = (
 )
 
 
-def _stream(conn: Connection, sql: str, lid: int):
+def _stream(conn: Connection, sql: str, lid: int, **more):
     # Streamed (yield_per set on the statement, never the connection, where it would
     # stay set and make every later query a server-side cursor).
     return iter(conn.execute(text(sql).execution_options(yield_per=STREAM_ROWS),
-                             {"lid": lid}))
+                             {"lid": lid, **more}))
 
 
-def _check_journals(conn: Connection, links: dict[str, list[list[str]]], lid: int
-                    ) -> str | None:
-    for item in _check_journals_iter(conn, lid):
+def _check_journals(conn: Connection, links: dict[str, list[list[str]]], lid: int,
+                    since_journal: int = 0) -> str | None:
+    for item in _check_journals_iter(conn, lid, since_journal):
         if isinstance(item, str):
             return item
         links[item[0]].append(item[1])
     return None
 
 
-def _check_journals_iter(conn: Connection, lid: int):
+def _check_journals_iter(conn: Connection, lid: int, since_journal: int = 0):
     """Each journal in chain order, checked: yields (event key, [link hash, memo]), or a
-    problem (a str) and stops."""
-    postings = _stream(conn, _POSTINGS_SQL, lid)
+    problem (a str) and stops. The postings of journals up to `since_journal` are not
+    read: their stored payload hashes are used as they are."""
+    postings = _stream(conn, _POSTINGS_SQL, lid, after=since_journal)
     pending = next(postings, None)
     prev_hash = GENESIS_HASH
     for (journal_id, key, journal_type, date, event_key, holder, reverses_key, stored_payload,
@@ -231,6 +240,17 @@ def _check_journals_iter(conn: Connection, lid: int):
         problem = None
         if status != "posted":
             problem = f"{where} was never sealed (status {status})"
+        elif journal_id <= since_journal:  # covered by a checkpoint: its links only
+            if stored_prev != prev_hash:
+                problem = f"{where}: hash chain broken (previous hash does not match)"
+            elif journal_link(prev_hash, key, stored_payload, event_key) != stored_hash:
+                problem = f"{where}: hash chain broken (its hash does not match its content)"
+            if problem is not None:
+                yield problem
+                return
+            yield event_key, [stored_hash, memo]
+            prev_hash = stored_hash
+            continue
         elif not mine:
             problem = f"{where} has no postings"
         else:
@@ -305,12 +325,14 @@ def _check_records(conn: Connection, take, orphan, head: ChainHead, lid: int
 
 
 def _check_balances(conn: Connection, lid: int) -> str | None:
+    # Every posting counts: the chain check before this one proved every journal of the
+    # ledger sealed, and any posting of no journal of the ledger a break of its own (or,
+    # before a checkpoint, the balances the replay rebuilds differ: app/rebuild.py).
     posted = dict(
         ((account_id, unit), total)
         for account_id, unit, total in conn.execute(
             select(m.Posting.account_id, m.Posting.unit, func.sum(m.Posting.amount_minor))
-            .join(m.Journal, m.Journal.id == m.Posting.journal_id)
-            .where(m.Journal.status == "posted", m.Posting.ledger_id == lid)
+            .where(m.Posting.ledger_id == lid)
             .group_by(m.Posting.account_id, m.Posting.unit)
         )
     )
