@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections.abc import Callable
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -197,16 +198,21 @@ class Strict(BaseModel):
 
 # ---------------------------------------------------------------- registry
 
+_LOADING = threading.RLock()
+
+
 class _Registry(dict):
     """Filled by each instrument's module as it is imported; the first read imports them
     all (ledger.domain.load) and then it is a plain dict (no cost per lookup)."""
 
     def _all(self) -> None:
-        for registry in (HANDLERS, REVERSE_HOOKS):
-            registry.__class__ = _Loaded
-        from ledger.domain import load
+        with _LOADING:  # another thread's first read waits until every module is in
+            if type(self) is _Registry:
+                from ledger.domain import load
 
-        load()
+                load()
+                for registry in (HANDLERS, REVERSE_HOOKS):
+                    registry.__class__ = _Loaded
 
     def __contains__(self, key):
         self._all()
