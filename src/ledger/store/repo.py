@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import re
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -485,8 +486,8 @@ class DbStore:
         wanted = [r for r in dict.fromkeys(refs) if (kind, r) not in self._states]
         for start in range(0, len(wanted), SEAL_CHUNK):
             chunk = wanted[start:start + SEAL_CHUNK]
-            found = dict(self.conn.execute(_SQL_STATES, {"lid": self.lid, "kind": kind,
-                                                         "refs": chunk}).all())
+            found: dict[str, str] = dict(self.conn.execute(  # type: ignore[arg-type]
+                _SQL_STATES, {"lid": self.lid, "kind": kind, "refs": chunk}).all())
             for ref in chunk:
                 data = found.get(ref)
                 self._states[(kind, ref)] = json.loads(data) if data is not None else None
@@ -788,7 +789,7 @@ class DbStore:
         """Each event's record: the next link of the chain, covering what it wrote
         (store/chain.py), written in one statement."""
         seq, prev = self._last_record or (0, GENESIS_HASH)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for event, outcome, links, party_rows in records:
             seq += 1
             source = (event.source or "")[-500:] or None  # the column holds 500
