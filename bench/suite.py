@@ -99,7 +99,7 @@ def run_suite(commit: str) -> dict:
         raise SystemExit(f".ci/run failed (exit {rc}):\n{tail}")
     counts = _counts(summary["counts"])
     return {
-        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "commit": commit, "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "total_s": round(took, 1), "install_s": round(tests_started - started, 1),
         "tests_s": round(took - (tests_started - started), 1),
