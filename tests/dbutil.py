@@ -143,7 +143,9 @@ def _postgres_template() -> str:
 
     with empty_database("postgres", Path(tempfile.gettempdir())) as url:
         engine = make_engine(url)
-        event.listen(engine, "before_cursor_execute", record)
+        # After, not before: only statements that succeeded (the schema check's first
+        # probe of an empty database fails by design and is rolled back).
+        event.listen(engine, "after_cursor_execute", record)
         try:
             upgrade(engine)
         finally:
