@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
 from ledger.app import access_log
 from ledger.app.dated import (
@@ -49,6 +49,8 @@ KINDS = ("holder", "pool", "provider", "council", "isf")
 FORMATS = ("json", "html", "pdf", "xlsx")  # of the bulk writer's files
 CLI_FORMATS: tuple[str, ...] = ("text", "json", "html", "pdf", "xlsx")
 WEB_FORMATS: tuple[str, ...] = ("html", "pdf", "xlsx")
+
+_Made = TypeVar("_Made")  # what Statement.kept makes and keeps
 
 
 class NotReadable(UsageError):
@@ -138,13 +140,13 @@ class Statement:
     def document(self):
         return self._build()
 
-    def kept(self, key: Hashable, make: Callable[[], object]) -> object:
+    def kept(self, key: Hashable, make: Callable[[], _Made]) -> _Made:
         """`make()`, made once for this statement and its copies: what is rendered from
         it (a file, a page's document) is the same every time."""
         found = self._kept.get(key)
         if found is None:
             found = self._kept[key] = make()
-        return found
+        return cast(_Made, found)
 
     def given(self, logged: bool) -> Statement:
         """This statement as given to one more reader: the same data, document and
