@@ -72,6 +72,9 @@ class Loads(threading.Thread):
 
 def run_suite(commit: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="ledger-suite-") as tmp:
+        # Readable by every user, as a checkout usually is: a test runs `ledger` as
+        # another user (tests/cli/test_read_commands.py), and mkdtemp's folder is 0700.
+        os.chmod(tmp, 0o755)
         clone = Path(tmp) / "clone"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
         subprocess.run(["git", "-C", str(clone), "checkout", "-q", commit], check=True)
