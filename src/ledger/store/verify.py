@@ -241,10 +241,8 @@ def _check_journals_iter(conn: Connection, lid: int, since_journal: int = 0):
         if status != "posted":
             problem = f"{where} was never sealed (status {status})"
         elif journal_id <= since_journal:  # covered by a checkpoint: its links only
-            if stored_prev != prev_hash:
-                problem = f"{where}: hash chain broken (previous hash does not match)"
-            elif journal_link(prev_hash, key, stored_payload, event_key) != stored_hash:
-                problem = f"{where}: hash chain broken (its hash does not match its content)"
+            problem = _link_problem(where, stored_prev, prev_hash, key, stored_payload,
+                                    event_key, stored_hash)
             if problem is not None:
                 yield problem
                 return
@@ -262,10 +260,9 @@ def _check_journals_iter(conn: Connection, lid: int, since_journal: int = 0):
             payload = payload_hash_of(journal_type, str(date), holder, reverses_key, mine)
             if payload != stored_payload:
                 problem = f"{where}: its postings do not match its payload hash"
-            elif stored_prev != prev_hash:
-                problem = f"{where}: hash chain broken (previous hash does not match)"
-            elif journal_link(prev_hash, key, payload, event_key) != stored_hash:
-                problem = f"{where}: hash chain broken (its hash does not match its content)"
+            else:
+                problem = _link_problem(where, stored_prev, prev_hash, key, payload,
+                                        event_key, stored_hash)
         if problem is not None:
             yield problem
             return
@@ -273,6 +270,16 @@ def _check_journals_iter(conn: Connection, lid: int, since_journal: int = 0):
         prev_hash = stored_hash
     if pending is not None:
         yield f"postings exist for journal id {pending[0]}, which is not a journal"
+
+
+def _link_problem(where: str, stored_prev: str, prev_hash: str, key: str, payload: str,
+                  event_key: str, stored_hash: str) -> str | None:
+    """What is wrong with one journal's link in the chain, if anything."""
+    if stored_prev != prev_hash:
+        return f"{where}: hash chain broken (previous hash does not match)"
+    if journal_link(prev_hash, key, payload, event_key) != stored_hash:
+        return f"{where}: hash chain broken (its hash does not match its content)"
+    return None
 
 
 def _check_records(conn: Connection, take, orphan, head: ChainHead, lid: int
