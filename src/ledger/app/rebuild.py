@@ -326,12 +326,7 @@ class LeanReplay(MemoryBackend):
                 self.newest = j.date
         self.floors.update(change.floors)
         self.states.update(change.states)  # copies already (see get_state)
-        for update in change.parties:
-            record = {k: v for k, v in update.items() if k != "valid_from"}
-            versions = self.party_versions.setdefault((update["kind"], update["id"]), [])
-            versions.append((dt.date.fromisoformat(update["valid_from"]), record))
-        if change.lock_until is not None:
-            self.lock = max(self.lock or change.lock_until, change.lock_until)
+        self._apply_parties_and_lock(change)
         self._event_keys.add(change.event.key)
 
     def trim(self) -> None:

@@ -156,10 +156,14 @@ class MemoryBackend:
         self.floors.update(change.floors)
         for k, v in change.states.items():
             self.states[k] = copy_plain(v)
+        self._apply_parties_and_lock(change)
+        self.events[change.event.key] = change.event.payload_hash
+
+    def _apply_parties_and_lock(self, change: Change) -> None:
+        """A change's new party versions and period lock (LeanReplay applies them so too)."""
         for update in change.parties:
             record = {k: v for k, v in update.items() if k != "valid_from"}
             versions = self.party_versions.setdefault((update["kind"], update["id"]), [])
             versions.append((dt.date.fromisoformat(update["valid_from"]), record))
         if change.lock_until is not None:
             self.lock = max(self.lock or change.lock_until, change.lock_until)
-        self.events[change.event.key] = change.event.payload_hash

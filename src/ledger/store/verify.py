@@ -238,17 +238,11 @@ def _check_journals_iter(conn: Connection, lid: int, since_journal: int = 0):
             sums[unit] += amount
             pending = next(postings, None)
         problem = None
+        payload = stored_payload  # a journal a checkpoint covers: its links only
         if status != "posted":
             problem = f"{where} was never sealed (status {status})"
-        elif journal_id <= since_journal:  # covered by a checkpoint: its links only
-            problem = _link_problem(where, stored_prev, prev_hash, key, stored_payload,
-                                    event_key, stored_hash)
-            if problem is not None:
-                yield problem
-                return
-            yield event_key, [stored_hash, memo]
-            prev_hash = stored_hash
-            continue
+        elif journal_id <= since_journal:
+            pass
         elif not mine:
             problem = f"{where} has no postings"
         else:
@@ -256,13 +250,13 @@ def _check_journals_iter(conn: Connection, lid: int, since_journal: int = 0):
                 if total != 0:
                     problem = f"{where} does not sum to zero in {unit}: {total}"
                     break
+            if problem is None:
+                payload = payload_hash_of(journal_type, str(date), holder, reverses_key, mine)
+                if payload != stored_payload:
+                    problem = f"{where}: its postings do not match its payload hash"
         if problem is None:
-            payload = payload_hash_of(journal_type, str(date), holder, reverses_key, mine)
-            if payload != stored_payload:
-                problem = f"{where}: its postings do not match its payload hash"
-            else:
-                problem = _link_problem(where, stored_prev, prev_hash, key, payload,
-                                        event_key, stored_hash)
+            problem = _link_problem(where, stored_prev, prev_hash, key, payload, event_key,
+                                    stored_hash)
         if problem is not None:
             yield problem
             return
