@@ -40,7 +40,9 @@ def _last_posted(store, kind: str, ident: str, until: dt.date) -> dt.date | None
                  "council": [m.Account.path.startswith(f"council:{ident}:", autoescape=True)],
                  "isf": [m.Account.path == f"isf:{ident}"]}  # a provider's ISF, H:P
         touching = (select(m.Posting.journal_id)
-                    .join(m.Account, m.Account.id == m.Posting.account_id)
-                    .where(m.Account.ledger_id == store.lid, or_(*paths.get(kind, [False]))))
+                    .join(m.Account, (m.Account.ledger_id == m.Posting.ledger_id)
+                          & (m.Account.id == m.Posting.account_id))
+                    .where(m.Posting.ledger_id == store.lid, m.Account.ledger_id == store.lid,
+                           or_(*paths.get(kind, [False]))))
         query = query.where(m.Journal.id.in_(touching))
     return store.conn.execute(query).scalar()

@@ -31,7 +31,7 @@ from ledger.errors import LedgerError
 from ledger.store import models as m
 from ledger.store.checkpoint import CHECKPOINT_TYPE, Checkpoint, day
 from ledger.store.memory import MemoryBackend
-from ledger.store.repo import DbStore, journal_from_json
+from ledger.store.repo import DbStore, journal_from_json, ledger_id_of
 
 STREAM_CHUNK = 5000  # stored journals read at a time when comparing
 _JOURNAL_HASHES = text("SELECT id, key, event_key, payload_hash, memo, hash FROM journal"
@@ -41,14 +41,17 @@ _RECORDS_SQL = ("SELECT seq, key, type, date, payload_hash, payload, outcome, ru
                 " FROM event WHERE ledger_id = :lid AND seq > :after ORDER BY seq")
 # The dated history up to a checkpoint, read from the stored chain (SinceCheckpoint).
 _PRIOR_MOVES = text(
-    "SELECT p.date, SUM(p.amount_minor) FROM posting p JOIN account a ON a.id = p.account_id"
-    " WHERE a.ledger_id = :lid AND a.path = :path AND p.unit = :unit AND p.date >= :day"
+    "SELECT p.date, SUM(p.amount_minor) FROM posting p"
+    " JOIN account a ON a.ledger_id = p.ledger_id AND a.id = p.account_id"
+    " WHERE p.ledger_id = :lid AND a.ledger_id = :lid AND a.path = :path AND p.unit = :unit"
+    " AND p.date >= :day"
     " AND p.journal_id <= :upto GROUP BY p.date").bindparams(bindparam("day", type_=Date()))
 # Since a checkpoint: the dated movements before it, from the first date the records after
 # it are dated, for every account at once (instead of a query per account).
 _PRIOR_MOVES_ALL = text(
     "SELECT a.path, p.unit, p.date, SUM(p.amount_minor) FROM posting p"
-    " JOIN account a ON a.id = p.account_id WHERE p.ledger_id = :lid AND p.date >= :day"
+    " JOIN account a ON a.ledger_id = p.ledger_id AND a.id = p.account_id"
+    " WHERE p.ledger_id = :lid AND a.ledger_id = :lid AND p.date >= :day"
     " AND p.journal_id <= :upto GROUP BY a.path, p.unit, p.date"
 ).bindparams(bindparam("day", type_=Date()))
 _FIRST_DATE_AFTER = text("SELECT MIN(date) FROM event WHERE ledger_id = :lid AND seq > :seq")
@@ -73,8 +76,8 @@ _KEYS_ON_BOTH_SIDES = text(
 _PARTY_RECORDS = text("SELECT kind, id, data FROM party_record WHERE ledger_id = :lid"
                       " ORDER BY kind, id, valid_from IS NOT NULL, valid_from, seq")
 _PRIOR_REVERSED = text(
-    "SELECT 1 FROM journal r JOIN journal o ON o.id = r.reverses_id"
-    " WHERE o.ledger_id = :lid AND o.key = :key AND r.id <= :upto")
+    "SELECT 1 FROM journal r JOIN journal o ON o.ledger_id = r.ledger_id AND o.id = r.reverses_id"
+    " WHERE r.ledger_id = :lid AND o.ledger_id = :lid AND o.key = :key AND r.id <= :upto")
 
 
 def _normal(value: object) -> object:
@@ -93,7 +96,7 @@ class NotReplayable(Exception):
 
 
 def _lid(conn: Connection, ledger: str) -> int:
-    found = conn.execute(select(m.Ledger.id).where(m.Ledger.name == ledger)).scalar_one_or_none()
+    found = ledger_id_of(conn, ledger)
     return -1 if found is None else found
 
 
@@ -472,8 +475,9 @@ def compare(conn: Connection, memory: MemoryBackend, ledger: str = "main") -> st
     floors = _stored_floors(conn, lid)
     balances = {(path, unit): int(amount) for path, unit, amount in conn.execute(
         select(m.Account.path, m.Balance.unit, m.Balance.amount_minor)
-        .join(m.Balance, m.Balance.account_id == m.Account.id)
-        .where(m.Account.ledger_id == lid))}
+        .join(m.Balance, (m.Balance.ledger_id == m.Account.ledger_id)
+              & (m.Balance.account_id == m.Account.id))
+        .where(m.Account.ledger_id == lid, m.Balance.ledger_id == lid))}
     for (account, unit), amount in sorted(balances.items()):
         # The replay's own balances (from the checkpoint's on, since one): what the
         # stored postings sum to is proved by store/verify.py.
@@ -537,8 +541,9 @@ def _stored_floors(conn: Connection, lid: int) -> dict[tuple[str, str], int]:
     newest: dict[tuple[str, str], int] = {}
     for path, unit, floor in conn.execute(
             select(m.Account.path, m.AccountFloor.unit, m.AccountFloor.floor_minor)
-            .join(m.Account, m.Account.id == m.AccountFloor.account_id)
-            .where(m.Account.ledger_id == lid)
+            .join(m.Account, (m.Account.ledger_id == m.AccountFloor.ledger_id)
+                  & (m.Account.id == m.AccountFloor.account_id))
+            .where(m.Account.ledger_id == lid, m.AccountFloor.ledger_id == lid)
             .order_by(m.AccountFloor.id)):
         newest[(path, unit)] = floor
     return newest

@@ -35,21 +35,28 @@ def balances(conn: Connection, as_of: dt.date | None = None,
     (`verify` proves they equal the postings' sums); with a date, the postings are summed."""
     if as_of is None:
         posted = (select(m.Posting.id)
-                  .join(m.Journal, m.Journal.id == m.Posting.journal_id)
-                  .where(m.Posting.account_id == m.Balance.account_id,
+                  .join(m.Journal, (m.Journal.ledger_id == m.Posting.ledger_id)
+                        & (m.Journal.id == m.Posting.journal_id))
+                  .where(m.Posting.ledger_id == lid, m.Journal.ledger_id == lid,
+                         m.Posting.ledger_id == m.Balance.ledger_id,
+                         m.Posting.account_id == m.Balance.account_id,
                          m.Posting.unit == m.Balance.unit, m.Journal.status == "posted")
                   .exists())
         query = (
             select(m.Account.path, m.Balance.unit, m.Balance.amount_minor)
-            .join(m.Balance, m.Balance.account_id == m.Account.id)
-            .where(m.Account.ledger_id == lid, posted)
+            .join(m.Balance, (m.Balance.ledger_id == m.Account.ledger_id)
+                  & (m.Balance.account_id == m.Account.id))
+            .where(m.Account.ledger_id == lid, m.Balance.ledger_id == lid, posted)
         )
     else:
         query = (
             select(m.Account.path, m.Posting.unit, func.sum(m.Posting.amount_minor))
-            .join(m.Posting, m.Posting.account_id == m.Account.id)
-            .join(m.Journal, m.Journal.id == m.Posting.journal_id)
+            .join(m.Posting, (m.Posting.ledger_id == m.Account.ledger_id)
+                  & (m.Posting.account_id == m.Account.id))
+            .join(m.Journal, (m.Journal.ledger_id == m.Posting.ledger_id)
+                  & (m.Journal.id == m.Posting.journal_id))
             .where(m.Journal.status == "posted", m.Account.ledger_id == lid,
+                   m.Posting.ledger_id == lid, m.Journal.ledger_id == lid,
                    m.Posting.date <= as_of)
             .group_by(m.Account.path, m.Posting.unit)
         )

@@ -80,7 +80,8 @@ def _journals(conn: Connection, lid: int) -> Iterator[tuple]:
     while True:
         query = (select(m.Journal.id, m.Journal.key, m.Journal.type, m.Journal.date,
                         reversed_j.c.key)
-                 .outerjoin(reversed_j, reversed_j.c.id == m.Journal.reverses_id)
+                 .outerjoin(reversed_j, (reversed_j.c.ledger_id == m.Journal.ledger_id)
+                            & (reversed_j.c.id == m.Journal.reverses_id))
                  .where(m.Journal.status == "posted", m.Journal.ledger_id == lid)
                  .order_by(m.Journal.date, m.Journal.id).limit(CHUNK))
         if last[0] is not None:
@@ -93,8 +94,9 @@ def _journals(conn: Connection, lid: int) -> Iterator[tuple]:
         for journal_id, path, unit, amount in conn.execute(
                 select(m.Posting.journal_id, m.Account.path, m.Posting.unit,
                        m.Posting.amount_minor)
-                .join(m.Account, m.Account.id == m.Posting.account_id)
-                .where(m.Posting.journal_id.in_(list(postings)))
+                .join(m.Account, (m.Account.ledger_id == m.Posting.ledger_id)
+                      & (m.Account.id == m.Posting.account_id))
+                .where(m.Posting.ledger_id == lid, m.Posting.journal_id.in_(list(postings)))
                 .order_by(m.Posting.id)):
             postings[journal_id].append((path, Unit(unit), amount))
         for journal_id, key, journal_type, date, reverses in rows:
@@ -114,8 +116,10 @@ def write_beancount(conn: Connection, out: TextIO, lid: int = 1) -> int:
     out.write(f'{first} commodity MIN\n  name: "minutes of support (60 MIN = 1 hour)"\n\n')
     opened = conn.execute(
         select(m.Account.path, func.min(m.Journal.date))
-        .join(m.Posting, m.Posting.account_id == m.Account.id)
-        .join(m.Journal, m.Journal.id == m.Posting.journal_id)
+        .join(m.Posting, (m.Posting.ledger_id == m.Account.ledger_id)
+              & (m.Posting.account_id == m.Account.id))
+        .join(m.Journal, (m.Journal.ledger_id == m.Posting.ledger_id)
+              & (m.Journal.id == m.Posting.journal_id))
         .where(m.Journal.status == "posted", m.Account.ledger_id == lid)
         .group_by(m.Account.path).order_by(m.Account.path)).all()
     for path, since in opened:

@@ -153,7 +153,8 @@ def _journals(store: DbStore, chunk: list[str], last: dict[str, dt.date]
     one of their accounts or made for them, dated to `last[holder]`, in posting order."""
     wanted = set(chunk)
     owned = select(m.Posting.journal_id).join(
-        m.Account, m.Account.id == m.Posting.account_id).where(
+        m.Account, (m.Account.ledger_id == m.Posting.ledger_id)
+        & (m.Account.id == m.Posting.account_id)).where(
         m.Account.ledger_id == store.lid, m.Account.holder.in_(chunk))
     found: dict[str, list[Journal]] = {h: [] for h in chunk}
     made_for = select(m.Journal.id).where(m.Journal.ledger_id == store.lid,

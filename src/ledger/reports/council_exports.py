@@ -42,11 +42,14 @@ STREAM_ROWS = 5000
 _GL_SQL = text("""
 SELECT j.date, j.key, j.type, a.path, p.unit, p.amount_minor
 FROM journal j
-JOIN posting p ON p.journal_id = j.id
-JOIN account a ON a.id = p.account_id
-WHERE j.ledger_id = :lid AND j.status = 'posted' AND j.date >= :start AND j.date <= :end
-  AND j.id IN (SELECT q.journal_id FROM account b JOIN posting q ON q.account_id = b.id
-               WHERE b.ledger_id = :lid AND b.path LIKE :council_prefix ESCAPE '\\'
+JOIN posting p ON p.ledger_id = j.ledger_id AND p.journal_id = j.id
+JOIN account a ON a.ledger_id = p.ledger_id AND a.id = p.account_id
+WHERE j.ledger_id = :lid AND p.ledger_id = :lid AND a.ledger_id = :lid
+  AND j.status = 'posted' AND j.date >= :start AND j.date <= :end
+  AND j.id IN (SELECT q.journal_id FROM account b
+               JOIN posting q ON q.ledger_id = b.ledger_id AND q.account_id = b.id
+               WHERE b.ledger_id = :lid AND q.ledger_id = :lid
+                 AND b.path LIKE :council_prefix ESCAPE '\\'
                  AND q.date >= :start AND q.date <= :end)
 ORDER BY j.date, j.id, p.id
 """).bindparams(bindparam("start", type_=Date()), bindparam("end", type_=Date()))
@@ -55,11 +58,14 @@ ORDER BY j.date, j.id, p.id
 _PAYMENTS_SQL = text("""
 SELECT j.date, j.key, j.type, a.path, p.amount_minor
 FROM journal j
-JOIN posting p ON p.journal_id = j.id AND p.unit = 'GBP'
-JOIN account a ON a.id = p.account_id
-WHERE j.ledger_id = :lid AND j.status = 'posted' AND j.date >= :start AND j.date <= :end
-  AND j.id IN (SELECT q.journal_id FROM account b JOIN posting q ON q.account_id = b.id
-               WHERE b.ledger_id = :lid AND b.path = :funding AND q.unit = 'GBP'
+JOIN posting p ON p.ledger_id = j.ledger_id AND p.journal_id = j.id AND p.unit = 'GBP'
+JOIN account a ON a.ledger_id = p.ledger_id AND a.id = p.account_id
+WHERE j.ledger_id = :lid AND p.ledger_id = :lid AND a.ledger_id = :lid
+  AND j.status = 'posted' AND j.date >= :start AND j.date <= :end
+  AND j.id IN (SELECT q.journal_id FROM account b
+               JOIN posting q ON q.ledger_id = b.ledger_id AND q.account_id = b.id
+               WHERE b.ledger_id = :lid AND q.ledger_id = :lid
+                 AND b.path = :funding AND q.unit = 'GBP'
                  AND q.date >= :start AND q.date <= :end)
 ORDER BY j.date, j.id, p.id
 """).bindparams(bindparam("start", type_=Date()), bindparam("end", type_=Date()))

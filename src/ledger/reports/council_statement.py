@@ -209,8 +209,10 @@ def _typed_movements(store: DbStore, prefix: str, date_from: dt.date, date_to: d
     sign = case((m.Posting.amount_minor > 0, 1), else_=-1)  # one object: PostgreSQL
     query = (select(m.Account.path, m.Posting.unit, m.Journal.type, sign,
                     func.sum(m.Posting.amount_minor))
-             .join(m.Posting, m.Posting.account_id == m.Account.id)
-             .join(m.Journal, m.Journal.id == m.Posting.journal_id)
+             .join(m.Posting, (m.Posting.ledger_id == m.Account.ledger_id)
+                   & (m.Posting.account_id == m.Account.id))
+             .join(m.Journal, (m.Journal.ledger_id == m.Posting.ledger_id)
+                   & (m.Journal.id == m.Posting.journal_id))
              .where(m.Account.ledger_id == store.lid, m.Journal.status == "posted",
                     m.Account.path.startswith(prefix, autoescape=True),
                     m.Posting.date >= date_from, m.Posting.date <= date_to)
@@ -232,7 +234,8 @@ def _budgets(store: DbStore, council: str, people: list[str], date_from: dt.date
     for start in range(0, len(holders), CHUNK):
         chunk = set(holders[start:start + CHUNK])
         owned = select(m.Posting.journal_id).join(
-            m.Account, m.Account.id == m.Posting.account_id).where(
+            m.Account, (m.Account.ledger_id == m.Posting.ledger_id)
+            & (m.Account.id == m.Posting.account_id)).where(
             m.Account.ledger_id == store.lid, m.Account.holder.in_(chunk))
         journals: dict[str | None, list] = defaultdict(list)
         made_for = select(m.Journal.id).where(m.Journal.ledger_id == store.lid,

@@ -38,9 +38,12 @@ def paid_weekly(store, holders: Iterable[str], as_of: dt.date) -> dict[str, Frac
         select(account.path,
                func.min(case((journal.type == "dp_payment", posting.date))),
                func.sum(case((posting.date >= earliest, posting.amount_minor), else_=0)))
-        .join(posting, posting.account_id == account.id)
-        .join(journal, journal.id == posting.journal_id)
-        .outerjoin(original, original.id == journal.reverses_id)
+        .join(posting, (posting.ledger_id == account.ledger_id)
+              & (posting.account_id == account.id))
+        .join(journal, (journal.ledger_id == posting.ledger_id)
+              & (journal.id == posting.journal_id))
+        .outerjoin(original, (original.ledger_id == journal.ledger_id)
+                   & (original.id == journal.reverses_id))
         .where(account.ledger_id == store.lid, account.path.like("holder:%:dp"),
                posting.unit == "GBP", journal.status == "posted", posting.date <= as_of,
                or_(journal.type == "dp_payment",

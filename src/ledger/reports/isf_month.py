@@ -98,8 +98,10 @@ def _movements(store: DbStore, provider: str, first: dt.date, last: dt.date):
     query = (
         select(m.Account.holder, m.Journal.type, m.Posting.unit, before,
                func.sum(m.Posting.amount_minor))
-        .join(m.Posting, m.Posting.account_id == m.Account.id)
-        .join(m.Journal, m.Journal.id == m.Posting.journal_id)
+        .join(m.Posting, (m.Posting.ledger_id == m.Account.ledger_id)
+              & (m.Posting.account_id == m.Account.id))
+        .join(m.Journal, (m.Journal.ledger_id == m.Posting.ledger_id)
+              & (m.Journal.id == m.Posting.journal_id))
         .where(m.Account.ledger_id == store.lid,
                m.Account.path.startswith("isf:", autoescape=True),
                m.Account.path.endswith(f":{provider}", autoescape=True),
@@ -141,7 +143,8 @@ def touching(store: DbStore, account: str):
     from sqlalchemy import select
 
     return (select(m.Posting.journal_id)
-            .join(m.Account, m.Account.id == m.Posting.account_id)
+            .join(m.Account, (m.Account.ledger_id == m.Posting.ledger_id)
+                  & (m.Account.id == m.Posting.account_id))
             .where(m.Account.ledger_id == store.lid, m.Account.path == account))
 
 

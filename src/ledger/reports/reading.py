@@ -21,7 +21,8 @@ def accounts(conn: Connection, lid: int, prefix: str | None) -> list[dict]:
     """Every account with postings or a floor: its units, first and last posting date."""
     query = (select(m.Account.path, m.Posting.unit, func.min(m.Posting.date),
                     func.max(m.Posting.date), func.count())
-             .join(m.Posting, m.Posting.account_id == m.Account.id)
+             .join(m.Posting, (m.Posting.ledger_id == m.Account.ledger_id)
+                   & (m.Posting.account_id == m.Account.id))
              .where(m.Account.ledger_id == lid)
              .group_by(m.Account.path, m.Posting.unit)
              .order_by(m.Account.path, m.Posting.unit))
@@ -56,16 +57,20 @@ def register(conn: Connection, lid: int, prefix: str, start: dt.date | None,
     if start is not None:
         for path, unit, total in conn.execute(
                 select(m.Account.path, m.Posting.unit, func.sum(m.Posting.amount_minor))
-                .join(m.Posting, m.Posting.account_id == m.Account.id)
-                .join(m.Journal, m.Journal.id == m.Posting.journal_id)
+                .join(m.Posting, (m.Posting.ledger_id == m.Account.ledger_id)
+                      & (m.Posting.account_id == m.Account.id))
+                .join(m.Journal, (m.Journal.ledger_id == m.Posting.ledger_id)
+                      & (m.Journal.id == m.Posting.journal_id))
                 .where(m.Account.ledger_id == lid, account_filter(prefix),
                        m.Journal.status == "posted", m.Posting.date < start)
                 .group_by(m.Account.path, m.Posting.unit)):
             running[(path, unit)] = int(total)
     query = (select(m.Posting.date, m.Journal.key, m.Journal.type, m.Account.path,
                     m.Posting.unit, m.Posting.amount_minor)
-             .join(m.Journal, m.Journal.id == m.Posting.journal_id)
-             .join(m.Account, m.Account.id == m.Posting.account_id)
+             .join(m.Journal, (m.Journal.ledger_id == m.Posting.ledger_id)
+                   & (m.Journal.id == m.Posting.journal_id))
+             .join(m.Account, (m.Account.ledger_id == m.Posting.ledger_id)
+                   & (m.Account.id == m.Posting.account_id))
              .where(m.Account.ledger_id == lid, account_filter(prefix),
                     m.Journal.status == "posted")
              .order_by(m.Posting.date, m.Journal.id, m.Posting.id))
@@ -93,7 +98,9 @@ def journals(store, prefix: str | None, start: dt.date | None,
         where.append(m.Journal.date <= end)
     if prefix:
         where.append(m.Journal.id.in_(
-            select(m.Posting.journal_id).join(m.Account, m.Account.id == m.Posting.account_id)
+            select(m.Posting.journal_id)
+            .join(m.Account, (m.Account.ledger_id == m.Posting.ledger_id)
+                  & (m.Account.id == m.Posting.account_id))
             .where(m.Account.ledger_id == store.lid, account_filter(prefix))))
     found = store.load_journals(*where)
     found.sort(key=lambda j: j.date)  # stable: posting order within a date
@@ -110,8 +117,10 @@ def movements(conn: Connection, lid: int, start: dt.date, end: dt.date,
               prefix: str | None) -> list[dict]:
     """Per account and unit with postings dated `start` to `end`: their net movement."""
     query = (select(m.Account.path, m.Posting.unit, func.sum(m.Posting.amount_minor))
-             .join(m.Posting, m.Posting.account_id == m.Account.id)
-             .join(m.Journal, m.Journal.id == m.Posting.journal_id)
+             .join(m.Posting, (m.Posting.ledger_id == m.Account.ledger_id)
+                   & (m.Posting.account_id == m.Account.id))
+             .join(m.Journal, (m.Journal.ledger_id == m.Posting.ledger_id)
+                   & (m.Journal.id == m.Posting.journal_id))
              .where(m.Account.ledger_id == lid, m.Journal.status == "posted",
                     m.Posting.date >= start, m.Posting.date <= end)
              .group_by(m.Account.path, m.Posting.unit)

@@ -51,8 +51,10 @@ def account_movements(store: DbStore, holder: str, date_from: dt.date,
             func.sum(case((in_range & (amount > 0), amount), else_=0)),
             func.sum(case((in_range & (amount < 0), -amount), else_=0)),
         )
-        .join(m.Posting, m.Posting.account_id == m.Account.id)
-        .join(m.Journal, m.Journal.id == m.Posting.journal_id)
+        .join(m.Posting, (m.Posting.ledger_id == m.Account.ledger_id)
+              & (m.Posting.account_id == m.Account.id))
+        .join(m.Journal, (m.Journal.ledger_id == m.Posting.ledger_id)
+              & (m.Journal.id == m.Posting.journal_id))
         .where(m.Journal.status == "posted", m.Journal.date <= date_to,
                _candidates(store, holder))
         .group_by(m.Account.path, m.Posting.unit)
@@ -118,7 +120,8 @@ def holder_statement_and_journals(store: DbStore, holder: str, date_from: dt.dat
     _check_period(date_from, date_to)
     budgets = (store.get_state("budget", holder) or {}).get("budgets", [])
     owned = select(m.Posting.journal_id).join(
-        m.Account, m.Account.id == m.Posting.account_id).where(_candidates(store, holder))
+        m.Account, (m.Account.ledger_id == m.Posting.ledger_id)
+        & (m.Account.id == m.Posting.account_id)).where(_candidates(store, holder))
     last = max([date_to, *(dt.date.fromisoformat(b["to"]) for b in budgets)])
     # Two index lookups joined by UNION: an OR across them makes SQLite scan every journal.
     made_for = select(m.Journal.id).where(m.Journal.ledger_id == store.lid,

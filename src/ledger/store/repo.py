@@ -61,7 +61,7 @@ DEFAULT_LEDGER = "main"
 PARTY_RECORD_DATE = dt.date(1900, 1, 1)  # a declaration's record: in force from the start
 _JOURNAL_ARRAYS = {  # column -> PostgreSQL type, for the unnest insert
     "ledger_id": "integer", "key": "varchar", "type": "varchar", "date": "date",
-    "event_key": "varchar", "holder": "varchar", "reverses_id": "integer",
+    "event_key": "varchar", "holder": "varchar", "reverses_id": "bigint",
     "payload_hash": "varchar", "memo": "text", "status": "varchar", "prev_hash": "varchar",
     "hash": "varchar",
 }
@@ -70,19 +70,27 @@ FLUSH_EVERY = 2000  # kept changes before a batched store writes them
 ANALYZE_AFTER = 1000  # journals a PostgreSQL writer posts before it may refresh statistics
 _ANALYZED = ("journal", "posting", "account", "balance", "account_floor", "event",
              "instrument_state", "party_record", "ledger")
-# The hot reads, as plain SQL built once (no statement construction per event).
+# The hot reads, as plain SQL built once (no statement construction per event). Every
+# statement names its ledger for every table it reads, and joins on `ledger_id` as well
+# as on the id: on a database spread over machines by ledger (docs/scaling.md#routing)
+# that is what keeps it on the one machine holding the ledger; on one server it only
+# narrows the index scan.
 _SQL_BALANCE = text(
-    "SELECT b.amount_minor FROM balance b JOIN account a ON a.id = b.account_id"
-    " WHERE a.ledger_id = :lid AND a.path = :path AND b.unit = :unit")
+    "SELECT b.amount_minor FROM balance b"
+    " JOIN account a ON a.ledger_id = b.ledger_id AND a.id = b.account_id"
+    " WHERE a.ledger_id = :lid AND b.ledger_id = :lid AND a.path = :path AND b.unit = :unit")
 _SQL_MOVES_FROM = text(
     "SELECT p.date, SUM(p.amount_minor) FROM posting p"
-    " JOIN account a ON a.id = p.account_id JOIN journal j ON j.id = p.journal_id"
-    " WHERE a.ledger_id = :lid AND a.path = :path AND p.unit = :unit AND p.date >= :day"
+    " JOIN account a ON a.ledger_id = p.ledger_id AND a.id = p.account_id"
+    " JOIN journal j ON j.ledger_id = p.ledger_id AND j.id = p.journal_id"
+    " WHERE p.ledger_id = :lid AND a.ledger_id = :lid AND j.ledger_id = :lid"
+    " AND a.path = :path AND p.unit = :unit AND p.date >= :day"
     " AND j.status = 'posted' GROUP BY p.date ORDER BY p.date"
 ).bindparams(bindparam("day", type_=Date()))
 _SQL_FLOOR = text(
-    "SELECT f.floor_minor FROM account_floor f JOIN account a ON a.id = f.account_id"
-    " WHERE a.ledger_id = :lid AND a.path = :path AND f.unit = :unit"
+    "SELECT f.floor_minor FROM account_floor f"
+    " JOIN account a ON a.ledger_id = f.ledger_id AND a.id = f.account_id"
+    " WHERE a.ledger_id = :lid AND f.ledger_id = :lid AND a.path = :path AND f.unit = :unit"
     " ORDER BY f.id DESC LIMIT 1")
 _SQL_PARTY = text(
     "SELECT valid_from, data FROM party_record"
@@ -102,23 +110,27 @@ _SQL_STATES = text(
     " AND ref IN :refs").bindparams(bindparam("refs", expanding=True))
 _SQL_HOLDER_BALANCES = text(
     "SELECT a.path, a.holder, b.unit, b.amount_minor FROM account a"
-    " JOIN balance b ON b.account_id = a.id"
-    " WHERE a.ledger_id = :lid AND a.holder IN :holders"
+    " JOIN balance b ON b.ledger_id = a.ledger_id AND b.account_id = a.id"
+    " WHERE a.ledger_id = :lid AND b.ledger_id = :lid AND a.holder IN :holders"
 ).bindparams(bindparam("holders", expanding=True))
 _SQL_HOLDER_FLOORS = text(
     "SELECT a.path, f.unit, f.floor_minor FROM account a"
-    " JOIN account_floor f ON f.account_id = a.id"
-    " WHERE a.ledger_id = :lid AND a.holder IN :holders ORDER BY f.id"
+    " JOIN account_floor f ON f.ledger_id = a.ledger_id AND f.account_id = a.id"
+    " WHERE a.ledger_id = :lid AND f.ledger_id = :lid AND a.holder IN :holders ORDER BY f.id"
 ).bindparams(bindparam("holders", expanding=True))
 _SQL_HOLDER_MOVES = text(
     "SELECT a.path, p.unit, p.date, SUM(p.amount_minor) FROM account a"
-    " JOIN posting p ON p.account_id = a.id JOIN journal j ON j.id = p.journal_id"
-    " WHERE a.ledger_id = :lid AND a.holder IN :holders AND p.date >= :day"
+    " JOIN posting p ON p.ledger_id = a.ledger_id AND p.account_id = a.id"
+    " JOIN journal j ON j.ledger_id = p.ledger_id AND j.id = p.journal_id"
+    " WHERE a.ledger_id = :lid AND p.ledger_id = :lid AND j.ledger_id = :lid"
+    " AND a.holder IN :holders AND p.date >= :day"
     " AND j.status = 'posted' GROUP BY a.path, p.unit, p.date"
 ).bindparams(bindparam("holders", expanding=True), bindparam("day", type_=Date()))
 # The write path's statements (docs/architecture.md#batches), built once.
 _SQL_ACCOUNTS = text(
-    "SELECT a.path, a.id, b.unit FROM account a LEFT JOIN balance b ON b.account_id = a.id"
+    "SELECT a.path, a.id, b.unit FROM account a"
+    " LEFT JOIN balance b ON b.ledger_id = :lid AND b.ledger_id = a.ledger_id"
+    " AND b.account_id = a.id"
     " WHERE a.ledger_id = :lid AND a.path IN :paths"
 ).bindparams(bindparam("paths", expanding=True))
 _SQL_ACCOUNT_IDS = text(
@@ -127,13 +139,23 @@ _SQL_ACCOUNT_IDS = text(
 _SQL_KNOWN_JOURNALS = text(
     "SELECT key, payload_hash FROM journal WHERE ledger_id = :lid AND key IN :keys"
 ).bindparams(bindparam("keys", expanding=True))
-_SQL_LOCK = "SELECT id, event_seq, event_hash, journal_hash FROM ledger WHERE name = :n"
+# A ledger's name is looked up in `ledger_name` (one row per ledger, never changed); its
+# row in `ledger` is then found, and locked, by id (docs/scaling.md#layout).
+_SQL_LEDGER_ID = text("SELECT ledger_id FROM ledger_name WHERE name = :n")
+_SQL_LEDGER_NAMES = text("SELECT name FROM ledger_name ORDER BY name")
+_SQL_LOCK = "SELECT event_seq, event_hash, journal_hash FROM ledger WHERE id = :lid"
 _SQL_LOCK_SQLITE, _SQL_LOCK_PG = text(_SQL_LOCK), text(_SQL_LOCK + " FOR UPDATE")
-_SQL_NEW_LEDGER = text("INSERT INTO ledger (name, event_seq, event_hash, journal_hash) "
-                       "VALUES (:n, 0, :g, :g) ON CONFLICT (name) DO NOTHING")
+_SQL_NEXT_LEDGER_PG = text("SELECT nextval(pg_get_serial_sequence('ledger', 'id'))")
+_SQL_NEXT_LEDGER_SQLITE = text("SELECT COALESCE(MAX(id), 0) + 1 FROM ledger")
+_SQL_NAME_LEDGER = text("INSERT INTO ledger_name (name, ledger_id) VALUES (:n, :lid)"
+                        " ON CONFLICT (name) DO NOTHING")
+_SQL_NEW_LEDGER = text("INSERT INTO ledger (id, name, event_seq, event_hash, journal_hash)"
+                       " VALUES (:lid, :n, 0, :g, :g)")
 _SQL_HEAD = text("UPDATE ledger SET event_seq = :seq, event_hash = :head,"
                  " journal_hash = :journal WHERE id = :lid")
-_SQL_SEAL_SQLITE = "UPDATE journal SET status = 'posted' WHERE id BETWEEN ? AND ?"
+_SQL_SEAL_SQLITE = ("UPDATE journal SET status = 'posted'"
+                    " WHERE ledger_id = ? AND id BETWEEN ? AND ?")
+# SQLite only: journal ids are the file's row ids, shared by every ledger in it.
 _SQL_MAX_JOURNAL = "SELECT COALESCE(MAX(id), 0) FROM journal"
 _SQL_JOURNAL_SQLITE = (f"INSERT INTO journal (id, {', '.join(_JOURNAL_ARRAYS)}) VALUES "
                        f"({', '.join('?' * (len(_JOURNAL_ARRAYS) + 1))})")
@@ -150,7 +172,7 @@ _JOURNAL_FN_COLUMNS = ("key", "type", "date", "event_key", "holder", "reverses_i
 _SQL_WRITE_PG = text(
     "SELECT ledger_write(CAST(:lid AS integer), "
     + ", ".join(f"CAST(:j_{c} AS {_JOURNAL_ARRAYS[c]}[])" for c in _JOURNAL_FN_COLUMNS)
-    + ", CAST(:p_journal AS integer[]), CAST(:p_account AS integer[]),"
+    + ", CAST(:p_journal AS integer[]), CAST(:p_account AS bigint[]),"
     " CAST(:p_unit AS varchar[]), CAST(:p_amount AS bigint[]), "
     + ", ".join(f"CAST(:e_{c} AS {t}[])" for c, t in (
         ("key", "varchar"), ("type", "varchar"), ("date", "date"),
@@ -219,11 +241,13 @@ def journal_from_json(d: dict) -> Journal:
 
 
 def ledger_id_of(conn: Connection, name: str) -> int | None:
-    return conn.execute(select(m.Ledger.id).where(m.Ledger.name == name)).scalar_one_or_none()
+    """The id of the ledger named `name` (from `ledger_name`), or None."""
+    return conn.execute(_SQL_LEDGER_ID, {"n": name}).scalar_one_or_none()
 
 
 def ledger_names(conn: Connection) -> list[str]:
-    return list(conn.execute(select(m.Ledger.name).order_by(m.Ledger.name)).scalars())
+    """Every ledger's name, from `ledger_name`: never a read of every ledger's row."""
+    return list(conn.execute(_SQL_LEDGER_NAMES).scalars())
 
 
 class DbStore:
@@ -436,7 +460,8 @@ class DbStore:
         original = select(m.Journal.id).where(m.Journal.ledger_id == self.lid,
                                               m.Journal.key == journal_key).scalar_subquery()
         return (
-            self.conn.execute(select(m.Journal.id).where(m.Journal.reverses_id == original))
+            self.conn.execute(select(m.Journal.id).where(m.Journal.ledger_id == self.lid,
+                                                         m.Journal.reverses_id == original))
             .first()
             is not None
         )
@@ -557,7 +582,8 @@ class DbStore:
         reversed_j = m.Journal.__table__.alias("reversed_j")
         query = (
             select(m.Journal.__table__, reversed_j.c.key.label("reverses_key"))
-            .outerjoin(reversed_j, reversed_j.c.id == m.Journal.reverses_id)
+            .outerjoin(reversed_j, (reversed_j.c.ledger_id == m.Journal.ledger_id)
+                       & (reversed_j.c.id == m.Journal.reverses_id))
             .where(m.Journal.ledger_id == self.lid, m.Journal.status == "posted", *where)
             .order_by(m.Journal.id)
         )
@@ -571,8 +597,10 @@ class DbStore:
             for journal_id, path, unit, amount in self.conn.execute(
                 select(m.Posting.journal_id, m.Account.path, m.Posting.unit,
                        m.Posting.amount_minor)
-                .join(m.Account, m.Account.id == m.Posting.account_id)
-                .where(m.Posting.journal_id.in_(chunk))
+                .join(m.Account, (m.Account.ledger_id == m.Posting.ledger_id)
+                      & (m.Account.id == m.Posting.account_id))
+                .where(m.Posting.ledger_id == self.lid, m.Account.ledger_id == self.lid,
+                       m.Posting.journal_id.in_(chunk))
                 .order_by(m.Posting.id)
             ):
                 postings[journal_id].append(Posting(path, Unit(unit), amount))
@@ -596,8 +624,10 @@ class DbStore:
         conditions = [m.Account.path.startswith(p, autoescape=True) for p in prefixes]
         touching = (
             select(m.Posting.journal_id)
-            .join(m.Account, m.Account.id == m.Posting.account_id)
-            .where(m.Account.ledger_id == self.lid, or_(*conditions))
+            .join(m.Account, (m.Account.ledger_id == m.Posting.ledger_id)
+                  & (m.Account.id == m.Posting.account_id))
+            .where(m.Posting.ledger_id == self.lid, m.Account.ledger_id == self.lid,
+                   or_(*conditions))
         )
         return self.load_journals(m.Journal.id.in_(touching), m.Journal.date <= until)
 
@@ -885,7 +915,7 @@ class DbStore:
             self._unsent_journals = (rows, [(position[p[0]], *p[1:4]) for p in postings])
         else:
             first, last = self._insert_sqlite(rows, postings)
-            self.conn.exec_driver_sql(_SQL_SEAL_SQLITE, (first, last))
+            self.conn.exec_driver_sql(_SQL_SEAL_SQLITE, (self._id, first, last))
         self._last_hash = prev_hash  # valid while this transaction holds the write lock
         self._posted(fresh)
         self._posted_since_analyze += len(fresh)
@@ -940,24 +970,40 @@ class DbStore:
         """Writers in one ledger take turns, so its hash chain has one order: each locks
         its ledger's row (PostgreSQL: FOR UPDATE), which holds the chain's heads. Writers
         in different ledgers lock different rows and never wait on each other. SQLite
-        allows one writer at a time anyway (BEGIN IMMEDIATE)."""
+        allows one writer at a time anyway (BEGIN IMMEDIATE). The row is found by the
+        ledger's id, looked up by name in `ledger_name`, never by name in `ledger`
+        (docs/scaling.md#layout)."""
         if self._locked:
             return
-        values = {"n": self.ledger, "g": GENESIS_HASH}
+        lid = ledger_id_of(self.conn, self.ledger)
+        if lid is None:  # the ledger's first write makes it
+            lid = self._new_ledger()
         lock = _SQL_LOCK_PG if self.postgres else _SQL_LOCK_SQLITE
-        row = self.conn.execute(lock, values).first()
-        if row is None:  # the ledger's first write makes it (two at once: one waits)
-            self.conn.execute(_SQL_NEW_LEDGER, values)
-            row = self.conn.execute(lock, values).one()
+        row = self.conn.execute(lock, {"lid": lid}).one()
         head = (row.event_seq, row.event_hash)
         if head != self._last_record:
             # Another writer wrote since our last commit, or this is our first lock and
             # whatever was read before it may be stale: read everything again.
             self._reset_caches()
-        self._id = row.id
+        self._id = lid
         self._last_record = head
         self._last_hash = row.journal_hash
         self._locked = True
+
+    def _new_ledger(self) -> int:
+        """Make this ledger: take an id (PostgreSQL: the next of ledger's sequence;
+        SQLite: the next after the newest, under the file's write lock), claim the name
+        with it, and if the claim is ours, make the ledger's row with that id. Two first
+        writers at once: the second's claim waits for the first's to commit or roll back,
+        then finds its id (the second's id is never used). Returns the ledger's id."""
+        taken = self.conn.execute(_SQL_NEXT_LEDGER_PG if self.postgres
+                                  else _SQL_NEXT_LEDGER_SQLITE).scalar_one()
+        self.conn.execute(_SQL_NAME_LEDGER, {"n": self.ledger, "lid": taken})
+        lid = self.conn.execute(_SQL_LEDGER_ID, {"n": self.ledger}).scalar_one()
+        if lid == taken:
+            self.conn.execute(_SQL_NEW_LEDGER, {"lid": lid, "n": self.ledger,
+                                                "g": GENESIS_HASH})
+        return int(lid)
 
     def _payload_hash(self, j: Journal) -> str:
         """A journal's payload hash, worked out once for the batch that holds it (`apply`
@@ -997,7 +1043,8 @@ class DbStore:
         if missing:
             raise LedgerError("invalid", f"cannot reverse {sorted(missing)[0]!r}: not posted")
         done = self.conn.execute(
-            select(m.Journal.key).where(m.Journal.reverses_id.in_(found.values())).limit(1)
+            select(m.Journal.key).where(m.Journal.ledger_id == self._id,
+                                        m.Journal.reverses_id.in_(found.values())).limit(1)
         ).scalar_one_or_none()
         if done is not None or len(set(keys)) != len(keys):
             raise LedgerError("invalid", "that journal is already reversed")
@@ -1038,6 +1085,7 @@ class DbStore:
         for start in range(0, len(ids), SEAL_CHUNK):
             existing.update(self.conn.execute(
                 select(m.Balance.account_id, m.Balance.unit).where(
+                    m.Balance.ledger_id == self._id,
                     m.Balance.account_id.in_(ids[start:start + SEAL_CHUNK]))).all())
         rows = [{"ledger_id": self._id, "account_id": a, "unit": u, "amount_minor": 0}
                 for a, u in unseen if (a, u) not in existing]
@@ -1060,7 +1108,8 @@ class DbStore:
         """A new floor is a new row (floors are never edited in place)."""
         current = self.conn.execute(
             select(m.AccountFloor.floor_minor)
-            .where(m.AccountFloor.account_id == self._account_ids[account],
+            .where(m.AccountFloor.ledger_id == self._id,
+                   m.AccountFloor.account_id == self._account_ids[account],
                    m.AccountFloor.unit == unit.value)
             .order_by(m.AccountFloor.id.desc()).limit(1)).scalar_one_or_none()
         if current != floor_minor:

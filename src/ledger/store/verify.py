@@ -36,7 +36,7 @@ from ledger.core.change import KNOWN_RULES
 from ledger.core.journal import payload_hash_of, sha256_text
 from ledger.store import models as m
 from ledger.store.chain import GENESIS_HASH, account_properties, journal_link, record_hash
-from ledger.store.repo import account_holder
+from ledger.store.repo import account_holder, ledger_id_of
 
 STREAM_ROWS = 5000
 
@@ -73,7 +73,7 @@ def first_break(conn: Connection, head: ChainHead | None = None,
     first break. `head`, when given, is filled in with the chain's head as far as it was
     read. `since_journal`: the postings of journals up to this id are not read again."""
     head = head if head is not None else ChainHead()
-    lid = conn.execute(select(m.Ledger.id).where(m.Ledger.name == ledger)).scalar_one_or_none()
+    lid = ledger_id_of(conn, ledger)
     if lid is None:
         return None if ledger == "main" else f"there is no ledger named {ledger!r}"
     accounts = _check_accounts(conn, lid)  # named first: it says which account changed
@@ -185,11 +185,13 @@ def _check_head_row(conn: Connection, head: ChainHead, lid: int) -> str | None:
 _JOURNALS_SQL = (
     "SELECT j.id, j.key, j.type, j.date, j.event_key, j.holder, r.key, j.payload_hash,"
     " j.status, j.prev_hash, j.hash, j.memo FROM journal j"
-    " LEFT JOIN journal r ON r.id = j.reverses_id WHERE j.ledger_id = :lid ORDER BY j.id"
+    " LEFT JOIN journal r ON r.ledger_id = :lid AND r.ledger_id = j.ledger_id"
+    " AND r.id = j.reverses_id WHERE j.ledger_id = :lid ORDER BY j.id"
 )
-_POSTINGS_SQL = (  # a posting in another ledger than its journal's is its own break
+_POSTINGS_SQL = (  # a posting to an account of another ledger is its own break
     "SELECT p.journal_id, a.path, p.unit, p.amount_minor, p.date, a.ledger_id FROM posting p"
-    " JOIN account a ON a.id = p.account_id WHERE p.ledger_id = :lid"
+    " LEFT JOIN account a ON a.ledger_id = :lid AND a.ledger_id = p.ledger_id"
+    " AND a.id = p.account_id WHERE p.ledger_id = :lid"
     " AND p.journal_id > :after ORDER BY p.journal_id, p.id"
 )
 _RECORDS_SQL = (
@@ -367,32 +369,36 @@ def _check_floors(conn: Connection, lid: int) -> str | None:
     for account_id, unit, floor_minor, since in conn.execute(
             select(m.AccountFloor.account_id, m.AccountFloor.unit, m.AccountFloor.floor_minor,
                    m.Event.date)
-            .outerjoin(m.Event, (m.Event.key == m.AccountFloor.event_key)
+            .outerjoin(m.Event, (m.Event.ledger_id == m.AccountFloor.ledger_id)
+                       & (m.Event.key == m.AccountFloor.event_key)
                        & (m.Event.ledger_id == lid))
             .where(m.AccountFloor.ledger_id == lid)
             .order_by(m.AccountFloor.id)):
         floors[(account_id, unit)].append((since, floor_minor))
     if not floors:
         return None
-    floored = (select(m.AccountFloor.account_id, m.AccountFloor.unit)
+    floored = (select(m.AccountFloor.ledger_id, m.AccountFloor.account_id, m.AccountFloor.unit)
                .where(m.AccountFloor.ledger_id == lid).distinct().subquery())
     running: dict[tuple[int, str], int] = defaultdict(int)
     # One pass over every floored account's daily movements, in date order per account.
     for account_id, unit, date, moved in conn.execute(
             select(m.Posting.account_id, m.Posting.unit, m.Journal.date,
                    func.sum(m.Posting.amount_minor))
-            .join(m.Journal, m.Journal.id == m.Posting.journal_id)
-            .join(floored, (floored.c.account_id == m.Posting.account_id)
+            .join(m.Journal, (m.Journal.ledger_id == m.Posting.ledger_id)
+                  & (m.Journal.id == m.Posting.journal_id))
+            .join(floored, (floored.c.ledger_id == m.Posting.ledger_id)
+                  & (floored.c.account_id == m.Posting.account_id)
                   & (floored.c.unit == m.Posting.unit))
-            .where(m.Journal.status == "posted")
+            .where(m.Posting.ledger_id == lid, m.Journal.ledger_id == lid,
+                   m.Journal.status == "posted")
             .group_by(m.Posting.account_id, m.Posting.unit, m.Journal.date)
             .order_by(m.Posting.account_id, m.Posting.unit, m.Journal.date)):
         key = (account_id, unit)
         running[key] += int(moved)
         in_force = [f for since, f in floors[key] if since is None or since <= date]
         if in_force and running[key] < in_force[-1]:
-            path = conn.execute(select(m.Account.path).where(m.Account.id == account_id)
-                                ).scalar_one()
+            path = conn.execute(select(m.Account.path).where(
+                m.Account.ledger_id == lid, m.Account.id == account_id)).scalar_one()
             return (f"{path} {unit} is {running[key]} at the end of {date}, below its floor "
                     f"of {in_force[-1]}")
     return None
@@ -401,8 +407,8 @@ def _check_floors(conn: Connection, lid: int) -> str | None:
 def _check_period_lock(conn: Connection, lid: int) -> str | None:
     late = conn.execute(
         select(m.Journal.key)
-        .join(m.PeriodLock, (m.PeriodLock.until >= m.Journal.date)
-              & (m.PeriodLock.ledger_id == lid))
+        .join(m.PeriodLock, (m.PeriodLock.ledger_id == m.Journal.ledger_id)
+              & (m.PeriodLock.until >= m.Journal.date) & (m.PeriodLock.ledger_id == lid))
         .where(m.Journal.ledger_id == lid, m.Journal.created_at > m.PeriodLock.created_at)
         .limit(1)
     ).scalar_one_or_none()
