@@ -56,7 +56,9 @@ def _journal(writer: int, n: int, hot: bool) -> Journal:
 
 
 def _ledger_writer(url: str, ledger: str, writer: int, hot: bool, seconds: float,
-                   start: float, out) -> None:
+                   start: float, out, batch: int = 1) -> None:
+    """Commits `batch` journals per transaction (bench/citus_ledgers.py also batches)
+    until the time is up; reports (writer, journals, errors, first error)."""
     from ledger.store.repo import DbStore
     from ledger.store.schema import make_engine
 
@@ -69,9 +71,10 @@ def _ledger_writer(url: str, ledger: str, writer: int, hot: bool, seconds: float
     while time.time() < stop:
         try:
             with engine.connect() as conn:
-                DbStore(conn, ledger).post([_journal(writer, done, hot)])
+                DbStore(conn, ledger).post([_journal(writer, done + k, hot)
+                                            for k in range(batch)])
                 conn.commit()
-            done += 1
+            done += batch
         except Exception as err:  # counted: the target is that none reaches the caller
             errors += 1
             first_error = first_error or str(err).splitlines()[0]
