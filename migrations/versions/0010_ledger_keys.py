@@ -154,9 +154,16 @@ DECLARE
   lid integer;
   jids bigint[];
   aids bigint[];
+  pjids bigint[];
+  pdates date[];
 BEGIN
-  SELECT min(ledger_id), array_agg(DISTINCT journal_id), array_agg(DISTINCT account_id)
-  INTO lid, jids, aids FROM inserted;
+  -- The new rows are read into arrays here, and no later query joins `inserted` to a
+  -- table of the books: on a distributed database Citus cannot plan a query that
+  -- mixes a trigger's transition table with a distributed table ("unrecognized RTE
+  -- kind: 7"), and every posting write would fail.
+  SELECT min(ledger_id), array_agg(DISTINCT journal_id), array_agg(DISTINCT account_id),
+         array_agg(journal_id), array_agg(date)
+  INTO lid, jids, aids, pjids, pdates FROM inserted;
   IF lid IS NULL THEN
     RETURN NULL;
   END IF;
@@ -169,7 +176,7 @@ BEGIN
              WHERE j.status IS DISTINCT FROM 'draft') THEN
     RAISE EXCEPTION 'ledger:append_only: postings can only be added to a draft journal';
   END IF;
-  IF EXISTS (SELECT 1 FROM inserted p
+  IF EXISTS (SELECT 1 FROM unnest(pjids, pdates) AS p(journal_id, date)
              JOIN (SELECT id, date FROM journal
                    WHERE ledger_id = lid AND id = ANY(jids)) j ON j.id = p.journal_id
              WHERE j.date IS DISTINCT FROM p.date)
