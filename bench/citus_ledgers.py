@@ -18,25 +18,29 @@ Both get the same candidate ledgers (each made by one journal before anything is
 takes ledgers it has not used yet, each on its own shard, spread evenly over the workers
 (2 ledgers: one per worker; 4: two per worker); the placements go into the results.
 
-The workload is bench/ledgers.py's (its writer and journal, imported, not copied): one
-process per writer, each writing in its own ledger for a fixed time. Two modes:
+The workload is bench/ledgers.py's (its journal and its timed loop `write_for`,
+imported, not copied): one process per writer, each writing in its own ledger. Two modes:
   single  one durable journal per transaction (`DbStore.post([journal])`);
   batch   --batch journals per transaction (`DbStore.post` of a list), the way a bulk
           load or a scenario file's replay commits.
-For 1, 2 and 4 writers, each mode runs on PostgreSQL and then on Citus with the same
-number of writers (so a change in the machine's load falls on both alike). Reported:
-journals and postings a second per writer and in total, Citus's total as a fraction of
-PostgreSQL's (the ratio), errors that reached the writer (the target is none), and the
-load average at the start and the end, the machine, the commit and the date. Writes go
-through the coordinator (docs/scaling.md).
+The clock starts once every writer of a case is ready: its interpreter started and one
+untimed transaction of the same size committed on the connection it keeps (so neither
+starting Python under load nor a new server backend's first queries are timed). A
+writer's rate is its journals over the time from the start to the end of its last
+commit. For 1, 2 and 4 writers, each mode runs on PostgreSQL and then on Citus with the
+same number of writers (a change in the machine's load falls on both alike). Reported:
+journals and postings a second per writer and in total, Citus's total over PostgreSQL's
+(the ratio), errors that reached a writer (the target is none), and the load average at
+the start and the end, the machine, the commit and the date. Writes go through the
+coordinator (docs/scaling.md).
 
 --detect-multi-shard makes every statement on Citus that needs more than one shard fail
 (`citus.multi_task_query_log_level=error`): any such statement in the write path then
 shows as errors, with the first one's message.
 
 Results go to bench/results/citus_ledgers.json and, with --write-doc, to docs/scaling.md
-between the `bench:citus` markers. --quick is a smoke run (about a minute): 1 s per case,
-batches of 10.
+between the `bench:citus` markers. --quick is a smoke run: 1 s per case, batches of 10
+(about two minutes on a busy 2-core machine, most of it starting interpreters).
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ledgers import _journal, _ledger_writer  # noqa: E402
+from ledgers import _journal, write_for  # noqa: E402
 from run import DEFAULT_PG_URL, PostgresTarget  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,13 +146,23 @@ def choose(placements: dict[str, tuple[int, str]], counts: list[int]) -> list[li
 
 def _ready_writer(ready, go, start_at, url: str, name: str, writer: int, seconds: float,
                   out, batch: int) -> None:
-    """bench/ledgers.py's writer, started by the clock only once every writer of the case
-    has imported the ledger (under load, starting 4 interpreters can take seconds)."""
-    from ledger.store import repo, schema  # noqa: F401
+    """bench/ledgers.py's writer, on the clock only once every writer of the case is
+    ready: its interpreter started (under load, starting 4 can take seconds) and one
+    untimed transaction of the same work committed on the connection it keeps (the new
+    server backend's caches, and on Citus its connections to the workers, warmed)."""
+    from ledger.store.repo import DbStore
+    from ledger.store.schema import make_engine
 
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        DbStore(conn, name).post([_journal(writer, -k, False) for k in range(1, batch + 1)])
+        conn.commit()
     ready.put(writer)
     go.wait()
-    _ledger_writer(url, name, writer, False, seconds, start_at.value, out, batch)
+    done, errors, first_error, elapsed = write_for(engine, name, writer, False, seconds,
+                                                   start_at.value, batch)
+    engine.dispose()
+    out.put((writer, done, errors, first_error, elapsed))
 
 
 def _measure(ctx, url: str, names: list[str], seconds: float, batch: int) -> dict:
@@ -165,7 +179,7 @@ def _measure(ctx, url: str, names: list[str], seconds: float, batch: int) -> dic
     got = sorted(out.get() for _ in processes)
     for process in processes:
         process.join()
-    per_writer = [r[1] / seconds for r in got]
+    per_writer = [r[1] / r[4] for r in got]
     total = sum(per_writer)
     return {"per_writer": [round(x, 1) for x in per_writer], "journals_s": round(total, 1),
             "postings_s": round(total * POSTINGS_PER_JOURNAL, 1),
@@ -231,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
               "--shard-count at least 2", file=sys.stderr)
         return 2
     load_start = _load()
+    clock = time.time()
     started = dt.datetime.now(dt.UTC)
     made_db = None
     if args.citus_url:
@@ -255,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         citus_url = _schema_url(citus_base, schema)
         spread = _ledger("db", "distribute", "--shard-count", str(args.shard_count),
                          "--db", citus_url).strip()
-        print(f"citus: {spread}")
+        print(f"[{time.time() - clock:.0f} s] citus: {spread}")
         writer_url = _schema_url(citus_base, schema,
                                  DETECT if args.detect_multi_shard else "")
         names = [f"b{n:02d}" for n in range(args.candidates)]
@@ -281,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             for _, n in cases:
                 sets.append(names[taken:taken + n])
                 taken += n
+        print(f"[{time.time() - clock:.0f} s] {len(names)} ledgers made on each")
         rows = []
         for (mode, n), chosen in zip(cases, sets, strict=True):
             size = 1 if mode == "single" else batch
@@ -298,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             there = (f"Citus {on_citus['journals_s']} j/s {on_citus['per_writer']} errors "
                      f"{on_citus['errors']} {on_citus['first_error']}" if on_citus
                      else "Citus not measured")
-            print(f"{mode:6} {n} writer(s) {','.join(chosen)}: PostgreSQL "
+            print(f"[{time.time() - clock:.0f} s] {mode:6} {n} writer(s) {','.join(chosen)}: PostgreSQL "
                   f"{postgres['journals_s']} j/s {postgres['per_writer']} "
                   f"errors {postgres['errors']} {postgres['first_error']}; {there}; "
                   f"ratio {ratio}")
