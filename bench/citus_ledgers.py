@@ -379,6 +379,19 @@ def doc_block(result: dict) -> str:
             f"| {r['mode']} | {r['writers']} | {where} | {_figure(p)} | {_figure(c)} | "
             f"{p['postings_s']:g} | {_number(c, 'postings_s')} | "
             f"{ratio} | {p['errors']}, {c['errors'] if c else '–'} |")
+    hosts = {w.rsplit(":", 1)[0] for w in citus.get("workers", [])}
+    detected = (" and every statement on one shard (the multi-shard detector was on)"
+                if result.get("detect_multi_shard") else "")
+    if hosts <= {"127.0.0.1", "localhost", "::1"}:
+        lines += [
+            "", f"What this run can and cannot show: the PostgreSQL server, the Citus "
+            f"coordinator, both workers and every writer share the same {m['cpus']} CPUs "
+            "and one disk. It shows that writers in several ledgers work on Citus with no "
+            f"error{detected}, and what the coordinator's extra hop and commit cost a "
+            "transaction on "
+            "the same hardware. It cannot show how writes scale with workers: here a "
+            "second worker brings no CPU and no disk of its own, so Citus can only be "
+            "slower than one server; that needs each worker on a machine of its own."]
     if result.get("citus_error"):
         lines += ["", "Writes on Citus failed, so only PostgreSQL was measured: the first "
                   f"journal written on Citus was refused with `{result['citus_error']}`."]
