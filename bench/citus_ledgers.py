@@ -187,6 +187,35 @@ def _measure(ctx, url: str, names: list[str], seconds: float, batch: int) -> dic
             "first_error": next((r[3] for r in got if r[3]), "")}
 
 
+def trace(citus_base: str, schema: str, name: str, batch: int) -> dict:
+    """One untimed transaction of `batch` journals in ledger `name` on Citus with
+    `citus.log_remote_commands` on: how many commands the coordinator sent to a worker,
+    how many it ran itself, and whether it committed in two phases (PREPARE TRANSACTION
+    on the worker, then COMMIT PREPARED)."""
+    from ledger.store.repo import DbStore
+    from ledger.store.schema import make_engine
+
+    engine = make_engine(_schema_url(citus_base, schema, "-ccitus.log_remote_commands=on "
+                                                         "-cclient_min_messages=log"))
+    messages: list[str] = []
+    try:
+        with engine.connect() as conn:
+            conn.connection.driver_connection.add_notice_handler(
+                lambda d: messages.append(d.message_primary or ""))
+            for first in (10_000, 20_000):  # the second: a backend past its first write
+                messages.clear()
+                DbStore(conn, name).post([_journal(7, first + k, False)
+                                          for k in range(batch)])
+                conn.commit()
+    finally:
+        engine.dispose()
+    remote = [m.removeprefix("issuing ") for m in messages if m.startswith("issuing ")]
+    return {"journals": batch, "remote_commands": len(remote),
+            "local_commands": sum(m.startswith("executing the command locally")
+                                  for m in messages),
+            "two_phase_commit": any(m.startswith("PREPARE TRANSACTION") for m in remote)}
+
+
 def _describe(target: PostgresTarget) -> dict:
     info = target.describe()
     with target.psycopg.connect(**target.params) as conn:
@@ -297,6 +326,16 @@ def main(argv: list[str] | None = None) -> int:
                 sets.append(names[taken:taken + n])
                 taken += n
         print(f"[{time.time() - clock:.0f} s] {len(names)} ledgers made on each")
+        traces = []
+        if citus_error is None:
+            used = {name for chosen in sets for name in chosen}
+            spare = next(name for name in reversed(names) if name not in used)
+            traces = [trace(citus_base, schema, spare, size) for size in (1, batch)]
+            for t in traces:
+                print(f"citus: {t['journals']} journal(s) in one transaction: "
+                      f"{t['remote_commands']} commands sent to a worker, "
+                      f"{t['local_commands']} run on the coordinator, two-phase commit "
+                      f"{'yes' if t['two_phase_commit'] else 'no'}")
         rows = []
         for (mode, n), chosen in zip(cases, sets, strict=True):
             size = 1 if mode == "single" else batch
@@ -327,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": seconds, "batch": batch, "quick": args.quick,
             "detect_multi_shard": args.detect_multi_shard, "citus_error": citus_error,
             "load_average": {"start": load_start, "end": _load()},
+            "citus_transaction": traces,
             "placements": {name: {"shard": s, "worker": w}
                            for name, (s, w) in sorted(placements.items())},
             "cases": rows}
@@ -379,6 +419,15 @@ def doc_block(result: dict) -> str:
             f"| {r['mode']} | {r['writers']} | {where} | {_figure(p)} | {_figure(c)} | "
             f"{p['postings_s']:g} | {_number(c, 'postings_s')} | "
             f"{ratio} | {p['errors']}, {c['errors'] if c else '–'} |")
+    if result.get("citus_transaction"):
+        lines += ["", "One write transaction on Citus, traced (`citus.log_remote_commands`): " +
+                  "; ".join(
+                      f"{t['journals']} journal{'s' if t['journals'] > 1 else ''}: "
+                      f"{t['remote_commands']} commands from the coordinator to the worker, "
+                      f"{t['local_commands']} run on the coordinator, "
+                      + ("committed in two phases (PREPARE TRANSACTION, COMMIT PREPARED)"
+                         if t["two_phase_commit"] else "committed in one phase")
+                      for t in result["citus_transaction"]) + "."]
     hosts = {w.rsplit(":", 1)[0] for w in citus.get("workers", [])}
     detected = (" and every statement on one shard (the multi-shard detector was on)"
                 if result.get("detect_multi_shard") else "")

@@ -67,11 +67,19 @@ def _result(citus: dict | None) -> dict:
 def test_the_doc_table_puts_citus_beside_postgresql():
     citus = {"per_writer": [5.0, 6.25], "journals_s": 11.25, "postings_s": 22.5,
              "errors": 1, "first_error": "boom"}
-    block = citus_ledgers.doc_block(_result(citus))
+    result = _result(citus)
+    result["citus_transaction"] = [
+        {"journals": 1, "remote_commands": 14, "local_commands": 2, "two_phase_commit": True},
+        {"journals": 50, "remote_commands": 14, "local_commands": 2,
+         "two_phase_commit": False}]
+    block = citus_ledgers.doc_block(result)
     assert block.startswith(citus_ledgers.START) and block.endswith(citus_ledgers.END)
     assert ("| single | 2 | b00 (5441), b05 (5442) | 22.5 (10, 12.5) | 11.25 (5, 6.25) | 45 "
             "| 22.5 | 0.5× | 0, 1 |") in block
     assert "`boom`" in block
+    assert ("1 journal: 14 commands from the coordinator to the worker, 2 run on the "
+            "coordinator, committed in two phases") in block
+    assert "50 journals: 14 commands" in block and "committed in one phase" in block
 
 
 def test_the_doc_says_when_citus_was_not_measured():
