@@ -55,12 +55,13 @@ def _journal(writer: int, n: int, hot: bool) -> Journal:
                     Posting(target, Unit.GBP, 100 + n % 50)))
 
 
-def _ledger_writer(url: str, ledger: str, writer: int, hot: bool, seconds: float,
-                   start: float, out) -> None:
+def write_for(engine, ledger: str, writer: int, hot: bool, seconds: float, start: float,
+              batch: int = 1) -> tuple[int, int, str, float]:
+    """From `start`, for `seconds`, commit `batch` journals per transaction in `ledger`
+    (bench/citus_ledgers.py also batches); returns the journals committed, the errors,
+    the first error's first line and the seconds from `start` to the last commit's end."""
     from ledger.store.repo import DbStore
-    from ledger.store.schema import make_engine
 
-    engine = make_engine(url)
     done = errors = 0
     first_error = ""
     while time.time() < start:
@@ -69,12 +70,22 @@ def _ledger_writer(url: str, ledger: str, writer: int, hot: bool, seconds: float
     while time.time() < stop:
         try:
             with engine.connect() as conn:
-                DbStore(conn, ledger).post([_journal(writer, done, hot)])
+                DbStore(conn, ledger).post([_journal(writer, done + k, hot)
+                                            for k in range(batch)])
                 conn.commit()
-            done += 1
+            done += batch
         except Exception as err:  # counted: the target is that none reaches the caller
             errors += 1
             first_error = first_error or str(err).splitlines()[0]
+    return done, errors, first_error, time.time() - start
+
+
+def _ledger_writer(url: str, ledger: str, writer: int, hot: bool, seconds: float,
+                   start: float, out) -> None:
+    from ledger.store.schema import make_engine
+
+    engine = make_engine(url)
+    done, errors, first_error, _ = write_for(engine, ledger, writer, hot, seconds, start)
     engine.dispose()
     out.put((writer, done, errors, first_error))
 
