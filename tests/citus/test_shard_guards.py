@@ -176,6 +176,28 @@ def test_a_posting_forged_into_a_posted_journal_on_the_worker_is_refused(books):
         == "ledger:append_only: postings can only be added to a draft journal"
 
 
+def test_a_posting_dated_unlike_its_draft_journal_is_refused(books):
+    """The posting guard's date check, which joins no distributed table to the new rows
+    (revision 0010: Citus cannot plan such a join), still refuses a posting whose date
+    is not its journal's, through the coordinator."""
+    lid = books.ids["guarded"]
+    with _coordinator(books)() as conn:
+        found = conn.execute("SELECT id FROM account WHERE ledger_id = %s ORDER BY id LIMIT 1",
+                             (lid,)).fetchone()
+        assert found is not None
+        (journal,) = conn.execute(
+            "INSERT INTO journal (ledger_id, key, type, date, event_key, payload_hash, memo, "
+            "status, prev_hash, hash) VALUES (%s, 'late', 'grant', '2027-02-01', 'late', "
+            "'x', '{}', 'draft', 'x', 'x') RETURNING id", (lid,)).fetchone() or (None,)
+        with pytest.raises(psycopg.Error) as raised:
+            conn.execute(
+                "INSERT INTO posting (ledger_id, journal_id, account_id, unit, amount_minor, "
+                "date) VALUES (%s, %s, %s, 'GBP', 1, '2027-02-02')", (lid, journal, found[0]))
+        conn.rollback()
+    assert str(raised.value).splitlines()[0] == (
+        "ledger:invalid: a posting carries its journal's date and ledger")
+
+
 def test_the_refused_changes_left_the_books_as_they_were(books):
     done = books.verify("guarded")
     assert done.returncode == 0, done.stdout + done.stderr
