@@ -439,8 +439,13 @@ def doc_block(result: dict) -> str:
             f"error{detected}, and what the coordinator's extra hop and commit cost a "
             "transaction on "
             "the same hardware. It cannot show how writes scale with workers: here a "
-            "second worker brings no CPU and no disk of its own, so Citus can only be "
-            "slower than one server; that needs each worker on a machine of its own."]
+            "second worker brings no CPU and no disk of its own, and every write on Citus "
+            "does more work than on one server (a second server process, a hop, a commit "
+            "in two phases when traced so). A ratio above 1 here is therefore not a gain "
+            "from the workers; it comes from what this run cannot separate (other "
+            "programs using these servers unevenly during the run, each shard's tables "
+            "being an eighth of the one server's). Scaling needs each worker on a machine "
+            "of its own, with the load measured on each."]
     if result.get("citus_error"):
         lines += ["", "Writes on Citus failed, so only PostgreSQL was measured: the first "
                   f"journal written on Citus was refused with `{result['citus_error']}`."]
