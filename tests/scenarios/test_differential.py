@@ -28,6 +28,8 @@ from ledger.store.schema import make_engine, upgrade
 from ledger.store.verify import first_break
 from tests.dbutil import migrated_database
 
+pytestmark = pytest.mark.citus
+
 SOAK = int(os.environ.get("LEDGER_SOAK", "1"))
 HOLDERS = ["H1", "H2", "H3"]
 PARTIES = {

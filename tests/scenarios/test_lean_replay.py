@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from ledger.app.rebuild import LeanReplay, rebuild_break
 from ledger.core.amounts import Unit
 from ledger.core.change import Change, EventRecord
 from ledger.core.journal import Journal, Posting
 from ledger.store.repo import DbStore
+
+pytestmark = pytest.mark.citus
 
 
 def _pay(key: str, pence: int) -> Journal:

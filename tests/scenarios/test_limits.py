@@ -12,6 +12,8 @@ from ledger.errors import UsageError
 from ledger.scenarios.schema import ScenarioFile, load_scenario
 from ledger.store.repo import DbStore
 
+pytestmark = pytest.mark.citus
+
 D = dt.date(2026, 4, 1)
 PARTIES = {"councils": [{"id": "C1", "name": "Council"}],
            "holders": [{"id": "H1", "name": "Holder", "council": "C1"}]}

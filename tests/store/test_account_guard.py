@@ -25,6 +25,8 @@ from ledger.store.verify import first_break
 from tests.dbutil import copy_rows_to_postgres, empty_database
 from tests.store.test_tampering import _unguarded
 
+pytestmark = pytest.mark.citus
+
 STORY = """
 format: 1
 name: accounts-story

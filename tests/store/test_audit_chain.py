@@ -16,8 +16,13 @@ from ledger.app import access
 from ledger.app.reading import Books
 from ledger.app.verify import verify
 from ledger.store import audit
+from ledger.store.citus import is_distributed
 from ledger.store.repo import DbStore
+from tests.citus.shards import on_citus, switch_shard_triggers
+from tests.dbutil import is_citus
 from tests.web.conftest import cheap_hasher
+
+pytestmark = pytest.mark.citus
 
 PASSWORD = "correct horse battery"
 
@@ -61,8 +66,10 @@ def _drop_guards(books) -> None:
             for name in ("audit_record_no_update", "audit_record_no_delete",
                          "audit_record_continues"):
                 conn.execute(text(f"DROP TRIGGER {name}"))
-        else:
+        elif not is_distributed(conn):
             conn.execute(text("ALTER TABLE audit_record DISABLE TRIGGER USER"))
+    if books.engine.dialect.name == "postgresql" and on_citus(books.engine):
+        switch_shard_triggers(books.engine, ["audit_record"], "DISABLE TRIGGER USER")
 
 
 def _verified(books):
@@ -215,6 +222,8 @@ def test_sign_ins_made_before_the_audit_chain_become_its_records(db_url):
     """Revision 0007 carries every sign-in, its roles and every invitation into records,
     in the order they happened; the passwords still work, an unused invitation still
     opens, a used one stays used, and verify passes. Going back restores the tables."""
+    if is_citus(db_url):
+        pytest.skip("a migration test: a Citus schema is made at the newest revision")
     from alembic import command
 
     from ledger.store.schema import alembic_config, make_engine

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import text
 
 from ledger.app.scenarios import run_scenario
@@ -13,6 +14,8 @@ from ledger.domain.base import Ctx
 from ledger.scenarios.schema import ScenarioFile
 from ledger.store.repo import DbStore
 from ledger.store.verify import first_break
+
+pytestmark = pytest.mark.citus
 
 PARTIES = {"councils": [{"id": "C1", "name": "Council"}],
            "holders": [{"id": "H1", "name": "Person", "council": "C1"}]}

@@ -12,6 +12,8 @@ from ledger.core.amounts import Unit
 from ledger.core.journal import Journal, transfer
 from ledger.store.repo import DbStore
 
+pytestmark = pytest.mark.citus
+
 D = dt.date(2026, 4, 1)
 
 
@@ -119,11 +121,11 @@ def test_balance_floor_is_enforced_by_the_database(engine):
         "INSERT INTO journal (ledger_id, id, key, type, date, event_key, payload_hash, status, prev_hash,"
         " hash, memo) VALUES (1, 901, 'over', 't', '2026-04-02', 'e', 'x', 'draft', 'x', 'x', '{}')",
         "INSERT INTO account (ledger_id, path) VALUES (1, 'external:PA')",
-        f"INSERT INTO posting (ledger_id, journal_id, account_id, unit, amount_minor, date)"
-        f" VALUES "
-        f"(1, 901, {acc['holder:H1:dp']}, 'GBP', -6000, '2026-04-02'), "
-        f"(1, 901, (SELECT id FROM account WHERE path = 'external:PA'), 'GBP', 6000,"
-        " '2026-04-02')",
+        # INSERT ... SELECT, not a subquery in VALUES: Citus refuses the latter.
+        "INSERT INTO posting (ledger_id, journal_id, account_id, unit, amount_minor, date)"
+        " SELECT 1, 901, id, 'GBP', CASE path WHEN 'external:PA' THEN 6000 ELSE -6000 END,"
+        " '2026-04-02' FROM account WHERE ledger_id = 1"
+        f" AND (path = 'external:PA' OR id = {acc['holder:H1:dp']})",
         "UPDATE journal SET status = 'posted' WHERE id = 901",
     )
     assert "insufficient_funds" in message
@@ -166,12 +168,14 @@ def test_a_posting_to_another_ledgers_account_is_refused(engine):
         engine,
         "INSERT INTO ledger (name, event_seq, event_hash, journal_hash) VALUES ('other', 0,"
         " 'x', 'x')",
+        # INSERT ... SELECT, not a subquery in VALUES: Citus refuses the latter.
         "INSERT INTO journal (ledger_id, id, key, type, date, event_key, payload_hash, status,"
-        " prev_hash, hash, memo) VALUES ((SELECT id FROM ledger WHERE name = 'other'), 903,"
-        " 'k', 't', '2026-04-02', 'e', 'x', 'draft', 'x', 'x', '{}')",
+        " prev_hash, hash, memo) SELECT id, 903,"
+        " 'k', 't', '2026-04-02', 'e', 'x', 'draft', 'x', 'x', '{}' FROM ledger"
+        " WHERE name = 'other'",
         f"INSERT INTO posting (ledger_id, journal_id, account_id, unit, amount_minor, date)"
-        f" VALUES ((SELECT id FROM ledger WHERE name = 'other'), 903, {acc['holder:H1:dp']},"
-        " 'GBP', 5, '2026-04-02')",
+        f" SELECT id, 903, {acc['holder:H1:dp']}, 'GBP', 5, '2026-04-02' FROM ledger"
+        " WHERE name = 'other'",
     )
     # SQLite's guard refuses it; on PostgreSQL the key itself does: a posting refers to
     # (ledger_id, account_id), and the other ledger has no such account.

@@ -28,6 +28,8 @@ from ledger.store.chain import record_hash
 from ledger.store.repo import DbStore
 from tests.store.test_tampering import STORY, _unguarded
 
+pytestmark = pytest.mark.citus
+
 MAY = """
 format: 1
 name: after-checkpoint

@@ -8,10 +8,14 @@ import datetime as dt
 import threading
 from collections import Counter
 
+import pytest
+
 from ledger.app.events import EventFailed, apply_event
 from ledger.core.amounts import Unit
 from ledger.store.repo import DbStore
 from ledger.store.verify import first_break
+
+pytestmark = pytest.mark.citus
 
 WRITERS = 4
 SPENDS_EACH = 10

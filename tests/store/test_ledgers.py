@@ -16,7 +16,9 @@ from ledger.core.journal import Journal, Posting
 from ledger.store.repo import DbStore
 from ledger.store.schema import make_engine, upgrade
 from ledger.store.verify import ChainHead, first_break
-from tests.dbutil import empty_database, require_postgres
+from tests.dbutil import empty_database, require_citus, require_postgres
+
+pytestmark = pytest.mark.citus
 
 
 def _journal(key: str, pence: int, on: dt.date = dt.date(2026, 4, 1)) -> Journal:
@@ -73,9 +75,25 @@ def test_verify_names_the_ledger_whose_head_row_was_rewound(engine):
         assert first_break(conn, ChainHead(), "main") is None
 
 
-def test_a_transaction_held_open_in_one_ledger_never_delays_a_commit_in_another(tmp_path):
-    require_postgres()
-    with empty_database("postgres", tmp_path) as url:
+def _require(kind: str) -> None:
+    require_citus() if kind == "citus" else require_postgres()
+
+
+def _lock_timeout(conn, timeout: str) -> None:
+    """A lock timeout for the rest of `conn`'s transaction. On Citus the lock is waited
+    for on the worker, so the setting goes there too (Citus passes SET LOCAL on when asked
+    to); on one PostgreSQL the same SET LOCAL is simply the server's."""
+    if conn.dialect.name == "postgresql" and conn.execute(text(
+            "SELECT 1 FROM pg_extension WHERE extname = 'citus'")).scalar():
+        conn.execute(text("SET citus.propagate_set_commands = 'local'"))
+    conn.execute(text(f"SET LOCAL lock_timeout = '{timeout}'"))
+
+
+@pytest.mark.parametrize("kind", ["postgres", "citus"])
+def test_a_transaction_held_open_in_one_ledger_never_delays_a_commit_in_another(
+        kind, tmp_path):
+    _require(kind)
+    with empty_database(kind, tmp_path) as url:
         engine = make_engine(url)
         upgrade(engine)
         with engine.connect() as setup:
@@ -89,13 +107,13 @@ def test_a_transaction_held_open_in_one_ledger_never_delays_a_commit_in_another(
                 # until after this block, so a writer that queued behind any of them
                 # could never commit here; it would give up with a lock timeout (which
                 # counts only time spent waiting for a lock, never for a busy CPU).
-                other.execute(text("SET lock_timeout = '3s'"))
+                _lock_timeout(other, "3s")
                 DbStore(other, "council-b").post([_journal("b-while-a-is-open", 70)])
                 other.commit()
             # The check can fail: a second writer in the held ledger does wait, and with
             # a lock timeout it gives up rather than forking the chain.
             with engine.connect() as same:
-                same.execute(text("SET lock_timeout = '300ms'"))
+                _lock_timeout(same, "300ms")
                 with pytest.raises(Exception, match="lock timeout"):
                     DbStore(same, "council-a").post([_journal("a-second-writer", 10)])
                 same.rollback()
@@ -106,9 +124,10 @@ def test_a_transaction_held_open_in_one_ledger_never_delays_a_commit_in_another(
         engine.dispose()
 
 
-def test_writers_in_four_ledgers_at_once_all_land_and_each_chain_verifies(tmp_path):
-    require_postgres()
-    with empty_database("postgres", tmp_path) as url:
+@pytest.mark.parametrize("kind", ["postgres", "citus"])
+def test_writers_in_four_ledgers_at_once_all_land_and_each_chain_verifies(kind, tmp_path):
+    _require(kind)
+    with empty_database(kind, tmp_path) as url:
         engine = make_engine(url)
         upgrade(engine)
         errors: list[BaseException] = []
@@ -133,4 +152,9 @@ def test_writers_in_four_ledgers_at_once_all_land_and_each_chain_verifies(tmp_pa
                 head = ChainHead()
                 assert first_break(conn, head, f"l{n}") is None
                 assert head.journals == 20
+            if kind == "citus":  # the four writers were on both workers
+                from ledger.store.citus import placements
+
+                nodes = {node for name, _, node in placements(conn) if name != "main"}
+                assert len(nodes) == 2, placements(conn)
         engine.dispose()

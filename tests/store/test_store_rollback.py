@@ -14,6 +14,8 @@ from ledger.errors import LedgerError
 from ledger.store.repo import DbStore
 from ledger.store.verify import first_break
 
+pytestmark = pytest.mark.citus
+
 D = dt.date(2026, 4, 1)
 
 

@@ -26,7 +26,10 @@ from ledger.store.chain import journal_link
 from ledger.store.repo import DbStore
 from ledger.store.schema import make_engine, upgrade
 from ledger.store.verify import ChainHead, first_break
+from tests.citus.shards import on_citus, switch_shard_triggers
 from tests.dbutil import empty_database
+
+pytestmark = pytest.mark.citus
 
 TABLES = ["ledger", "account", "balance", "account_floor", "journal", "posting", "event",
           "period_lock", "party_record", "instrument_state"]
@@ -77,20 +80,26 @@ def _verify(engine) -> tuple[str | None, ChainHead]:
 
 
 def _unguarded(engine, *statements: str) -> None:
-    """Run statements with every guard off, as a database administrator could."""
+    """Run statements with every guard off, as a database administrator could (on Citus,
+    on every shard: tests/citus/shards.py)."""
+    citus = engine.dialect.name == "postgresql" and on_citus(engine)
+    if citus:
+        switch_shard_triggers(engine, TABLES, "DISABLE TRIGGER ALL")
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
+        if engine.dialect.name == "postgresql" and not citus:
             for table in TABLES:
                 conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER ALL"))
-        else:
+        elif not citus:
             names = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
             for (name,) in names.all():
                 conn.execute(text(f"DROP TRIGGER {name}"))
         for statement in statements:
             conn.execute(text(statement))
-        if engine.dialect.name == "postgresql":
+        if engine.dialect.name == "postgresql" and not citus:
             for table in TABLES:
                 conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER ALL"))
+    if citus:
+        switch_shard_triggers(engine, TABLES, "ENABLE TRIGGER ALL")
 
 
 def _append_journal_with_recomputed_hashes(engine) -> None:
