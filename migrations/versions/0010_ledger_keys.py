@@ -230,6 +230,11 @@ BEGIN
                                                 AND p.journal_id = j.id
                    WHERE j.ledger_id = lid AND j.event_key = ev.event_key
                      AND p.amount_minor < 0
+                     -- only accounts that have a floor: the rest have nothing to check,
+                     -- and reading their later postings was most of a batch's seal
+                     AND EXISTS (SELECT 1 FROM account_floor af
+                                 WHERE af.ledger_id = lid AND af.account_id = p.account_id
+                                   AND af.unit = p.unit)
                    GROUP BY p.account_id, p.unit) t
     JOIN account_floor f ON f.ledger_id = lid
                         AND f.id = (SELECT MAX(id) FROM account_floor
