@@ -36,7 +36,10 @@ ENGINES = ["sqlite", "postgres"]
 def pytest_generate_tests(metafunc) -> None:
     """Every test that takes `db_url` (or `engine`) runs on SQLite and PostgreSQL; a test
     module or test marked `citus` also runs on the Citus cluster (tests/dbutil.py)."""
-    if "db_url" in metafunc.fixturenames:
+    own = any("db_url" in (m.args[0] if isinstance(m.args[0], (list, tuple))
+                           else [a.strip() for a in m.args[0].split(",")])
+              for m in metafunc.definition.iter_markers("parametrize"))
+    if "db_url" in metafunc.fixturenames and not own:  # a test may choose its own engines
         engines = ENGINES + (["citus"] if metafunc.definition.get_closest_marker("citus")
                              else [])
         metafunc.parametrize("db_url", engines, indirect=True)
