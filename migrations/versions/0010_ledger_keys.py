@@ -154,6 +154,8 @@ DECLARE
   lid integer;
   jids bigint[];
   aids bigint[];
+  pj bigint[];
+  pd date[];
 BEGIN
   SELECT min(ledger_id), array_agg(DISTINCT journal_id), array_agg(DISTINCT account_id)
   INTO lid, jids, aids FROM inserted;
@@ -169,7 +171,10 @@ BEGIN
              WHERE j.status IS DISTINCT FROM 'draft') THEN
     RAISE EXCEPTION 'ledger:append_only: postings can only be added to a draft journal';
   END IF;
-  IF EXISTS (SELECT 1 FROM inserted p
+  -- The batch as arrays before the join: on a Citus worker `journal` is a distributed
+  -- table, and Citus cannot plan a join of one with a transition table.
+  SELECT array_agg(journal_id), array_agg(date) INTO pj, pd FROM inserted;
+  IF EXISTS (SELECT 1 FROM unnest(pj, pd) AS p(journal_id, date)
              JOIN (SELECT id, date FROM journal
                    WHERE ledger_id = lid AND id = ANY(jids)) j ON j.id = p.journal_id
              WHERE j.date IS DISTINCT FROM p.date)
