@@ -28,8 +28,6 @@ from ledger.scenarios.schema import ScenarioFile, load_scenario
 from ledger.store.memory import MemoryBackend
 from ledger.store.repo import DbStore
 
-pytestmark = pytest.mark.citus
-
 D = dt.date(2026, 4, 1)
 LONG_HOLDER = "H" + "1" * 59  # the longest party id there may be (60)
 PARTIES = {"councils": [{"id": "C1", "name": "Council"}],

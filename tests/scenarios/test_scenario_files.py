@@ -18,8 +18,6 @@ from ledger.store.repo import DbStore
 from ledger.store.schema import make_engine, upgrade
 from ledger.store.verify import first_break
 
-pytestmark = pytest.mark.citus
-
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_EXAMPLE = ROOT / "tests" / "data" / "contract-example.yaml"
 

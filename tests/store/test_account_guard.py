@@ -25,8 +25,6 @@ from ledger.store.verify import first_break
 from tests.dbutil import copy_rows_to_postgres, empty_database
 from tests.store.test_tampering import _unguarded
 
-pytestmark = pytest.mark.citus
-
 STORY = """
 format: 1
 name: accounts-story
@@ -131,6 +129,7 @@ def test_an_account_made_by_hand_must_carry_the_holder_its_path_names(engine, pa
 
 
 # ------------------------------------------------------------------ the hashes
+@pytest.mark.citus  # one case of this guard on Citus (CI time)
 def test_each_account_names_the_record_that_opened_it(engine, tmp_path):
     _replay(engine, tmp_path)
     accounts = _accounts(engine)
@@ -143,6 +142,7 @@ def test_each_account_names_the_record_that_opened_it(engine, tmp_path):
     assert set(opened.values()) <= records
 
 
+@pytest.mark.citus  # one case of this guard on Citus (CI time)
 def test_a_batched_run_names_the_same_opening_records(engine, tmp_path):
     """Written many events to a statement (docs/architecture.md#batches), each account
     still names the first record that uses it, as when written one event at a time."""
@@ -162,6 +162,7 @@ def test_a_batched_run_names_the_same_opening_records(engine, tmp_path):
     batched.dispose()
 
 
+@pytest.mark.citus  # one case of this guard on Citus (CI time)
 def test_the_issue_a_dp_account_lost_from_its_holders_statement_is_named(engine, tmp_path):
     """Issue 21: `account.holder` set to NULL removed a direct payment account from its
     holder's statement, and `verify` said nothing."""

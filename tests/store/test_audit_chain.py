@@ -22,8 +22,6 @@ from tests.citus.shards import on_citus, switch_shard_triggers
 from tests.dbutil import is_citus
 from tests.web.conftest import cheap_hasher
 
-pytestmark = pytest.mark.citus
-
 PASSWORD = "correct horse battery"
 
 
@@ -76,6 +74,7 @@ def _verified(books):
     return verify(books.url, "main")
 
 
+@pytest.mark.citus  # one case of this guard on Citus (CI time)
 def test_records_are_chained_and_verify_says_so_on_a_line_of_its_own(books):
     with books.read() as store:
         found = list(audit.records(store.conn, store.lid))
@@ -96,6 +95,7 @@ def test_records_are_chained_and_verify_says_so_on_a_line_of_its_own(books):
     assert lines[-2] == f"audit: {len(found)} records, head {len(found)}:{found[-1].hash}"
 
 
+@pytest.mark.citus  # one case of this guard on Citus (CI time)
 def test_appending_never_moves_the_books_head(books):
     before = [line for _, line in _verified(books).lines][-1]
     with books.engine.connect() as conn:
@@ -163,6 +163,7 @@ def test_an_insert_that_does_not_continue_the_chain_is_refused(books, forgery):
         _forge(books, **forgery)
 
 
+@pytest.mark.citus  # one case of this guard on Citus (CI time)
 def test_a_new_sign_in_with_someone_elses_id_is_refused(books):
     with pytest.raises(DBAPIError, match="invalid"):
         _forge(books, kind="user_added", user_id=1, key="mallory",
@@ -204,6 +205,7 @@ def test_a_correctly_hashed_record_that_makes_no_sense_is_caught(books):
     assert not done.ok and "sign-in 4242 does not exist" in done.problem
 
 
+@pytest.mark.citus  # one case of this guard on Citus (CI time)
 def test_two_ledgers_have_chains_of_their_own(books):
     other = Books.at(books.url, "other", mode="write")
     with other.engine.connect() as conn:
