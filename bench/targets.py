@@ -133,8 +133,8 @@ def engines_rows(r: dict) -> list[Row]:
 def web_rows(r: dict) -> list[Row]:
     now = r["figures"]["load"]
     c = r.get("comparison")
-    run = _run(r["date"], r.get("load_start", 0.0), r.get("load_end", 0.0),
-               "bench/web_load.py")
+    machine = r.get("machine", r)  # the load during the current code's run
+    run = _run(r["date"], machine["load_start"], machine["load_end"], "bench/web_load.py")
     rows = [("web view under load: p95", f"{now['p95_ms']:,.0f} ms", "-", "under 1 s",
              _verdict(now["p95_ms"] < 1000, _x(now["p95_ms"] / 1000)), run)]
     if c and c.get("per_s_ratio") is not None:

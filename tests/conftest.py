@@ -30,9 +30,22 @@ def pytest_collection_modifyitems(config, items) -> None:
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+ENGINES = ["sqlite", "postgres"]
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """Every test that takes `db_url` (or `engine`) runs on SQLite and PostgreSQL; a test
+    module or test marked `citus` also runs on the Citus cluster (tests/dbutil.py)."""
+    if "db_url" in metafunc.fixturenames:
+        engines = ENGINES + (["citus"] if metafunc.definition.get_closest_marker("citus")
+                             else [])
+        metafunc.parametrize("db_url", engines, indirect=True)
+
+
+@pytest.fixture
 def db_url(request, tmp_path) -> Iterator[str]:
-    """A URL to an empty database on each engine (schema not yet created)."""
+    """A URL to an empty database on each engine (schema not yet created; on Citus,
+    created and distributed with no ledger yet)."""
     with empty_database(request.param, tmp_path) as url:
         yield url
 

@@ -1,6 +1,10 @@
-"""Fresh databases for tests, on SQLite always and on PostgreSQL when
-LEDGER_TEST_POSTGRES_URL is set (each gets its own schema there, dropped afterwards).
-Under CI=true a missing PostgreSQL URL is a failure, never a skip.
+"""Fresh databases for tests, on SQLite always, on PostgreSQL when
+LEDGER_TEST_POSTGRES_URL is set (each gets its own schema there, dropped afterwards), and
+on a Citus cluster when LEDGER_TEST_CITUS_URL names its coordinator (a schema of its own,
+at the newest revision and already distributed by `ledger db distribute`: spreading the
+books is an operator's step after the schema exists, so a Citus database's first run is
+not something a test can start from). Under CI=true a missing URL is a failure, never a
+skip.
 
 `empty_database` is a database with nothing in it (the first `ledger` command migrates
 it). `migrate` brings one to the newest schema the way `ledger.store.schema.upgrade` does,
@@ -24,7 +28,11 @@ import pytest
 from sqlalchemy import MetaData, create_engine, select, text
 
 PG_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL")
+CITUS_URL = os.environ.get("LEDGER_TEST_CITUS_URL")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Shards per table in a test's schema: two workers, one shard each (a test that needs
+# more ledgers on more shards distributes its own).
+CITUS_TEST_SHARDS = 2
 
 
 def _pg_admin_url(url: str) -> str:
@@ -40,35 +48,76 @@ def require_postgres() -> str:
     return PG_URL
 
 
+def require_citus() -> str:
+    if not CITUS_URL:
+        if IN_CI:
+            pytest.fail("CI=true but LEDGER_TEST_CITUS_URL is not set (.ci/run starts the "
+                        "Citus cluster)")
+        pytest.skip("Citus tests need LEDGER_TEST_CITUS_URL (a Citus coordinator)")
+    return CITUS_URL
+
+
+def is_citus(url: str) -> bool:
+    return bool(CITUS_URL) and url.startswith(CITUS_URL)
+
+
+def with_schema(base: str, schema: str) -> str:
+    """`base` with every connection's search path set to `schema`."""
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+
+
 @contextmanager
 def empty_database(kind: str, folder: Path) -> Iterator[str]:
-    """A URL to a new, empty database (schema not yet created), removed afterwards."""
+    """A URL to a new, empty database (schema not yet created; on Citus: created and
+    distributed, with no ledger in it yet), removed afterwards."""
     if kind == "sqlite":
         path = folder / f"ledger-{uuid.uuid4().hex[:8]}.db"
         yield f"sqlite:///{path}"
         return
-    pg_url = require_postgres()
+    base = require_citus() if kind == "citus" else require_postgres()
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    with _admin().begin() as conn:
+    with _admin(base).begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in pg_url else "?"
     try:
-        yield f"{pg_url}{sep}options={quote(f'-csearch_path={schema}')}"
+        url = with_schema(base, schema)
+        if kind == "citus":
+            distributed(url)
+        yield url
     finally:
-        with _admin().begin() as conn:
+        with _admin(base).begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
 
 
-_ADMIN: list = []
+def distributed(url: str, shard_count: int = CITUS_TEST_SHARDS) -> None:
+    """Bring the empty schema at `url`, on a Citus coordinator, to the newest revision and
+    distribute it as `ledger db distribute` does."""
+    from ledger.store.citus import distribute
+    from ledger.store.schema import make_engine, upgrade
+
+    if PG_URL:  # the PostgreSQL template's statements: the same schema, faster
+        _replay_template(url, require_citus())
+    engine = make_engine(url)
+    try:
+        upgrade(engine)  # a no-op after the template
+        with engine.begin() as conn:
+            distribute(conn, shard_count)
+    finally:
+        engine.dispose()
 
 
-def _admin():
-    """This process's one engine for making and dropping schemas: a new server backend
-    (a connection) for every test was part of each PostgreSQL test's cost."""
-    if not _ADMIN:
-        _ADMIN.append(create_engine(_pg_admin_url(require_postgres()), pool_size=1))
-        atexit.register(_ADMIN[0].dispose)
-    return _ADMIN[0]
+_ADMIN: dict[str, object] = {}
+
+
+def _admin(base: str | None = None):
+    """This process's one engine per server for making and dropping schemas: a new server
+    backend (a connection) for every test was part of each PostgreSQL test's cost."""
+    base = base or require_postgres()
+    if base not in _ADMIN:
+        engine = create_engine(_pg_admin_url(base), pool_size=1)
+        _ADMIN[base] = engine
+        atexit.register(engine.dispose)
+    return _ADMIN[base]
 
 
 @contextmanager
@@ -89,9 +138,15 @@ def migrate(url: str) -> None:
         assert not path.exists(), f"{path} is not a new database"
         shutil.copyfile(_template("sqlite"), path)
         return
+    if is_citus(url):
+        return  # made at the newest revision, and distributed, by empty_database
+    _replay_template(url, require_postgres())
+
+
+def _replay_template(url: str, base: str) -> None:
     script = _template("postgres")
     schema = url.rsplit("search_path%3D", 1)[1]
-    with _admin().begin() as conn:
+    with _admin(base).begin() as conn:
         raw = conn.connection.driver_connection
         raw.execute(f"SET LOCAL search_path TO {schema}")  # for this transaction only
         # psycopg's own execute, without parameters: one round trip for the whole

@@ -8,6 +8,8 @@ console script. Two commands are special:
   is exactly the documented one and run (as written) only its `ledger` commands;
 - the test command `.venv/bin/pytest -q -n auto --dist loadgroup` is checked to be
   present, never run from here (it would run this test again).
+The Citus example (URLs at host `coordinator`) runs only when LEDGER_TEST_CITUS_URL is
+set, against a fresh, not yet distributed schema on that cluster.
 The PostgreSQL example runs only when LEDGER_TEST_POSTGRES_URL is set, and then against
 a fresh schema on that server: its URL is substituted for the one in the README, and the
 database it says to create first is created on that server under a name of its own and
@@ -30,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from ledger.scenarios.schema import load_scenario
-from tests.dbutil import empty_database
+from tests.dbutil import _admin, empty_database, require_citus, with_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -65,8 +67,12 @@ def is_setup(command: str) -> bool:
     return "pip install" in command or "-m venv" in command
 
 
+def is_citus(command: str) -> bool:
+    return "@coordinator:" in command
+
+
 def is_postgres(command: str) -> bool:
-    return PG_URL_IN_README.search(command) is not None
+    return PG_URL_IN_README.search(command) is not None and not is_citus(command)
 
 
 @pytest.fixture
@@ -127,7 +133,8 @@ def test_readme_tour_commands_run_as_written_in_order(workspace):
     """The tour's commands build on one another (pool.db), so they run in README order.
     `ledger serve` runs until stopped: it is started, must answer its sign-in page, and
     is stopped (on a free port when the README gives none)."""
-    tour = [c for c in COMMANDS if not is_setup(c) and c != TEST_COMMAND and not is_postgres(c)]
+    tour = [c for c in COMMANDS if not is_setup(c) and c != TEST_COMMAND and not is_postgres(c)
+            and not is_citus(c)]
     assert tour
     for command in tour:
         if command.startswith("ledger serve"):
@@ -224,3 +231,28 @@ def test_readme_yaml_example_is_a_scenario_that_replays(workspace, tmp_path):
         path.write_text(textwrap.dedent(block), encoding="utf-8")
         load_scenario(path)
         run(f"ledger scenario run {path.name} --db sqlite:///readme-{n}.db", workspace)
+
+
+def test_readme_citus_example_runs_on_the_test_cluster(workspace):
+    """The Citus example's commands, in order, on a fresh schema of LEDGER_TEST_CITUS_URL's
+    cluster made only by them (skipped, or failed under CI=true, without that variable)."""
+    import uuid
+
+    from sqlalchemy import text
+
+    examples = [c for c in COMMANDS if is_citus(c)]
+    assert [c.split()[1:3] for c in examples] == [["init", "--db"], ["db", "distribute"],
+                                                  ["db", "placements"]], examples
+    base = require_citus()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with _admin(base).begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        url = with_schema(base, schema)
+        out = [run(PG_URL_IN_README.sub(lambda _: f"'{url}'", c), workspace).stdout
+               for c in examples]
+        assert out[1].startswith("distributed: ")
+        assert out[2].startswith("main\t")
+    finally:
+        with _admin(base).begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))

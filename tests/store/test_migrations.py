@@ -14,7 +14,7 @@ from sqlalchemy import inspect, text
 
 from ledger.store.schema import alembic_config, make_engine
 
-TABLES = {"ledger", "account", "balance", "account_floor", "journal", "posting", "event",
+TABLES = {"ledger", "ledger_name", "account", "balance", "account_floor", "journal", "posting", "event",
           "period_lock", "party_record", "instrument_state", "audit_record",
           "web_login_failure", "web_secret"}
 VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"

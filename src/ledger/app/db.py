@@ -91,5 +91,36 @@ def stats(db_url: str | None, ledger: str) -> dict:
         return count(conn, existing_ledger(conn, ledger))
 
 
-__all__ = ["dry_running", "engine", "existing_ledger", "init", "names", "no_such_ledger",
-           "reading", "stats", "writing"]
+def distribute(db_url: str | None, shard_count: int | None = None):
+    """Spread the books over the Citus cluster whose coordinator `db_url` names, by
+    ledger (docs/scaling.md#setting-up); the schema is brought to the newest revision
+    first. One transaction: on failure nothing has changed."""
+    from ledger.store.citus import distribute as spread
+
+    if shard_count is not None and not 1 <= shard_count <= 1024:
+        raise UsageError(f"--shard-count {shard_count}: must be from 1 to 1024")
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        with engine(db_url).begin() as conn:
+            return spread(conn, shard_count)
+    except DBAPIError as err:
+        reason = str(err.orig).strip().splitlines()[0]
+        raise UsageError(f"cannot distribute the database: {reason} (nothing was changed)"
+                         ) from None
+
+
+def placements(db_url: str | None) -> list[tuple[str, int, str]]:
+    """Which worker holds each ledger: (name, shard id, host:port), by name."""
+    from ledger.store.citus import is_distributed
+    from ledger.store.citus import placements as where
+
+    with engine(db_url, read_only=True).connect() as conn:
+        if not is_distributed(conn):
+            raise UsageError("this database is not distributed (`ledger db distribute` "
+                             "spreads it over a Citus cluster)")
+        return where(conn)
+
+
+__all__ = ["distribute", "dry_running", "engine", "existing_ledger", "init", "names",
+           "no_such_ledger", "placements", "reading", "stats", "writing"]

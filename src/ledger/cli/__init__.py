@@ -23,6 +23,7 @@ COMMANDS = {
     "accounts": "read:accounts_command",
     "balance": "read:balance",
     "checkpoint": "db:checkpoint",
+    "db": "db:db_group",
     "dp": "dp:dp_group",
     "export": "export:export",
     "init": "db:init",

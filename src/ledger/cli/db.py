@@ -82,3 +82,39 @@ def checkpoint(db_url: str | None, ledger: str) -> None:
         sys.exit(1)
     for line in done.lines:
         click.echo(line)
+
+
+@click.group("db")
+def db_group() -> None:
+    """The database itself: spreading it over a Citus cluster (docs/scaling.md)."""
+
+
+@db_group.command("distribute")
+@click.option("--shard-count", type=int, default=None, metavar="N",
+              help="Shards per table (default: the cluster's citus.shard_count, 32).")
+@click.option("--db", "db_url", default=None, metavar="URL", help=DB_HELP)
+def distribute(shard_count: int | None, db_url: str | None) -> None:
+    """Spread every ledger's books over the Citus cluster whose coordinator --db names:
+    each table distributed by ledger (a ledger's rows together on one worker), ledger
+    names copied to every node, every guard on every shard. Run once, after the schema
+    is created; running it again changes nothing."""
+    from ledger.app import db
+
+    done = db.distribute(db_url, shard_count)
+    if done.already:
+        click.echo(f"already distributed: {done.shard_count} shards per table over "
+                   f"{len(done.workers)} workers ({', '.join(done.workers)})")
+    else:
+        click.echo(f"distributed: {done.shard_count} shards per table over "
+                   f"{len(done.workers)} workers ({', '.join(done.workers)}); "
+                   f"{done.guards} guards on every shard")
+
+
+@db_group.command("placements")
+@click.option("--db", "db_url", default=None, metavar="URL", help=DB_HELP)
+def placements(db_url: str | None) -> None:
+    """Which worker holds each ledger: one line per ledger, NAME SHARD HOST:PORT."""
+    from ledger.app import db
+
+    for name, shard, node in db.placements(db_url):
+        click.echo(f"{name}\t{shard}\t{node}")

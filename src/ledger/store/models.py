@@ -13,9 +13,11 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -23,6 +25,16 @@ from sqlalchemy import (
 )
 
 from ledger.store.tables import Base, Mapped, mapped_column  # Core tables, no ORM: tables.py
+
+# Ids are 64-bit (docs/architecture.md#keys). SQLite's INTEGER already is, and only a
+# column declared exactly INTEGER is its row id, numbered by the database.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _ledger_fk(table: str, column: str, name: str) -> ForeignKeyConstraint:
+    """A reference to a row of the same ledger: (ledger_id, column) -> table's key."""
+    return ForeignKeyConstraint(["ledger_id", column], [f"{table}.ledger_id", f"{table}.id"],
+                                name=name)
 
 
 class Ledger(Base):
@@ -41,6 +53,19 @@ class Ledger(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
 
 
+class LedgerName(Base):
+    """Each ledger's name, once (docs/architecture.md#keys): where a name is looked up.
+    On a distributed database this small table is on every machine, where `ledger` is
+    spread by id and cannot itself keep names unique. Append-only."""
+
+    __tablename__ = "ledger_name"
+    __table_args__ = (PrimaryKeyConstraint("name", name="pk_ledger_name"),
+                      UniqueConstraint("ledger_id", name="uq_ledger_name_ledger"))
+
+    name: Mapped[str] = mapped_column(String(60))
+    ledger_id: Mapped[int] = mapped_column(Integer)
+
+
 def _ledger_id() -> Mapped[int]:
     return mapped_column(ForeignKey("ledger.id"))
 
@@ -52,10 +77,11 @@ class Account(Base):
     opened before that was kept, docs/rules-trust.md#accounts). Never changed."""
 
     __tablename__ = "account"
-    __table_args__ = (UniqueConstraint("ledger_id", "path", name="uq_account_path"),
+    __table_args__ = (PrimaryKeyConstraint("ledger_id", "id", name="account_pkey"),
+                      UniqueConstraint("ledger_id", "path", name="uq_account_path"),
                       Index("ix_account_holder", "ledger_id", "holder"))
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, autoincrement=True)
     ledger_id: Mapped[int] = _ledger_id()
     path: Mapped[str] = mapped_column(String(200))
     holder: Mapped[str | None] = mapped_column(String(60))
@@ -66,11 +92,15 @@ class Balance(Base):
     """The running balance of one account in one unit, kept by the seal trigger."""
 
     __tablename__ = "balance"
-    __table_args__ = (CheckConstraint("unit IN ('GBP', 'HRS')", name="ck_balance_unit"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("ledger_id", "account_id", "unit", name="balance_pkey"),
+        CheckConstraint("unit IN ('GBP', 'HRS')", name="ck_balance_unit"),
+        _ledger_fk("account", "account_id", "fk_balance_account"),
+    )
 
     ledger_id: Mapped[int] = _ledger_id()
-    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), primary_key=True)
-    unit: Mapped[str] = mapped_column(String(3), primary_key=True)
+    account_id: Mapped[int] = mapped_column(BigId)
+    unit: Mapped[str] = mapped_column(String(3))
     amount_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
@@ -81,13 +111,15 @@ class AccountFloor(Base):
 
     __tablename__ = "account_floor"
     __table_args__ = (
+        PrimaryKeyConstraint("ledger_id", "id", name="account_floor_pkey"),
         CheckConstraint("unit IN ('GBP', 'HRS')", name="ck_account_floor_unit"),
-        Index("ix_account_floor_account", "account_id", "unit"),
+        Index("ix_account_floor_account", "ledger_id", "account_id", "unit"),
+        _ledger_fk("account", "account_id", "fk_account_floor_account"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, autoincrement=True)
     ledger_id: Mapped[int] = _ledger_id()
-    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    account_id: Mapped[int] = mapped_column(BigId)
     unit: Mapped[str] = mapped_column(String(3))
     floor_minor: Mapped[int] = mapped_column(BigInteger)
     event_key: Mapped[str] = mapped_column(String(300))
@@ -96,21 +128,24 @@ class AccountFloor(Base):
 class Journal(Base):
     __tablename__ = "journal"
     __table_args__ = (
+        PrimaryKeyConstraint("ledger_id", "id", name="journal_pkey"),
         CheckConstraint("status IN ('draft', 'posted')", name="ck_journal_status"),
         UniqueConstraint("ledger_id", "key", name="uq_journal_key"),
+        UniqueConstraint("ledger_id", "reverses_id", name="uq_journal_reverses"),
+        _ledger_fk("journal", "reverses_id", "fk_journal_reverses"),
         Index("ix_journal_date", "ledger_id", "date"),
         Index("ix_journal_event_key", "ledger_id", "event_key"),
         Index("ix_journal_holder", "ledger_id", "holder"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, autoincrement=True)
     ledger_id: Mapped[int] = _ledger_id()
     key: Mapped[str] = mapped_column(String(300))
     type: Mapped[str] = mapped_column(String(60))
     date: Mapped[dt.date] = mapped_column(Date)
     event_key: Mapped[str] = mapped_column(String(300))
     holder: Mapped[str | None] = mapped_column(String(60))
-    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("journal.id"), unique=True)
+    reverses_id: Mapped[int | None] = mapped_column(BigId)
     payload_hash: Mapped[str] = mapped_column(String(64))
     memo: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     status: Mapped[str] = mapped_column(String(10), default="draft", server_default="draft")
@@ -127,14 +162,17 @@ class Posting(Base):
     __table_args__ = (
         CheckConstraint("unit IN ('GBP', 'HRS')", name="ck_posting_unit"),
         CheckConstraint("amount_minor <> 0", name="ck_posting_nonzero"),
-        Index("ix_posting_account", "account_id", "unit", "date"),
-        Index("ix_posting_journal", "journal_id"),
+        PrimaryKeyConstraint("ledger_id", "id", name="posting_pkey"),
+        Index("ix_posting_account", "ledger_id", "account_id", "unit", "date"),
+        Index("ix_posting_journal", "ledger_id", "journal_id"),
+        _ledger_fk("journal", "journal_id", "fk_posting_journal"),
+        _ledger_fk("account", "account_id", "fk_posting_account"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, autoincrement=True)
     ledger_id: Mapped[int] = _ledger_id()
-    journal_id: Mapped[int] = mapped_column(ForeignKey("journal.id"))
-    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    journal_id: Mapped[int] = mapped_column(BigId)
+    account_id: Mapped[int] = mapped_column(BigId)
     unit: Mapped[str] = mapped_column(String(3))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     date: Mapped[dt.date] = mapped_column(Date)
@@ -168,9 +206,10 @@ class Event(Base):
 
 class PeriodLock(Base):
     __tablename__ = "period_lock"
-    __table_args__ = (Index("ix_period_lock_ledger", "ledger_id", "until"),)
+    __table_args__ = (PrimaryKeyConstraint("ledger_id", "id", name="period_lock_pkey"),
+                      Index("ix_period_lock_ledger", "ledger_id", "until"))
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, autoincrement=True)
     ledger_id: Mapped[int] = _ledger_id()
     until: Mapped[dt.date] = mapped_column(Date)
     event_key: Mapped[str] = mapped_column(String(300))
@@ -183,9 +222,10 @@ class PartyRecord(Base):
     date is the record (docs/rules-trust.md#parties)."""
 
     __tablename__ = "party_record"
-    __table_args__ = (Index("ix_party_record_party", "ledger_id", "kind", "id"),)
+    __table_args__ = (PrimaryKeyConstraint("ledger_id", "seq", name="party_record_pkey"),
+                      Index("ix_party_record_party", "ledger_id", "kind", "id"))
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigId, autoincrement=True)
     ledger_id: Mapped[int] = _ledger_id()
     kind: Mapped[str] = mapped_column(String(20))
     id: Mapped[str] = mapped_column(String(60))
@@ -218,18 +258,19 @@ class AuditRecord(Base):
 
     __tablename__ = "audit_record"
     __table_args__ = (
+        PrimaryKeyConstraint("ledger_id", "id", name="audit_record_pkey"),
         UniqueConstraint("ledger_id", "seq", name="uq_audit_record_seq"),
         Index("ix_audit_record_key", "ledger_id", "key"),
         Index("ix_audit_record_user", "ledger_id", "user_id", "kind"),
         {"sqlite_autoincrement": True},
     )
 
-    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, Identity())
     ledger_id: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
     at: Mapped[dt.datetime] = mapped_column(DateTime)
     kind: Mapped[str] = mapped_column(String(40))
-    user_id: Mapped[int | None] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(BigId)
     key: Mapped[str | None] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
@@ -240,9 +281,10 @@ class WebLoginFailure(Base):
     """A failed sign-in, by username and by address, for the rate limit."""
 
     __tablename__ = "web_login_failure"
-    __table_args__ = (Index("ix_web_login_failure_key", "ledger_id", "key", "at"),)
+    __table_args__ = (PrimaryKeyConstraint("ledger_id", "id", name="web_login_failure_pkey"),
+                      Index("ix_web_login_failure_key", "ledger_id", "key", "at"))
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, autoincrement=True)
     ledger_id: Mapped[int] = _ledger_id()
     key: Mapped[str] = mapped_column(String(200))
     at: Mapped[dt.datetime] = mapped_column(DateTime)
@@ -267,6 +309,7 @@ __all__ = [
     "InstrumentState",
     "Journal",
     "Ledger",
+    "LedgerName",
     "PartyRecord",
     "PeriodLock",
     "Posting",

@@ -47,7 +47,8 @@ END
 
 -- function ledger_append_only
 BEGIN
-  RAISE EXCEPTION 'ledger:append_only: % rows cannot be changed or deleted', TG_TABLE_NAME;
+  RAISE EXCEPTION 'ledger:append_only: % rows cannot be changed or deleted',
+    regexp_replace(TG_TABLE_NAME, '_[0-9]+$', '');
 END
 
 -- function ledger_audit_continues
@@ -89,20 +90,32 @@ BEGIN
 END
 
 -- function ledger_journals_inserted
+DECLARE
+  lid integer;
+  locked date;
 BEGIN
   IF EXISTS (SELECT 1 FROM inserted WHERE status <> 'draft') THEN
     RAISE EXCEPTION 'ledger:unbalanced: a journal must be inserted as draft and sealed';
   END IF;
-  IF EXISTS (SELECT 1 FROM (SELECT DISTINCT ledger_id FROM inserted) l
-             JOIN LATERAL (SELECT MAX(until) AS until FROM period_lock
-                           WHERE ledger_id = l.ledger_id) p ON true
-             JOIN inserted i ON i.ledger_id = l.ledger_id AND i.date <= p.until) THEN
+  SELECT min(ledger_id) INTO lid FROM inserted;
+  IF lid IS NULL THEN
+    RETURN NULL;
+  END IF;
+  IF EXISTS (SELECT 1 FROM inserted WHERE ledger_id <> lid) THEN
+    RAISE EXCEPTION 'ledger:invalid: one statement writes the journals of one ledger';
+  END IF;
+  SELECT MAX(until) INTO locked FROM period_lock WHERE ledger_id = lid;
+  IF EXISTS (SELECT 1 FROM inserted WHERE date <= locked) THEN
     RAISE EXCEPTION 'ledger:period_closed: a journal is dated in a closed period';
   END IF;
   RETURN NULL;
 END
 
 -- function ledger_journals_sealed
+DECLARE
+  lid integer;
+  ids bigint[];
+  events varchar[];
 BEGIN
   -- The only change ever allowed: draft -> posted, every other column as it was.
   IF EXISTS (SELECT 1 FROM old_rows WHERE status <> 'draft')
@@ -111,59 +124,84 @@ BEGIN
                 EXCEPT SELECT id, ledger_id, key, type, date, event_key, holder, reverses_id, payload_hash, memo, prev_hash, hash, created_at FROM sealed) THEN
     RAISE EXCEPTION 'ledger:append_only: a posted journal cannot be changed';
   END IF;
-  IF EXISTS (SELECT 1 FROM sealed s
-             LEFT JOIN LATERAL (SELECT p.unit, SUM(p.amount_minor) AS total FROM posting p
-                                WHERE p.journal_id = s.id GROUP BY p.unit) t ON true
+  SELECT min(ledger_id), array_agg(id), array_agg(DISTINCT event_key)
+  INTO lid, ids, events FROM sealed;
+  IF lid IS NULL THEN
+    RETURN NULL;
+  END IF;
+  IF EXISTS (SELECT 1 FROM sealed WHERE ledger_id <> lid) THEN
+    RAISE EXCEPTION 'ledger:invalid: one statement seals the journals of one ledger';
+  END IF;
+  IF EXISTS (SELECT 1 FROM unnest(ids) AS s(id)
+             LEFT JOIN (SELECT p.journal_id, p.unit, SUM(p.amount_minor) AS total
+                        FROM posting p WHERE p.ledger_id = lid AND p.journal_id = ANY(ids)
+                        GROUP BY p.journal_id, p.unit) t ON t.journal_id = s.id
              WHERE t.unit IS NULL OR t.total <> 0) THEN
     RAISE EXCEPTION 'ledger:unbalanced: a journal does not sum to zero in each unit';
   END IF;
   INSERT INTO balance (ledger_id, account_id, unit, amount_minor)
-  SELECT p.ledger_id, p.account_id, p.unit, SUM(p.amount_minor)
-  FROM sealed s CROSS JOIN LATERAL (SELECT ledger_id, account_id, unit, amount_minor
-                                    FROM posting WHERE journal_id = s.id) p
-  GROUP BY p.ledger_id, p.account_id, p.unit
-  ON CONFLICT (account_id, unit)
+  SELECT lid, p.account_id, p.unit, SUM(p.amount_minor)
+  FROM posting p WHERE p.ledger_id = lid AND p.journal_id = ANY(ids)
+  GROUP BY p.account_id, p.unit
+  ON CONFLICT (ledger_id, account_id, unit)
   DO UPDATE SET amount_minor = balance.amount_minor + excluded.amount_minor;
-  IF EXISTS (SELECT 1 FROM (SELECT DISTINCT ledger_id, event_key FROM sealed) ev
-             WHERE NOT EXISTS (SELECT 1 FROM journal WHERE ledger_id = ev.ledger_id
+  IF EXISTS (SELECT 1 FROM unnest(events) AS ev(event_key)
+             WHERE NOT EXISTS (SELECT 1 FROM journal WHERE ledger_id = lid
                                AND event_key = ev.event_key AND status = 'draft')
-               AND 
-    EXISTS (SELECT 1 FROM (SELECT p.account_id, p.unit, MIN(p.date) AS first_date
-                           FROM journal j JOIN posting p ON p.journal_id = j.id
-                           WHERE j.ledger_id = ev.ledger_id AND j.event_key = ev.event_key
-                             AND p.amount_minor < 0
-                           GROUP BY p.account_id, p.unit) t
-            JOIN account_floor f ON f.id = (SELECT MAX(id) FROM account_floor
-                                            WHERE account_id = t.account_id
-                                              AND unit = t.unit)
-            JOIN balance b ON b.account_id = t.account_id AND b.unit = t.unit
-            JOIN posting later ON later.account_id = t.account_id AND later.unit = t.unit
-                              AND later.date >= t.first_date
-            JOIN journal lj ON lj.id = later.journal_id AND lj.status = 'posted'
-            WHERE b.amount_minor - (SELECT COALESCE(SUM(q.amount_minor), 0) FROM posting q
-                                    JOIN journal qj ON qj.id = q.journal_id
-                                    WHERE q.account_id = t.account_id AND q.unit = t.unit
-                                      AND q.date > later.date AND qj.status = 'posted')
-                  < f.floor_minor)) THEN
+               AND EXISTS (
+    SELECT 1 FROM (SELECT p.account_id, p.unit, MIN(p.date) AS first_date
+                   FROM journal j JOIN posting p ON p.ledger_id = j.ledger_id
+                                                AND p.journal_id = j.id
+                   WHERE j.ledger_id = lid AND j.event_key = ev.event_key
+                     AND p.amount_minor < 0
+                   GROUP BY p.account_id, p.unit) t
+    JOIN account_floor f ON f.ledger_id = lid
+                        AND f.id = (SELECT MAX(id) FROM account_floor
+                                    WHERE ledger_id = lid AND account_id = t.account_id
+                                      AND unit = t.unit)
+    JOIN balance b ON b.ledger_id = lid AND b.account_id = t.account_id AND b.unit = t.unit
+    JOIN posting later ON later.ledger_id = lid AND later.account_id = t.account_id
+                      AND later.unit = t.unit AND later.date >= t.first_date
+    JOIN journal lj ON lj.ledger_id = lid AND lj.id = later.journal_id
+                   AND lj.status = 'posted'
+    WHERE b.amount_minor - (SELECT COALESCE(SUM(q.amount_minor), 0) FROM posting q
+                            JOIN journal qj ON qj.ledger_id = q.ledger_id
+                                           AND qj.id = q.journal_id
+                            WHERE q.ledger_id = lid AND q.account_id = t.account_id
+                              AND q.unit = t.unit AND q.date > later.date
+                              AND qj.status = 'posted')
+          < f.floor_minor)) THEN
     RAISE EXCEPTION 'ledger:insufficient_funds: a balance would go below its floor';
   END IF;
   RETURN NULL;
 END
 
 -- function ledger_postings_inserted
+DECLARE
+  lid integer;
+  jids bigint[];
+  aids bigint[];
 BEGIN
-  IF EXISTS (SELECT 1 FROM inserted p
-             LEFT JOIN LATERAL (SELECT status FROM journal WHERE id = p.journal_id) j ON true
+  SELECT min(ledger_id), array_agg(DISTINCT journal_id), array_agg(DISTINCT account_id)
+  INTO lid, jids, aids FROM inserted;
+  IF lid IS NULL THEN
+    RETURN NULL;
+  END IF;
+  IF EXISTS (SELECT 1 FROM inserted WHERE ledger_id <> lid) THEN
+    RAISE EXCEPTION 'ledger:invalid: a posting carries its journal''s date and ledger';
+  END IF;
+  IF EXISTS (SELECT 1 FROM unnest(jids) AS p(journal_id)
+             LEFT JOIN (SELECT id, status FROM journal
+                        WHERE ledger_id = lid AND id = ANY(jids)) j ON j.id = p.journal_id
              WHERE j.status IS DISTINCT FROM 'draft') THEN
     RAISE EXCEPTION 'ledger:append_only: postings can only be added to a draft journal';
   END IF;
   IF EXISTS (SELECT 1 FROM inserted p
-             LEFT JOIN LATERAL (SELECT date, ledger_id FROM journal WHERE id = p.journal_id) j
-               ON true
-             LEFT JOIN LATERAL (SELECT ledger_id FROM account WHERE id = p.account_id) a
-               ON true
-             WHERE j.date IS DISTINCT FROM p.date OR j.ledger_id IS DISTINCT FROM p.ledger_id
-                OR a.ledger_id IS DISTINCT FROM p.ledger_id) THEN
+             JOIN (SELECT id, date FROM journal
+                   WHERE ledger_id = lid AND id = ANY(jids)) j ON j.id = p.journal_id
+             WHERE j.date IS DISTINCT FROM p.date)
+     OR (SELECT count(*) FROM account WHERE ledger_id = lid AND id = ANY(aids))
+        <> cardinality(aids) THEN
     RAISE EXCEPTION 'ledger:invalid: a posting carries its journal''s date and ledger';
   END IF;
   RETURN NULL;
@@ -171,7 +209,7 @@ END
 
 -- function ledger_write
 DECLARE
-  ids integer[];
+  ids bigint[];
 BEGIN
   IF cardinality(j_key) > 0 THEN
     WITH made AS (
@@ -189,7 +227,7 @@ BEGIN
     SELECT p_ledger, ids[x.j], x.a, x.u, x.m, j_date[x.j]
     FROM unnest(p_journal, p_account, p_unit, p_amount) WITH ORDINALITY AS x(j, a, u, m, n)
     ORDER BY x.n;
-    UPDATE journal SET status = 'posted' WHERE id = ANY(ids);
+    UPDATE journal SET status = 'posted' WHERE ledger_id = p_ledger AND id = ANY(ids);
   END IF;
   IF cardinality(e_key) > 0 THEN
     INSERT INTO event (ledger_id, key, type, date, payload_hash, outcome, source, seq,
@@ -222,6 +260,12 @@ CREATE TRIGGER journal_seal AFTER UPDATE ON journal REFERENCING OLD TABLE AS old
 
 -- ledger_head_guard
 CREATE TRIGGER ledger_head_guard BEFORE DELETE OR UPDATE ON ledger FOR EACH ROW EXECUTE FUNCTION ledger_head_moved()
+
+-- ledger_name_append_only
+CREATE TRIGGER ledger_name_append_only BEFORE DELETE OR UPDATE ON ledger_name FOR EACH ROW EXECUTE FUNCTION ledger_append_only()
+
+-- ledger_name_no_truncate
+CREATE TRIGGER ledger_name_no_truncate BEFORE TRUNCATE ON ledger_name FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()
 
 -- ledger_no_truncate
 CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON ledger FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()

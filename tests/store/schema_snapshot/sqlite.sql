@@ -140,6 +140,16 @@ WHEN NEW.id IS NOT OLD.id OR NEW.name IS NOT OLD.name OR NEW.created_at IS NOT O
 BEGIN SELECT RAISE(ABORT, 'ledger:append_only: a ledger keeps its name and its head only moves on');
 END
 
+-- ledger_name_no_delete
+CREATE TRIGGER ledger_name_no_delete BEFORE DELETE ON ledger_name
+BEGIN SELECT RAISE(ABORT, 'ledger:append_only: ledger_name rows cannot be changed or deleted');
+END
+
+-- ledger_name_no_update
+CREATE TRIGGER ledger_name_no_update BEFORE UPDATE ON ledger_name
+BEGIN SELECT RAISE(ABORT, 'ledger:append_only: ledger_name rows cannot be changed or deleted');
+END
+
 -- ledger_no_delete
 CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
 BEGIN SELECT RAISE(ABORT, 'ledger:append_only: ledger rows cannot be deleted');
