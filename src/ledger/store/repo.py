@@ -265,6 +265,7 @@ class DbStore:
         self._id: int | None = None
         self._locked = False
         self._posted_since_analyze = 0
+        self._distributed: bool | None = None  # journal spread over machines (Citus)
         self._reset_caches()
 
     def _reset_caches(self) -> None:
@@ -948,8 +949,21 @@ class DbStore:
         it), would leave the planner guessing: it once chose an index on (ledger, holder)
         for a lookup by (ledger, event key) and read every journal for every event. So a
         writer that has posted many journals since its last look analyses the tables when
-        they grew by a fifth or more since PostgreSQL last counted them."""
+        they grew by a fifth or more since PostgreSQL last counted them.
+
+        Not on a database that spreads the tables over machines (Citus): there the
+        guards' queries are planned on each machine, against its own part of a table,
+        which that machine's autovacuum analyses; from the coordinator, ANALYZE would go
+        to every part of every ledger, and the coordinator's own count of a spread table
+        stays 0, so it would go every time."""
         if not self.postgres or self._posted_since_analyze < ANALYZE_AFTER:
+            return
+        if self._distributed is None:
+            from ledger.store.citus import is_distributed
+
+            self._distributed = is_distributed(self.conn)
+        if self._distributed:
+            self._posted_since_analyze = 0
             return
         counted = self.conn.execute(text(
             "SELECT reltuples FROM pg_class WHERE oid = CAST('journal' AS regclass)")).scalar()
