@@ -192,6 +192,11 @@ DECLARE
   lid integer;
   ids bigint[];
   events varchar[];
+  pending varchar[];
+  done varchar[];
+  debit record;
+  lowest bigint;
+  closing bigint;
 BEGIN
   -- The only change ever allowed: draft -> posted, every other column as it was.
   IF EXISTS (SELECT 1 FROM old_rows WHERE status <> 'draft')
@@ -221,39 +226,42 @@ BEGIN
   GROUP BY p.account_id, p.unit
   ON CONFLICT (ledger_id, account_id, unit)
   DO UPDATE SET amount_minor = balance.amount_minor + excluded.amount_minor;
-  IF EXISTS (SELECT 1 FROM unnest(events) AS ev(event_key)
-             WHERE NOT EXISTS (SELECT 1 FROM journal WHERE ledger_id = lid
-                               AND event_key = ev.event_key AND status = 'draft')
-               AND EXISTS (
-    SELECT 1 FROM (SELECT p.account_id, p.unit, MIN(p.date) AS first_date
-                   FROM journal j JOIN posting p ON p.ledger_id = j.ledger_id
-                                                AND p.journal_id = j.id
-                   WHERE j.ledger_id = lid AND j.event_key = ev.event_key
-                     AND p.amount_minor < 0
-                     -- only accounts that have a floor: the rest have nothing to check,
-                     -- and reading their later postings was most of a batch's seal
-                     AND EXISTS (SELECT 1 FROM account_floor af
-                                 WHERE af.ledger_id = lid AND af.account_id = p.account_id
-                                   AND af.unit = p.unit)
-                   GROUP BY p.account_id, p.unit) t
-    JOIN account_floor f ON f.ledger_id = lid
-                        AND f.id = (SELECT MAX(id) FROM account_floor
-                                    WHERE ledger_id = lid AND account_id = t.account_id
-                                      AND unit = t.unit)
-    JOIN balance b ON b.ledger_id = lid AND b.account_id = t.account_id AND b.unit = t.unit
-    JOIN posting later ON later.ledger_id = lid AND later.account_id = t.account_id
-                      AND later.unit = t.unit AND later.date >= t.first_date
-    JOIN journal lj ON lj.ledger_id = lid AND lj.id = later.journal_id
-                   AND lj.status = 'posted'
-    WHERE b.amount_minor - (SELECT COALESCE(SUM(q.amount_minor), 0) FROM posting q
-                            JOIN journal qj ON qj.ledger_id = q.ledger_id
-                                           AND qj.id = q.journal_id
-                            WHERE q.ledger_id = lid AND q.account_id = t.account_id
-                              AND q.unit = t.unit AND q.date > later.date
-                              AND qj.status = 'posted')
-          < f.floor_minor)) THEN
-    RAISE EXCEPTION 'ledger:insufficient_funds: a balance would go below its floor';
-  END IF;
+  -- Floors (docs/rules-trust.md#floors), for each event whose journals are all sealed
+  -- now: every account with a floor that the event takes money or hours from must
+  -- stay at or above its newest floor at the end of every day from the event's first
+  -- debit on. One account at a time, each look-up by its ledger and account (an index
+  -- on one shard), the day-end balances worked back from the stored balance.
+  SELECT array_agg(DISTINCT event_key) INTO pending FROM journal
+  WHERE ledger_id = lid AND event_key = ANY(events) AND status = 'draft';
+  done := ARRAY(SELECT unnest(events) EXCEPT SELECT unnest(COALESCE(pending, '{}')));
+  FOR debit IN
+    SELECT p.account_id, p.unit, MIN(p.date) AS first_date
+    FROM journal j JOIN posting p ON p.ledger_id = j.ledger_id AND p.journal_id = j.id
+    WHERE j.ledger_id = lid AND j.event_key = ANY(done) AND p.amount_minor < 0
+      AND EXISTS (SELECT 1 FROM account_floor af WHERE af.ledger_id = lid
+                  AND af.account_id = p.account_id AND af.unit = p.unit)
+    GROUP BY p.account_id, p.unit
+  LOOP
+    SELECT floor_minor INTO lowest FROM account_floor
+    WHERE ledger_id = lid AND account_id = debit.account_id AND unit = debit.unit
+    ORDER BY id DESC LIMIT 1;
+    SELECT amount_minor INTO closing FROM balance
+    WHERE ledger_id = lid AND account_id = debit.account_id AND unit = debit.unit;
+    IF EXISTS (
+      SELECT 1 FROM (
+        SELECT closing - COALESCE(SUM(total) OVER (ORDER BY day DESC ROWS BETWEEN
+                                  UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS day_end
+        FROM (SELECT q.date AS day, SUM(q.amount_minor) AS total
+              FROM posting q JOIN journal qj ON qj.ledger_id = q.ledger_id
+                                            AND qj.id = q.journal_id
+              WHERE q.ledger_id = lid AND q.account_id = debit.account_id
+                AND q.unit = debit.unit AND q.date >= debit.first_date
+                AND qj.status = 'posted'
+              GROUP BY q.date) per_day) day_ends
+      WHERE day_end < lowest) THEN
+      RAISE EXCEPTION 'ledger:insufficient_funds: a balance would go below its floor';
+    END IF;
+  END LOOP;
   RETURN NULL;
 END $$"""
 
