@@ -8,7 +8,7 @@
 Two targets, set up afresh by the same run:
   (a) one PostgreSQL server (--url, default as bench/ledgers.py): a new schema, migrated;
   (b) a Citus cluster: a new database made by the cluster script (`cluster.sh createdb`,
-      found at ../shared/citus/cluster.sh beside the checkout, else
+      found in shared/citus/cluster.sh beside the checkout's folder, else
       /work/shared/citus/cluster.sh) and dropped at the end (--keep leaves it), or a
       schema in the coordinator database --citus-url names; spread by `ledger db
       distribute --shard-count N` (8 by default: 4 shards per worker on two workers).
@@ -80,8 +80,8 @@ def cluster_script() -> Path:
                       Path("/work/shared/citus/cluster.sh")):
         if candidate.is_file():
             return candidate
-    raise SystemExit("no Citus cluster script (../shared/citus/cluster.sh beside the "
-                     "checkout, or /work/shared/citus/cluster.sh): give --citus-url")
+    raise SystemExit("no Citus cluster script (shared/citus/cluster.sh beside the "
+                     "checkout's folder, or /work/shared/citus/cluster.sh): give --citus-url")
 
 
 def _cluster(*args: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from ledger.store.schema import make_engine, upgrade
-from tests.dbutil import empty_database, migrate
+from tests.dbutil import citus_turn, empty_database, migrate
 
 # The modules with the longest single tests (docs/performance.md, "The test suite"),
 # longest first. They run first: under pytest-xdist a worker that picked one up near the
@@ -28,6 +28,18 @@ SLOW_FIRST = (
 def pytest_collection_modifyitems(config, items) -> None:
     rank = {module: n for n, module in enumerate(SLOW_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
+@pytest.fixture(autouse=True)
+def _citus_turn(request) -> Iterator[None]:
+    """A test elsewhere that uses the cluster (its id names citus) takes its turn; the
+    modules of tests/citus/ take theirs for the whole module (tests/citus/conftest.py)."""
+    node = request.node.nodeid
+    if "citus" not in node.lower() or node.startswith("tests/citus/"):
+        yield
+        return
+    with citus_turn():
+        yield
 
 
 ENGINES = ["sqlite", "postgres"]

@@ -18,6 +18,7 @@ import atexit
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 # Shards per table in a test's schema: two workers, one shard each (a test that needs
 # more ledgers on more shards distributes its own).
 CITUS_TEST_SHARDS = 2
+# Citus's refusal when another distribution or shard move holds the lock it needs.
+BUSY = "could not acquire the lock required to"
 
 
 def _pg_admin_url(url: str) -> str:
@@ -85,8 +88,31 @@ def empty_database(kind: str, folder: Path) -> Iterator[str]:
             distributed(url)
         yield url
     finally:
-        with _admin(base).begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        _retrying(lambda: _drop(base, schema))
+
+
+def _drop(base: str, schema: str) -> None:
+    with _admin(base).begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+
+
+def _retrying(step) -> None:
+    """`step` again while the Citus cluster is busy with another test's distribution,
+    shard move or schema drop (Citus refuses at once, "could not acquire the lock
+    required to ...", or the two deadlock on its catalogs and one is cancelled): each
+    attempt is one transaction, so a refused one changed nothing."""
+    from sqlalchemy.exc import DBAPIError
+
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            step()
+            return
+        except DBAPIError as err:
+            busy = BUSY in str(err) or "deadlock detected" in str(err)
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def distributed(url: str, shard_count: int = CITUS_TEST_SHARDS) -> None:
@@ -98,10 +124,14 @@ def distributed(url: str, shard_count: int = CITUS_TEST_SHARDS) -> None:
     if PG_URL:  # the PostgreSQL template's statements: the same schema, faster
         _replay_template(url, require_citus())
     engine = make_engine(url)
-    try:
-        upgrade(engine)  # a no-op after the template
+
+    def spread() -> None:
         with engine.begin() as conn:
             distribute(conn, shard_count)
+
+    try:
+        upgrade(engine)  # a no-op after the template
+        _retrying(spread)
     finally:
         engine.dispose()
 
@@ -255,3 +285,25 @@ def copy_rows_to_postgres(url: str, fixture: Path, revision: str) -> None:
                              f"(SELECT COALESCE(MAX({column}), 0) + 1 FROM {table}), false)"))
     source.dispose()
     target.dispose()
+
+
+@contextmanager
+def citus_turn() -> Iterator[None]:
+    """The Citus cluster to oneself, across pytest-xdist's processes (a lock file beside
+    the cluster's URL): moving a shard changes the cluster's shard map, and a write
+    another test has in flight at that moment fails ("could not find valid entry for
+    shard"; rolled back whole, docs/scaling.md#moves); and distributing or dropping
+    schemas while another test writes can deadlock on Citus's own catalogs."""
+    import fcntl
+    import hashlib
+    import os
+    import tempfile
+
+    key = hashlib.sha256(os.environ.get("LEDGER_TEST_CITUS_URL", "").encode()).hexdigest()
+    path = os.path.join(tempfile.gettempdir(), f"ledger-citus-{key[:16]}.lock")
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from ledger.cli import cli
-from tests.dbutil import empty_database
+from tests.dbutil import citus_turn, empty_database
 
 DETECTOR = "-ccitus.multi_task_query_log_level=error"
 
@@ -46,3 +46,11 @@ def citus_db(tmp_path) -> Iterator[str]:
     shards per table, one on each worker), with no ledger yet."""
     with empty_database("citus", tmp_path) as url:
         yield url
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _citus_module_turn() -> Iterator[None]:
+    """Each module here has the cluster to itself from its first fixture to its last
+    (tests/conftest.py, citus_turn): its module-wide set-up and clean-up included."""
+    with citus_turn():
+        yield

@@ -211,21 +211,6 @@ class Writer(threading.Thread):
 BUSY = "could not acquire the lock required to"
 
 
-def _when_free(conn: psycopg.Connection, sql: str, args: tuple):
-    """Run a split or a move, waiting while another schema on the same cluster is being
-    distributed or moved (in the suite, other tests distribute their own schemas at the
-    same time, and Citus lets one such operation at a time take its lock): Citus refuses
-    at once with BUSY rather than waiting. Any other error is the test's."""
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            return conn.execute(sql, args)
-        except psycopg.errors.InternalError as err:
-            if BUSY not in str(err) or time.monotonic() > deadline:
-                raise
-            time.sleep(1)
-
-
 def test_a_council_isolated_and_moved_while_another_writes(cluster):
     first, second = cluster.first, cluster.second
     before = cluster.placements()
@@ -244,7 +229,7 @@ def test_a_council_isolated_and_moved_while_another_writes(cluster):
             conn.execute(f"SET statement_timeout = '{MOVE_TIMEOUT}'")
             mode = _transfer_mode(conn)
             started = time.monotonic()
-            row = _when_free(conn,
+            row = conn.execute(
                 "SELECT isolate_tenant_to_new_shard('ledger', %s, 'CASCADE', "
                 "shard_transfer_mode => %s)", (cluster.ids[first], mode)).fetchone()
             assert row is not None
@@ -252,7 +237,7 @@ def test_a_council_isolated_and_moved_while_another_writes(cluster):
             isolated = time.monotonic()
             host, port = source.rsplit(":", 1)
             to_host, to_port = target.rsplit(":", 1)
-            _when_free(conn,
+            conn.execute(
                 "SELECT citus_move_shard_placement(%s, %s, %s, %s, %s, "
                 "shard_transfer_mode => %s)",
                 (shard, host, int(port), to_host, int(to_port), mode))
