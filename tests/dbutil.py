@@ -79,14 +79,21 @@ def empty_database(kind: str, folder: Path) -> Iterator[str]:
         yield f"sqlite:///{path}"
         return
     base = require_citus() if kind == "citus" else require_postgres()
+    with bare_schema(base) as url:
+        if kind == "citus":
+            distributed(url)
+        yield url
+
+
+@contextmanager
+def bare_schema(base: str) -> Iterator[str]:
+    """A URL to a new schema on the server at `base`, with nothing in it (on Citus: not
+    distributed), dropped afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with _admin(base).begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     try:
-        url = with_schema(base, schema)
-        if kind == "citus":
-            distributed(url)
-        yield url
+        yield with_schema(base, schema)
     finally:
         _retrying(lambda: _drop(base, schema))
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from ledger.scenarios.schema import load_scenario
-from tests.dbutil import _admin, empty_database, require_citus, with_schema
+from tests.dbutil import bare_schema, empty_database, require_citus
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -236,23 +236,11 @@ def test_readme_yaml_example_is_a_scenario_that_replays(workspace, tmp_path):
 def test_readme_citus_example_runs_on_the_test_cluster(workspace):
     """The Citus example's commands, in order, on a fresh schema of LEDGER_TEST_CITUS_URL's
     cluster made only by them (skipped, or failed under CI=true, without that variable)."""
-    import uuid
-
-    from sqlalchemy import text
-
     examples = [c for c in COMMANDS if is_citus(c)]
     assert [c.split()[1:3] for c in examples] == [["init", "--db"], ["db", "distribute"],
                                                   ["db", "placements"]], examples
-    base = require_citus()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with _admin(base).begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        url = with_schema(base, schema)
+    with bare_schema(require_citus()) as url:
         out = [run(PG_URL_IN_README.sub(lambda _: f"'{url}'", c), workspace).stdout
                for c in examples]
-        assert out[1].startswith("distributed: ")
-        assert out[2].startswith("main\t")
-    finally:
-        with _admin(base).begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    assert out[1].startswith("distributed: ")
+    assert out[2].startswith("main\t")

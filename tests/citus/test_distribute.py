@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from ledger.store.citus import DISTRIBUTED, REFERENCE
 from ledger.store.schema import make_engine
-from tests.dbutil import empty_database, require_citus, with_schema
+from tests.dbutil import bare_schema, empty_database, require_citus
 
 LEDGER = str(Path(sys.executable).with_name("ledger"))
 
@@ -35,13 +35,7 @@ def test_distribute_spreads_every_table_by_ledger_and_puts_every_guard_on_every_
                 "JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal "
                 "AND c.relnamespace = current_schema()::regnamespace")).scalars())
         engine.dispose()
-    schema = "t_dist_" + tmp_path.name[-8:].replace("-", "_").lower()
-    url = with_schema(base, schema)
-    admin = make_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
+    with bare_schema(base) as url:
         assert _ledger("init", "--db", url).returncode == 0
         done = _ledger("db", "distribute", "--db", url, "--shard-count", "4")
         assert done.returncode == 0, done.stderr
@@ -82,10 +76,6 @@ def test_distribute_spreads_every_table_by_ledger_and_puts_every_guard_on_every_
         name, shard, node = placed.stdout.strip().split("\t")
         assert name == "main" and int(shard) > 0
         assert node in done.stdout  # one of the workers distribute named
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
