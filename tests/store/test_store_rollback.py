@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+import ledger.domain  # noqa: F401 (the floor rule the store applies: every entry point imports it)
 from ledger.core.amounts import Unit
 from ledger.core.change import Change, EventRecord
 from ledger.core.journal import Journal, transfer

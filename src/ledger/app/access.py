@@ -23,7 +23,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, delete, func, insert, select
+from sqlalchemy import Connection, and_, delete, func, insert, select, text
 
 from ledger.app import two_factor_state
 from ledger.errors import UsageError
@@ -268,33 +268,71 @@ def limit_network(address: str) -> str:
 def check_limit(conn: Connection, lid: int, username: str, address: str,
                 at: dt.datetime) -> None:
     """`TooManyAttempts` past the rate limit (a wrong password or a wrong two-factor code
-    counts alike: ledger.app.two_factor)."""
-    keys = _limit_keys(username, address)
+    counts alike: ledger.app.two_factor). The counters stay locked to the end of the
+    caller's transaction, so the failure it then counts is counted before anyone else's
+    check (`_hold_counters`)."""
+    user_key, address_key = _limit_keys(username, address)
+    _refuse_past_limit(conn, lid, {user_key: MAX_FAILURES_PER_USER,
+                                   address_key: MAX_FAILURES_PER_ADDRESS}, at)
+
+
+def _refuse_past_limit(conn: Connection, lid: int, limits: dict[str, int],
+                       at: dt.datetime) -> None:
+    """`TooManyAttempts` if any counter (key: most failures allowed in the window) is at
+    its limit; else the counters are held to the end of the transaction."""
+    _hold_counters(conn, lid, limits)
     failures = m.WebLoginFailure
     counts = dict(conn.execute(
         select(failures.key, func.count()).where(
             failures.ledger_id == lid, failures.at > at - WINDOW,
-            failures.key.in_(keys)).group_by(failures.key)).all())
-    if (counts.get(keys[0], 0) >= MAX_FAILURES_PER_USER
-            or counts.get(keys[1], 0) >= MAX_FAILURES_PER_ADDRESS):
+            failures.key.in_(list(limits))).group_by(failures.key)).all())
+    if any(counts.get(key, 0) >= most for key, most in limits.items()):
         raise TooManyAttempts
+
+
+_LIMIT_LOCK_CLASS = 4242031  # pg_advisory_xact_lock(_LIMIT_LOCK_CLASS, counter's hash)
+
+
+def _hold_counters(conn: Connection, lid: int, keys) -> None:
+    """Each counter's lock, to the end of the transaction (docs/web.md#rate-limit): the
+    count read and the failure then added are one step, so attempts made at the same
+    moment are counted one after another and cannot all pass under the limit. SQLite's
+    write transaction (BEGIN IMMEDIATE) already is that lock; PostgreSQL reads each
+    transaction's own snapshot, so there one advisory lock per counter and ledger, taken
+    in one order (no two attempts wait on each other)."""
+    if conn.dialect.name != "postgresql":
+        return
+    import zlib
+
+    hashes = sorted({zlib.crc32(f"{lid}:{key}".encode()) - 2**31 for key in keys})
+    for h in hashes:  # (two counters that hash alike only share a lock: never unsafe)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:c, :h)"),
+                     {"c": _LIMIT_LOCK_CLASS, "h": h})
 
 
 def count_failure(conn: Connection, lid: int, username: str, address: str,
                   at: dt.datetime) -> None:
     """One failed attempt, for the username and for the address (older ones forgotten)."""
+    _count(conn, lid, _limit_keys(username, address), at)
+
+
+def _count(conn: Connection, lid: int, keys, at: dt.datetime) -> None:
     failures = m.WebLoginFailure
     conn.execute(insert(failures), [{"ledger_id": lid, "key": key, "at": at}
-                                    for key in _limit_keys(username, address)])
+                                    for key in keys])
     conn.execute(delete(failures).where(failures.ledger_id == lid, failures.at < at - WINDOW))
 
 
 def uncount_failure(conn: Connection, lid: int, username: str, address: str,
                     at: dt.datetime) -> None:
     """The attempt made at `at` was right after all: it is no longer a failure."""
+    _uncount(conn, lid, _limit_keys(username, address), at)
+
+
+def _uncount(conn: Connection, lid: int, keys, at: dt.datetime) -> None:
     failures = m.WebLoginFailure
     conn.execute(delete(failures).where(failures.ledger_id == lid, failures.at == at,
-                                        failures.key.in_(_limit_keys(username, address))))
+                                        failures.key.in_(list(keys))))
 
 
 def clear_failures(conn: Connection, lid: int, username: str) -> None:
@@ -605,14 +643,10 @@ def accept_invitation(books, token: str, username: str, password: str,
     limit (TooManyAttempts, before anything is checked)."""
     at = now()
     key = _limit_keys("", address)[1]
-    failures = m.WebLoginFailure
     with books.begin() as store:
         conn, lid = store.conn, store.lid
-        if conn.execute(select(func.count()).where(
-                failures.ledger_id == lid, failures.at > at - WINDOW,
-                failures.key == key)).scalar_one() >= MAX_FAILURES_PER_ADDRESS:
-            raise TooManyAttempts
-        conn.execute(insert(failures).values(ledger_id=lid, key=key, at=at))  # until made
+        _refuse_past_limit(conn, lid, {key: MAX_FAILURES_PER_ADDRESS}, at)
+        _count(conn, lid, [key], at)  # until made
         valid = open_invite(conn, lid, token, at) is not None
     if not valid:  # (raised once the attempt is counted and committed)
         raise UsageError(INVALID_INVITE)
@@ -626,8 +660,7 @@ def accept_invitation(books, token: str, username: str, password: str,
         except UsageError as err:
             raise UsageError(INVALID_INVITE if str(err) == INVALID_INVITE
                              else CANNOT_USE) from None
-        conn.execute(delete(failures).where(failures.ledger_id == lid,
-                                            failures.key == key, failures.at == at))
+        _uncount(conn, lid, [key], at)
         return uid
 
 
