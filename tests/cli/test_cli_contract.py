@@ -699,6 +699,52 @@ def test_unreachable_postgres_url_exits_2_with_one_line(tmp_path):
     assert_one_line_error(proc, 2)
 
 
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_database_that_refuses_the_write_is_one_line_that_shows_no_values(db_url,
+                                                                          tmp_path):
+    """A council's database administrator gives the command a role that may only read:
+    the server refuses the write. One line with the server's reason, exit 2, and never
+    the statement or its values (a password's hash, a person's details)."""
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    good = scenario(tmp_path, with_parties("good", """
+        - {date: 2026-04-01, type: dp_payment, holder: H1, amount: "100.00"}
+    """))
+    assert run_script("scenario", "run", str(good), "--db", db_url, cwd=tmp_path
+                      ).returncode == 0
+    role = f"reader_{uuid.uuid4().hex[:10]}"
+    schema = make_url(db_url).query["options"].split("=", 1)[1]
+    admin = make_engine(db_url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE ROLE {role} LOGIN"))
+        conn.execute(text(f"GRANT USAGE ON SCHEMA {schema} TO {role}"))
+        conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}"))
+    as_reader = make_url(db_url).set(username=role).render_as_string(hide_password=False)
+    try:
+        proc = subprocess.run(
+            [*LEDGER, "user", "add", "bob", "--role", "auditor", "--password-stdin",
+             "--db", as_reader], input="correct horse battery staple\n",
+            capture_output=True, text=True, cwd=tmp_path, timeout=120,
+            env={k: v for k, v in os.environ.items() if k != "LEDGER_DATABASE_URL"})
+        line = assert_one_line_error(proc, 2)
+        assert line.startswith("error: the database refused the command: permission denied"
+                               " for "), line
+        assert "argon2" not in proc.stderr and "INSERT" not in proc.stderr
+        proc = run_script("scenario", "run", str(good), "--ledger", "other", "--db",
+                          as_reader, cwd=tmp_path)
+        line = assert_one_line_error(proc, 2)
+        assert "permission denied" in line and "INSERT" not in line, line
+        # and reading still works for that role
+        assert run_script("stats", "--db", as_reader, cwd=tmp_path).returncode == 0
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP OWNED BY {role}"))
+            conn.execute(text(f"DROP ROLE {role}"))
+        admin.dispose()
+
+
 def test_bad_as_of_date_exits_2_with_one_line_and_no_traceback(db_url, tmp_path):
     for day in ("2026-13-01", "yesterday"):
         proc = run_script("balance", "--format", "csv", "--as-of", day, "--db", db_url,

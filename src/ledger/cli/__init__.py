@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 import click
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ledger.cli.common import _say
 from ledger.errors import LedgerError, UsageError
@@ -81,5 +81,16 @@ def main() -> None:
         _say(err)
         sys.exit(1)
     except OperationalError as err:
-        _say(f"the database could not be used: {err.orig}")
+        _say(f"the database could not be used: {_server_says(err)}")
         sys.exit(2)
+    except DBAPIError as err:  # refused by the server: a permission, a busy cluster
+        _say(f"the database refused the command: {_server_says(err)}")
+        sys.exit(2)
+
+
+def _server_says(err: DBAPIError) -> str:
+    """The server's own message, its first line only: never the statement nor its
+    parameters, which can hold a password's hash or a person's details
+    (docs/statements.md#outputs)."""
+    said = str(err.orig).strip().splitlines()
+    return said[0] if said else type(err.orig).__name__
