@@ -20,6 +20,8 @@ from ledger.errors import UsageError
 
 PASSWORD = "correct horse battery staple"
 
+pytestmark = pytest.mark.citus  # on the cluster too: its locks are the coordinator's
+
 
 def _at_once(count: int, attempt) -> list[str]:
     """`attempt(i)` for i in range(count), each in its own thread, all let go together."""
