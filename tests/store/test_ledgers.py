@@ -179,3 +179,49 @@ def test_writers_in_four_ledgers_at_once_all_land_and_each_chain_verifies(kind, 
                 nodes = {node for name, _, node in placements(conn) if name in names}
                 assert len(nodes) == 2, placements(conn)
         engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["postgres", "citus"])
+def test_a_first_writer_that_rolls_back_leaves_the_new_ledger_to_the_one_waiting(
+        kind, tmp_path):
+    """Two first writers of one new ledger: the second waits on the first's claim of the
+    name. If the first then rolls back, nothing of its ledger may remain, and the second
+    must make the ledger itself and land, with a chain of its own journal only."""
+    _require(kind)
+    with empty_database(kind, tmp_path) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        landed: list[int] = []
+        errors: list[BaseException] = []
+        with engine.connect() as first:
+            DbStore(first, "new-council").post([_journal("first", 111)])  # name claimed
+
+            def second() -> None:
+                try:
+                    with engine.connect() as conn:
+                        landed.append(DbStore(conn, "new-council").post(
+                            [_journal("second", 222)]))
+                        conn.commit()
+                except BaseException as err:  # reported below
+                    errors.append(err)
+
+            waiting = threading.Thread(target=second)
+            waiting.start()
+            waiting.join(timeout=2)
+            assert waiting.is_alive(), "the second writer did not wait for the first"
+            first.rollback()
+        waiting.join(timeout=60)
+        assert not waiting.is_alive() and errors == [] and landed == [1]
+        with engine.connect() as conn:
+            store = DbStore(conn, "new-council")
+            assert store.balance("holder:H1:dp", Unit.GBP) == 222
+            head = ChainHead()
+            assert first_break(conn, head, "new-council") is None
+            assert head.journals == 1
+            assert rebuild_break(conn, "new-council") is None
+            names = conn.execute(text("SELECT count(*) FROM ledger_name WHERE name = :n"),
+                                 {"n": "new-council"}).scalar_one()
+            rows = conn.execute(text("SELECT count(*) FROM ledger WHERE name = :n"),
+                                {"n": "new-council"}).scalar_one()
+            assert (names, rows) == (1, 1)
+        engine.dispose()
