@@ -78,10 +78,11 @@ def empty_database(kind: str, folder: Path) -> Iterator[str]:
         path = folder / f"ledger-{uuid.uuid4().hex[:8]}.db"
         yield f"sqlite:///{path}"
         return
-    base = require_citus() if kind == "citus" else require_postgres()
-    with bare_schema(base) as url:
-        if kind == "citus":
-            distributed(url)
+    if kind == "citus":
+        with _citus_schema(require_citus()) as url:
+            yield url
+        return
+    with bare_schema(require_postgres()) as url:
         yield url
 
 
@@ -96,6 +97,162 @@ def bare_schema(base: str) -> Iterator[str]:
         yield with_schema(base, schema)
     finally:
         _retrying(lambda: _drop(base, schema))
+
+
+# ------------------------------------------------------------------ Citus schemas
+# Making a distributed schema (the template's statements, then `distribute`) takes about
+# 2.7 s, and the Citus tests take turns on the cluster (`citus_turn`), so those seconds
+# added up along the whole suite. A schema a test has finished with is emptied instead
+# (0.1 s) and handed to the next Citus test of the same process: the rows go, with the
+# guards off for that one transaction, and every row and sequence is put back as a new
+# schema has it. It is handed on only if nothing of its shape changed: its columns,
+# constraints, indexes, triggers (enabled or not) and functions, on the coordinator and
+# on each worker's shards, and where each of its shards lies. A test that changed any of
+# them (moved or isolated a shard, dropped a trigger on a worker) gets its schema dropped
+# as before.
+
+_CITUS_SPARE: list[str] = []  # emptied schemas' URLs, ready for the next test
+_CITUS_NEW: dict[str, object] = {}  # what a new schema holds: rows, sequences, shape
+
+_SHAPE_SQL = """
+SELECT md5(coalesce(string_agg(x, ',' ORDER BY x), '')) FROM (
+  SELECT 'trigger:' || c.relname || ':' || t.tgname || ':' || t.tgenabled::text AS x
+    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = '{schema}' AND NOT t.tgisinternal
+  UNION ALL
+  SELECT 'function:' || p.proname || ':' || md5(p.prosrc) || ':'
+         || coalesce(array_to_string(p.proconfig, ';'), '')
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+   WHERE n.nspname = '{schema}'
+  UNION ALL
+  SELECT 'constraint:' || c.relname || ':' || k.conname || ':' || k.convalidated
+    FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = '{schema}'
+  UNION ALL
+  SELECT 'column:' || c.relname || ':' || a.attname || ':' || format_type(a.atttypid, a.atttypmod)
+         || ':' || a.attnotnull
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = '{schema}' AND a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL
+  SELECT 'relation:' || c.relkind::text || ':' || c.relname
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = '{schema}'
+) shape"""
+
+_PLACEMENTS_SQL = """
+SELECT md5(coalesce(string_agg(x, ',' ORDER BY x), '')) FROM (
+  SELECT s.logicalrelid::regclass::text || ':' || s.shardid || ':'
+         || coalesce(s.shardminvalue, '') || ':' || coalesce(s.shardmaxvalue, '') || ':'
+         || d.nodeport AS x
+    FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid)
+    JOIN pg_dist_node d ON d.groupid = p.groupid
+   WHERE s.logicalrelid::regclass::text LIKE '{schema}.%'
+) placed"""
+
+
+def _schema_of(url: str) -> str:
+    return url.rsplit("search_path%3D", 1)[1]
+
+
+def _shape(conn, schema: str) -> tuple:
+    """The schema's shape on the coordinator and on every worker, and its placements."""
+    here = conn.execute(text(_SHAPE_SQL.format(schema=schema))).scalar_one()
+    workers = conn.execute(text(
+        "SELECT nodeport, success, result FROM run_command_on_workers(:sql)"
+        " ORDER BY nodeport"), {"sql": _SHAPE_SQL.format(schema=schema)}).all()
+    placed = conn.execute(text(_PLACEMENTS_SQL.format(schema=schema))).scalar_one()
+    return here, tuple(tuple(w) for w in workers), placed
+
+
+def _contents(conn, schema: str) -> tuple[dict, dict]:
+    """A new schema's rows (the tables that have any: the `main` ledger and its name)
+    and its sequences' positions."""
+    tables = [t for (t,) in conn.execute(text(
+        "SELECT tablename FROM pg_tables WHERE schemaname = :s"
+        " AND tablename <> 'alembic_version'"), {"s": schema}).all()]
+    rows = {}
+    for table in tables:
+        found = [dict(r._mapping) for r in conn.execute(text(
+            f"SELECT * FROM {schema}.{table}")).all()]
+        if found:
+            rows[table] = found
+    sequences = dict(conn.execute(text(
+        "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = :s"),
+        {"s": schema}).all())
+    return {"tables": tables, "rows": rows}, sequences
+
+
+@contextmanager
+def _citus_schema(base: str) -> Iterator[str]:
+    """A distributed schema at the newest revision with nothing in it but what a new one
+    holds: an emptied one this process used before, else a new one."""
+    if _CITUS_SPARE:
+        url = _CITUS_SPARE.pop()
+    else:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with _admin(base).begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        url = with_schema(base, schema)
+        try:
+            distributed(url)
+            with _admin(base).connect() as conn:
+                if not _CITUS_NEW:  # this process's first: what every new one holds
+                    contents, sequences = _contents(conn, schema)
+                    _CITUS_NEW.update(contents=contents, sequences=sequences, shapes={})
+                    atexit.register(_drop_spares, base)
+                _CITUS_NEW["shapes"][schema] = _shape(conn, schema)
+        except BaseException:
+            _retrying(lambda: _drop(base, schema))
+            raise
+    try:
+        yield url
+    finally:
+        if _emptied(base, _schema_of(url)):
+            _CITUS_SPARE.append(url)
+        else:
+            _retrying(lambda: _drop(base, _schema_of(url)))
+
+
+def _emptied(base: str, schema: str) -> bool:
+    """Empty the schema as a new one is, if its shape is as it was made; False (nothing
+    done) if its shape changed or it could not be emptied at once."""
+    from sqlalchemy.exc import DBAPIError
+
+    made = _CITUS_NEW["shapes"].get(schema) if _CITUS_NEW else None
+    try:
+        with _admin(base).begin() as conn:
+            # What this transaction sets goes to the workers' transactions it opens too.
+            conn.execute(text("SET LOCAL citus.propagate_set_commands = 'local'"))
+            conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+            if made is None or _shape(conn, schema) != made:
+                return False
+            # The guards refuse DELETE (rightly): off for this one transaction.
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            contents = _CITUS_NEW["contents"]
+            for table in contents["tables"]:
+                conn.execute(text(f"DELETE FROM {schema}.{table}"))
+            for table, rows in contents["rows"].items():
+                columns = list(rows[0])
+                conn.execute(text(
+                    f"INSERT INTO {schema}.{table} ({', '.join(columns)}) VALUES "
+                    f"({', '.join(':' + c for c in columns)})"), rows)
+            for sequence, last in _CITUS_NEW["sequences"].items():
+                conn.execute(text(
+                    f"SELECT setval('{schema}.{sequence}', :at, :called)"),
+                    {"at": last or 1, "called": last is not None})
+        return True
+    except DBAPIError:
+        return False
+
+
+def _drop_spares(base: str) -> None:
+    with citus_turn():
+        while _CITUS_SPARE:
+            schema = _schema_of(_CITUS_SPARE.pop())
+            _retrying(lambda: _drop(base, schema))  # noqa: B023 (called at once)
 
 
 def _drop(base: str, schema: str) -> None:
