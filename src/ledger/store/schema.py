@@ -42,6 +42,10 @@ def _normalise(url: str) -> str:
 
 
 def make_engine(url: str, read_only: bool = False) -> Engine:
+    """An engine on `url`. Its errors never carry the statement's values
+    (`hide_parameters`): a failed write's values can be a password's hash, a session's
+    digest or a person's name and figures, and an error can reach a server's log or a
+    terminal (docs/web.md#logs)."""
     url = database_url(url)
     try:
         probe = make_url(_normalise(url))
@@ -55,12 +59,14 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
                 # share): SQLite cannot even make its shared-memory file beside it, so
                 # it is read as immutable, which it is for us.
                 flags += "&immutable=1"
-            engine = create_engine(f"sqlite:///file:{quote(path)}?{flags}&uri=true")
+            engine = create_engine(f"sqlite:///file:{quote(path)}?{flags}&uri=true",
+                                   hide_parameters=True)
         elif read_only and probe.get_backend_name() == "postgresql":
             engine = create_engine(probe, isolation_level="REPEATABLE READ",
-                                   execution_options={"postgresql_readonly": True})
+                                   execution_options={"postgresql_readonly": True},
+                                   hide_parameters=True)
         else:
-            engine = create_engine(probe)
+            engine = create_engine(probe, hide_parameters=True)
     except (ArgumentError, NoSuchModuleError, ValueError, ImportError) as err:
         raise UsageError(f"--db {url!r}: not a database URL this ledger can use ({err})") from None
     if engine.dialect.name == "sqlite":
