@@ -32,6 +32,7 @@ from ledger.web.limits import BodyLimit, off_loop
 from ledger.web.pages import (
     SECURITY_HEADERS,
     SESSION_DAYS,
+    could_not,
     csrf_ok,
     end_session,
     links,
@@ -108,6 +109,11 @@ def create_app(db_url: str, ledger: str = "main", https_only: bool = False,
     @app.exception_handler(404)
     async def missing(request: Request, exc):
         return not_found(request, signed_in(request, web.books))
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc):
+        # Starlette answers with this, then raises the error again for the server's log.
+        return could_not(request)
 
     return app
 

@@ -96,6 +96,15 @@ def not_found(request: Request, user: User | None) -> HTMLResponse:
     return page(request, "not_found.html.j2", status=404, user=user)
 
 
+def could_not(request: Request) -> HTMLResponse:
+    """The answer when the server failed (the database unreachable, or refusing): plain
+    words and a way back, status 500, the same headers as every page. No detail: the
+    error goes to the server's log (docs/web.md#logs), never to the reader."""
+    html = _templates().get_template("could_not.html.j2").render(
+        request=request, csrf_token="", user=None)
+    return HTMLResponse(html, status_code=500, headers=SECURITY_HEADERS)
+
+
 def signed_in(request: Request, books) -> User | None:
     """The user whose open session the cookie's token names (kept on the server, so a
     sign-out, a removal, a new password or new roles end it at once); else None, and the
