@@ -51,7 +51,6 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -61,6 +60,7 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from doc_section import write_section  # noqa: E402
 from ledgers import _journal, write_for  # noqa: E402
 from run import DEFAULT_PG_URL, PostgresTarget  # noqa: E402
 
@@ -470,14 +470,7 @@ def _figure(figures: dict | None) -> str:
 
 
 def write_doc(result: dict) -> None:
-    text = DOC.read_text(encoding="utf-8")
-    block = doc_block(result)
-    if START in text:
-        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text,
-                      flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(text, encoding="utf-8")
+    write_section(DOC, "citus", doc_block(result))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import generate  # noqa: E402
 import workload  # noqa: E402
+from doc_section import write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -560,16 +561,14 @@ def render(results: dict) -> str:
 
 
 def write_doc(section: str, doc: Path) -> None:
-    text = doc.read_text(encoding="utf-8")
-    if START_MARK in text and END_MARK in text:
-        before = text[:text.index(START_MARK)]
-        after = text[text.index(END_MARK) + len(END_MARK):]
-        text = before + section + after
-    else:
-        text = text.rstrip("\n") + "\n\n## Council workload against other tools\n\n" + \
-            section + "\n"
-    doc.write_text(text, encoding="utf-8")
-    print(f"\nthe figures section of {doc.relative_to(ROOT)} is rewritten")
+    write_section(doc, "compare", section, heading="## Council workload against other tools")
+    print(f"\nthe figures section of {_shown(doc)} is rewritten")
+
+
+def _shown(path: Path) -> Path:
+    """`path` as the user would name it: from the checkout's root when inside it."""
+    path = path.resolve()
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 # ------------------------------------------------------------------ main

@@ -26,7 +26,6 @@ import csv
 import datetime as dt
 import json
 import os
-import re
 import resource
 import shutil
 import sqlite3
@@ -35,6 +34,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from doc_section import write_section  # bench/, on the path as the script's folder
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -301,15 +302,12 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     if args.write_doc:
-        block = doc_block(result)
-        text = DOC.read_text(encoding="utf-8")
-        if START in text:
-            text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text,
-                          flags=re.S)
-        else:
-            text = text.rstrip("\n") + "\n\n## Council exports\n\n" + block + "\n"
-        DOC.write_text(text, encoding="utf-8")
+        write_doc(result)
     return 0
+
+
+def write_doc(result: dict) -> None:
+    write_section(DOC, "exports", doc_block(result), heading="## Council exports")
 
 
 if __name__ == "__main__":

@@ -28,13 +28,13 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import re
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from doc_section import write_section  # noqa: E402
 from run import BARE_POSTGRES, DEFAULT_PG_URL, PostgresTarget  # noqa: E402
 
 from ledger.core.amounts import Unit  # noqa: E402
@@ -206,15 +206,8 @@ def _write_doc(result: dict) -> None:
                      f"{r['total']:g} | {r['baseline_total']:g} | {r['ratio']}× | "
                      f"{r['errors']} |")
     lines += ["", END]
-    text = DOC.read_text(encoding="utf-8")
-    block = "\n".join(lines)
-    if START in text:
-        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text,
-                      flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n## Writers in several ledgers (PostgreSQL)\n\n" + \
-            block + "\n"
-    DOC.write_text(text, encoding="utf-8")
+    write_section(DOC, "ledgers", "\n".join(lines),
+                  heading="## Writers in several ledgers (PostgreSQL)")
 
 
 if __name__ == "__main__":

@@ -25,13 +25,14 @@ import json
 import os
 import platform
 import random
-import re
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from doc_section import write_section  # bench/, on the path as the script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -170,13 +171,7 @@ def _write_doc(r: dict) -> None:
         f"{s['reconcile']['peak_mib']} MiB | - |",
         f"| all three (the month end) | {r['total_s']} s | | under 20 s: {met} |", "",
         END])
-    text = DOC.read_text(encoding="utf-8")
-    if START in text:
-        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text,
-                      flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n## A provider's month end at scale\n\n" + block + "\n"
-    DOC.write_text(text, encoding="utf-8")
+    write_section(DOC, "month-end", block, heading="## A provider's month end at scale")
 
 
 if __name__ == "__main__":

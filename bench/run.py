@@ -51,6 +51,7 @@ from sqlalchemy import Engine, event, make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import generate  # noqa: E402
+from doc_section import write_section  # noqa: E402
 
 from ledger.app.scenarios import BATCH_EVENTS, run_scenario  # noqa: E402
 from ledger.core.journal import Journal  # noqa: E402
@@ -656,14 +657,7 @@ def write_doc(results: dict) -> None:
             lines.append(f"| {'SQLite' if kind == 'sqlite' else 'PostgreSQL'} | {label} | "
                          f"{ledger} | {base} | {r['ratio']:.1f}x | {note} |")
     lines += ["", DOC_END]
-    block = "\n".join(lines)
-    text = DOC.read_text(encoding="utf-8")
-    if DOC_START in text:
-        start, end = text.index(DOC_START), text.index(DOC_END) + len(DOC_END)
-        text = text[:start] + block + text[end:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(text, encoding="utf-8")
+    write_section(DOC, "run", "\n".join(lines))
 
 
 if __name__ == "__main__":

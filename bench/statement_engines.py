@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compare  # noqa: E402
 import workload  # noqa: E402
+from doc_section import write_section  # noqa: E402
 
 ROOT = compare.ROOT
 DOC = compare.DOC
@@ -188,14 +189,8 @@ def render(r: dict) -> str:
 
 
 def write_doc(section: str, doc: Path) -> None:
-    text = doc.read_text(encoding="utf-8")
-    if START_MARK in text and END_MARK in text:
-        text = (text[:text.index(START_MARK)] + section
-                + text[text.index(END_MARK) + len(END_MARK):])
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    doc.write_text(text, encoding="utf-8")
-    print(f"\nthe bench:statement-engines section of {doc.relative_to(ROOT)} is rewritten")
+    write_section(doc, "statement-engines", section)
+    print(f"\nthe bench:statement-engines section of {compare._shown(doc)} is rewritten")
 
 
 if __name__ == "__main__":

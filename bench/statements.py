@@ -26,7 +26,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import shutil
 import sqlite3
 import sys
@@ -39,6 +38,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import generate  # noqa: E402
+from doc_section import write_section  # noqa: E402
 
 RESULTS = HERE / "results" / "statements.json"
 DOC = ROOT / "docs" / "performance.md"
@@ -232,13 +232,7 @@ def _write_doc(r: dict) -> None:
         "(`ledger statement holder`'s path) | target |",
         "|---|---:|---:|---:|---|",
         *rows, "", END])
-    text = DOC.read_text(encoding="utf-8")
-    if START in text:
-        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text,
-                      flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(text, encoding="utf-8")
+    write_section(DOC, "statements", block)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ import threading
 import time
 from pathlib import Path
 
+from doc_section import write_section  # bench/, on the path as the script's folder
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "suite.json"
 DOC = ROOT / "docs" / "performance.md"
@@ -155,14 +157,7 @@ def section(r: dict) -> str:
 
 
 def write_doc(r: dict) -> None:
-    text = DOC.read_text(encoding="utf-8")
-    block = section(r)
-    if START in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(text, encoding="utf-8")
+    write_section(DOC, "suite", section(r))
 
 
 def main() -> int:

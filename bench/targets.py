@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+
+from doc_section import write_section  # bench/, on the path as the script's folder
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -194,16 +195,10 @@ def table() -> str:
 
 
 def write_doc(text: str) -> None:
-    doc = DOC.read_text(encoding="utf-8")
     block = "\n".join([START, "<!-- Written by bench/targets.py --write-doc (bench/all.py runs "
                        "it last); edits between these markers are overwritten. -->", "",
                        text, "", END])
-    if START in doc:
-        doc = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, doc,
-                     flags=re.S)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(doc, encoding="utf-8")
+    write_section(DOC, "targets", block)
 
 
 def main(argv: list[str] | None = None) -> int:

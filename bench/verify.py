@@ -32,7 +32,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -42,6 +41,7 @@ sys.path.insert(0, str(HERE))
 
 import compare  # noqa: E402  (run, ledger, GROUP_BY: the same measuring as compare.py)
 import generate  # noqa: E402
+from doc_section import write_section  # noqa: E402
 from workload import _plain  # noqa: E402
 
 DOC = HERE.parent / "docs" / "performance.md"
@@ -213,13 +213,7 @@ def _write_doc(r: dict) -> None:
         f"then the write) | {s['checkpoint_s']:.1f} s, {s['checkpoint_rss_mib']:.0f} MiB | | "
         "| none set |",
         "", END])
-    text = DOC.read_text(encoding="utf-8")
-    if START in text:
-        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text,
-                      flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n## Verify, checkpoints and memory\n\n" + block + "\n"
-    DOC.write_text(text, encoding="utf-8")
+    write_section(DOC, "verify", block, heading="## Verify, checkpoints and memory")
 
 
 if __name__ == "__main__":

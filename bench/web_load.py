@@ -100,6 +100,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import generate  # noqa: E402
+from doc_section import write_section  # noqa: E402
 
 RESULTS = HERE / "results" / "web_load.json"
 DOC = ROOT / "docs" / "performance.md"
@@ -794,13 +795,7 @@ def write_doc(r: dict) -> None:
         "latency is mostly time spent waiting in the queue. The number of good answers a "
         "second shows what the machine can serve.", "",
         END])
-    text = DOC.read_text(encoding="utf-8")
-    if START in text:
-        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text,
-                      flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(text, encoding="utf-8")
+    write_section(DOC, "web", block)
 
 
 # ------------------------------------------------------------------ sign-in pressure
@@ -976,13 +971,7 @@ def write_pressure_doc(r: dict) -> None:
         "with other work on it too): what matters is the ratio between them, measured in "
         "the same run, in turns.", "",
         P_END])
-    text = RELIABILITY.read_text(encoding="utf-8")
-    if P_START in text:
-        text = re.sub(re.escape(P_START) + ".*?" + re.escape(P_END), lambda _: block, text,
-                      flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    RELIABILITY.write_text(text, encoding="utf-8")
+    write_section(RELIABILITY, "sign-ins", block)
 
 
 def pressure_main(args, parser) -> int:
