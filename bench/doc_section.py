@@ -7,11 +7,13 @@ the doc as it was (line endings too). A doc with neither marker gets the block a
 after a blank line (and after `heading`, if given). A doc whose markers do not make one
 whole section (a start with no end after it, an end with no start, two sections of the
 same name) is refused: one line, exit 2, the doc untouched. Someone has edited round the
-markers, and where the new figures belong is theirs to say, not a guess's.
+markers, and where the new figures belong is theirs to say, not a guess's. The doc is
+written whole or not at all: a file beside it, then renamed into its place.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -55,8 +57,11 @@ def write_section(doc: Path, name: str, block: str, heading: str | None = None) 
         with open(doc, encoding="utf-8", newline="") as f:
             text = f.read()
         text = replace_section(text, name, block, heading)
-        with open(doc, "w", encoding="utf-8", newline="") as f:
+        # Whole or not at all: written beside the doc, then put in its place.
+        part = doc.with_name(f".{doc.name}.part")
+        with open(part, "w", encoding="utf-8", newline="") as f:
             f.write(text)
+        os.replace(part, doc)
     except (OSError, UnicodeDecodeError, SectionError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         if isinstance(e, UnicodeDecodeError):
