@@ -409,6 +409,27 @@ def test_can_invite_within_ones_scope(site, user):
         assert count(site, "invite_created") == before + 1
 
 
+@pytest.mark.parametrize("change", ["removed", "role taken away"])
+def test_an_inviter_whose_access_ends_mid_request_invites_no_one(site, change):
+    """The request began while the sign-in could invite (its `User` was read then); the
+    sign-in is removed, or its council role taken away, before the invitation is made:
+    nothing is made. What may be given is read as the sign-in is now."""
+    from ledger.app import access
+
+    books = site.app.state.web.books
+    username = f"wbc-leaving-{change.split()[0]}"
+    add_user(site, username, ["council:WBC"])
+    as_the_request_began = access.sign_in_named(books, username)
+    assert access.invite(books, ["holder:W6"], by=as_the_request_began) is not None
+    if change == "removed":
+        access.remove_sign_in(books, username)
+    else:
+        access.set_roles(books, username, add=["holder:H1"], remove=["council:WBC"])
+    before = count(site, "invite_created")
+    assert access.invite(books, ["holder:W6"], by=as_the_request_began) is None
+    assert count(site, "invite_created") == before
+
+
 @pytest.mark.parametrize("user", ["ann", "wes"])
 def test_a_holder_cannot_invite(site, user):
     client = site.sign_in(user)

@@ -603,7 +603,10 @@ def use_invite(conn: Connection, lid: int, token: str, username: str, password: 
 
 def invite(books, roles: list[str], by: User | None = None) -> str | None:
     """An invitation link's token. Made by a signed-in user `by`, it is None when a role
-    is malformed, unknown or not one `by` may give (the same None for each)."""
+    is malformed, unknown or not one `by` may give (the same None for each). What `by`
+    may give is read under the audit lock from their sign-in as it is now, not as it was
+    when their request began: a sign-in removed, or a role taken away, a moment before
+    gives nothing."""
     with books.begin() as store:
         if by is not None:
             try:
@@ -613,7 +616,11 @@ def invite(books, roles: list[str], by: User | None = None) -> str | None:
                 return None
             from ledger.app.statements import Scope
 
-            view = Scope(by.roles).view(store, now().date())
+            audit.lock(store.conn, store.lid)
+            current = load_user(store.conn, store.lid, by.id)
+            if current is None:
+                return None
+            view = Scope(current.roles).view(store, now().date())
             if not all(view.may_invite(role) for role in roles):
                 return None
         return create_invite(store.conn, store.lid, roles, by.id if by else None, now())
