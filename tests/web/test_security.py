@@ -329,6 +329,33 @@ def test_an_expired_invitation_fails(site):
     assert not signed_in(client)
 
 
+@pytest.mark.parametrize("change", ["removed", "role taken away", "kept"])
+def test_an_invitation_gives_nothing_once_its_inviter_could_not_give_it(site, change):
+    """A member of a council's staff makes a link for one of the council's people, then
+    leaves (their sign-in removed) or moves on (the council role taken away) before the
+    link is used: the link is no longer valid. While they still could give it, it is."""
+    from ledger.app import access
+
+    staff = f"wbc-staff-{change.split()[0]}"
+    add_user(site, staff, ["council:WBC"])
+    path = invite_path(make_invite(site.sign_in(staff), "holder:W6"))
+    books = site.app.state.web.books
+    if change == "removed":
+        access.remove_sign_in(books, staff)
+    elif change == "role taken away":
+        access.set_roles(books, staff, add=["holder:H1"], remove=["council:WBC"])
+    newcomer = f"wes-via-{change.split()[0]}"
+    client, form, response = accept(site, path, newcomer)
+    if change == "kept":
+        assert form.status_code == 200 and response.status_code == 303
+        assert user_exists(site, newcomer)
+        return
+    assert form.status_code == 404 and "Page not found" in form.text
+    assert response.status_code == 400 and "not valid" in response.text
+    assert not user_exists(site, newcomer)
+    assert not signed_in(client)
+
+
 @pytest.mark.usefixtures("cheap_hashing")
 def test_a_failed_acceptance_does_not_spend_the_invitation(site):
     path = invite_path(make_invite(site.sign_in("wbc"), "holder:H5"))

@@ -574,8 +574,10 @@ def create_invite(conn: Connection, lid: int, roles: list[str], by: int | None,
     return token
 
 
-def open_invite(conn: Connection, lid: int, token: str, at: dt.datetime) -> list[str] | None:
-    """The roles an unused, unexpired invitation gives, or None."""
+def open_invite(store, token: str, at: dt.datetime) -> list[str] | None:
+    """The roles an unused, unexpired invitation gives, or None. One made on the web
+    gives them only while its inviter could still give them (`_inviter_may_give`)."""
+    conn, lid = store.conn, store.lid
     made = None
     for r in audit.records(conn, lid, kinds=[audit.INVITE_CREATED, audit.INVITE_USED],
                            key=_digest(token)):
@@ -584,15 +586,35 @@ def open_invite(conn: Connection, lid: int, token: str, at: dt.datetime) -> list
         made = made or r
     if made is None or dt.datetime.fromisoformat(made.body["expires"]) <= at:
         return None
-    return list(made.body["roles"])
+    roles = list(made.body["roles"])
+    if made.user_id is not None and not _inviter_may_give(store, made.user_id, roles, at):
+        return None
+    return roles
 
 
-def use_invite(conn: Connection, lid: int, token: str, username: str, password: str,
+def _inviter_may_give(store, by: int, roles: list[str], at: dt.datetime) -> bool:
+    """Whether the sign-in that made an invitation on the web may give `roles` now, as
+    `invite` decides it when the invitation is made (docs/web.md#invitations): a sign-in
+    removed since, or one that lost the role or relationship that let it invite (a
+    council's member of staff who has left, a provider whose ISF with the person has
+    closed), leaves its open invitations giving nothing. One made at the command line
+    (no inviter sign-in) is the database operator's and stands."""
+    from ledger.app.statements import Scope
+
+    current = load_user(store.conn, store.lid, by)
+    if current is None:
+        return False
+    view = Scope(current.roles).view(store, at.date())
+    return all(view.may_invite(role) for role in roles)
+
+
+def use_invite(store, token: str, username: str, password: str,
                at: dt.datetime, password_hash: str | None = None) -> int:
     """Make the sign-in and spend the invitation, in the caller's transaction. The audit
     lock is taken first, so two people racing with one link get one sign-in."""
+    conn, lid = store.conn, store.lid
     audit.lock(conn, lid)
-    roles = open_invite(conn, lid, token, at)
+    roles = open_invite(store, token, at)
     if roles is None:
         raise UsageError(INVALID_INVITE)
     uid = add_user(conn, lid, username, password, roles, via={"via": "web"},
@@ -614,14 +636,8 @@ def invite(books, roles: list[str], by: User | None = None) -> str | None:
                     check_role(role)
             except UsageError:
                 return None
-            from ledger.app.statements import Scope
-
             audit.lock(store.conn, store.lid)
-            current = load_user(store.conn, store.lid, by.id)
-            if current is None:
-                return None
-            view = Scope(current.roles).view(store, now().date())
-            if not all(view.may_invite(role) for role in roles):
+            if not _inviter_may_give(store, by.id, roles, now()):
                 return None
         return create_invite(store.conn, store.lid, roles, by.id if by else None, now())
 
@@ -629,7 +645,7 @@ def invite(books, roles: list[str], by: User | None = None) -> str | None:
 def invitation(books, token: str) -> list[str] | None:
     """The roles an unused, unexpired invitation gives, or None."""
     with books.read() as store:
-        return open_invite(store.conn, store.lid, token, now())
+        return open_invite(store, token, now())
 
 
 # One refusal for a username that is taken and for one that, or whose password, is not
@@ -654,7 +670,7 @@ def accept_invitation(books, token: str, username: str, password: str,
         conn, lid = store.conn, store.lid
         _refuse_past_limit(conn, lid, {key: MAX_FAILURES_PER_ADDRESS}, at)
         _count(conn, lid, [key], at)  # until made
-        valid = open_invite(conn, lid, token, at) is not None
+        valid = open_invite(store, token, at) is not None
     if not valid:  # (raised once the attempt is counted and committed)
         raise UsageError(INVALID_INVITE)
     # Hashed before the transaction (no lock held meanwhile), and always, so a taken
@@ -663,7 +679,7 @@ def accept_invitation(books, token: str, username: str, password: str,
     with books.begin() as store:
         conn, lid = store.conn, store.lid
         try:
-            uid = use_invite(conn, lid, token, username, password, at, password_hash=hashed)
+            uid = use_invite(store, token, username, password, at, password_hash=hashed)
         except UsageError as err:
             raise UsageError(INVALID_INVITE if str(err) == INVALID_INVITE
                              else CANNOT_USE) from None
