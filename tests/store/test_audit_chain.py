@@ -205,6 +205,26 @@ def test_a_correctly_hashed_record_that_makes_no_sense_is_caught(books):
     assert not done.ok and "sign-in 4242 does not exist" in done.problem
 
 
+@pytest.mark.parametrize(("withdrawn", "problem"), [
+    ("never made", "it withdraws an invitation that was never made"),
+    ("used", "it withdraws an invitation already used or withdrawn"),
+])
+def test_withdrawing_an_invitation_that_was_never_open_is_caught(books, withdrawn, problem):
+    """Only an invitation made and neither used nor withdrawn can be withdrawn."""
+    from ledger.app import access
+
+    with books.begin() as store:
+        key = "f" * 64
+        if withdrawn == "used":
+            token = access.create_invite(store.conn, store.lid, ["holder:H1"], None,
+                                         access.now())
+            key = access._digest(token)
+            audit.append(store.conn, store.lid, audit.INVITE_WITHDRAWN, key=key, body={})
+        audit.append(store.conn, store.lid, audit.INVITE_WITHDRAWN, key=key, body={})
+    done = _verified(books)
+    assert not done.ok and problem in done.problem
+
+
 @pytest.mark.citus  # one case of this guard on Citus (CI time)
 def test_two_ledgers_have_chains_of_their_own(books):
     other = Books.at(books.url, "other", mode="write")
@@ -242,7 +262,9 @@ def test_sign_ins_made_before_the_audit_chain_become_its_records(db_url):
     day = dt.datetime(2026, 11, 30, 9)
     with engine.begin() as conn:
         lid = conn.execute(text("SELECT id FROM ledger WHERE name = 'main'")).scalar_one()
-        for uid, name, roles, at in ((7, "wbc", ["council:WBC"], day),
+        # The inviter is an auditor: an invitation opens only while its maker could
+        # still give its roles (docs/web.md#invitations), and this ledger records no H1.
+        for uid, name, roles, at in ((7, "wbc", ["auditor"], day),
                                      (9, "ann", ["holder:H1", "pool:P"], day.replace(hour=11))):
             conn.execute(text("INSERT INTO web_user (id, ledger_id, username, password_hash, "
                               "created_at) VALUES (:i, :l, :u, :p, :a)"),

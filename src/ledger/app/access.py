@@ -579,9 +579,8 @@ def open_invite(store, token: str, at: dt.datetime) -> list[str] | None:
     gives them only while its inviter could still give them (`_inviter_may_give`)."""
     conn, lid = store.conn, store.lid
     made = None
-    for r in audit.records(conn, lid, kinds=[audit.INVITE_CREATED, audit.INVITE_USED],
-                           key=_digest(token)):
-        if r.kind == audit.INVITE_USED:
+    for r in audit.records(conn, lid, kinds=_INVITE_KINDS, key=_digest(token)):
+        if r.kind != audit.INVITE_CREATED:  # used, or withdrawn
             return None
         made = made or r
     if made is None or dt.datetime.fromisoformat(made.body["expires"]) <= at:
@@ -590,6 +589,71 @@ def open_invite(store, token: str, at: dt.datetime) -> list[str] | None:
     if made.user_id is not None and not _inviter_may_give(store, made.user_id, roles, at):
         return None
     return roles
+
+
+_INVITE_KINDS = (audit.INVITE_CREATED, audit.INVITE_USED, audit.INVITE_WITHDRAWN)
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """An invitation nobody has used or withdrawn, not out of date, that still gives its
+    roles (`ledger user invitations`). `number` is its `invite_created` record's number
+    in the audit chain: the link itself is never stored."""
+
+    number: int
+    made: dt.datetime
+    by: str  # the sign-in that made it on the web, or the operating-system user
+    roles: tuple[str, ...]
+    expires: dt.datetime
+
+
+def open_invitations(books) -> list[Invitation]:
+    """Every invitation that would make a sign-in if its link were used now, oldest
+    first (docs/web.md#invitations)."""
+    with books.read() as store:
+        return [invitation for invitation, _ in _open_invitations(store)]
+
+
+def _open_invitations(store) -> list[tuple[Invitation, str]]:
+    """(invitation, the SHA-256 of its token) for each open invitation, oldest first."""
+    conn, lid, at = store.conn, store.lid, now()
+    made: dict[str | None, audit.AuditRecord] = {}
+    spent: set[str | None] = set()
+    for r in audit.records(conn, lid, kinds=_INVITE_KINDS):
+        if r.kind == audit.INVITE_CREATED:
+            made.setdefault(r.key, r)
+        else:
+            spent.add(r.key)
+    found = []
+    for key, r in made.items():
+        roles = list(r.body["roles"])
+        expires = dt.datetime.fromisoformat(r.body["expires"])
+        if key is None or key in spent or expires <= at:
+            continue
+        maker = _state(conn, lid, r.user_id) if r.user_id is not None else None
+        if r.user_id is None:
+            by = f"{r.body.get('by') or 'unknown'} (command line)"
+        elif maker is not None and _inviter_may_give(store, r.user_id, roles, at):
+            by = maker.username
+        else:
+            continue
+        found.append((Invitation(r.seq, r.at, by, tuple(roles), expires), key))
+    return sorted(found, key=lambda pair: pair[0].number)
+
+
+def withdraw_invitation(books, number: int) -> Invitation:
+    """Withdraw open invitation `number` (an `invite_withdrawn` record, with the
+    operating-system user who ran the command): its link makes nothing from now on.
+    UsageError, and nothing written, for a number that is not an open invitation."""
+    with books.begin() as store:
+        audit.lock(store.conn, store.lid)
+        wanted = [pair for pair in _open_invitations(store) if pair[0].number == number]
+        if not wanted:
+            raise UsageError(f"invitation {number} is not an open invitation in ledger "
+                             f"{store.ledger!r}; `ledger user invitations` lists them")
+        invitation, key = wanted[0]
+        audit.append(store.conn, store.lid, audit.INVITE_WITHDRAWN, key=key, body=_by())
+        return invitation
 
 
 def _inviter_may_give(store, by: int, roles: list[str], at: dt.datetime) -> bool:

@@ -87,6 +87,28 @@ def readers_of(books, holder: str, on: dt.date | None = None) -> list[Reader]:
     return found
 
 
+def invitations_reaching(books, holder: str, on: dt.date | None = None
+                         ) -> list[tuple[access.Invitation, tuple[str, ...]]]:
+    """Each open invitation whose roles would let the sign-in it makes read something of
+    `holder`'s, with those statements (`kind id`): a link not yet used is access waiting
+    to be taken (docs/web.md#who-may-read). `ledger user invitations --withdraw N`
+    withdraws one."""
+    on = on or access.now().date()
+    found = []
+    invitations = access.open_invitations(books)
+    with books.read() as store:
+        known(store, "holder", holder)
+        concerning = _concerning(store, holder)
+        for invitation in invitations:
+            view = Scope(frozenset(invitation.roles)).view(store, on)
+            reached = tuple(f"{kind} {ident}" for kind, ident, about in concerning
+                            if any(meet(span, part) is not None
+                                   for span in view.spans(kind, ident) for part in about))
+            if reached:
+                found.append((invitation, reached))
+    return found
+
+
 def span_text(span: Span) -> str:
     """'every day', 'from 2026-04-01', 'until 2026-06-30' or '2026-04-01 to 2026-06-30'."""
     start, end = span
@@ -99,4 +121,4 @@ def span_text(span: Span) -> str:
     return f"{start.isoformat()} to {end.isoformat()}"
 
 
-__all__ = ["Reader", "readers_of", "span_text"]
+__all__ = ["Reader", "invitations_reaching", "readers_of", "span_text"]

@@ -71,7 +71,7 @@ def user_readers(holder: str, fmt: str, db_url: str | None, ledger: str) -> None
     """Who may read H's records today: each sign-in, the statements holding something
     of H's that it may read, and for which days (docs/web.md#who-may-read). What they
     have read: `ledger access-log --holder H`."""
-    from ledger.app.who_reads import readers_of, span_text
+    from ledger.app.who_reads import invitations_reaching, readers_of, span_text
 
     found = readers_of(Books.at(db_url, ledger), holder)
     if fmt == "json":
@@ -90,6 +90,13 @@ def user_readers(holder: str, fmt: str, db_url: str | None, ledger: str) -> None
                 ("id", "username", "statement", "days"),  # roles, sessions: `user list`
                 ((r.user_id, r.username, f"{r.kind} {r.ident}",
                   "; ".join(span_text(s) for s in r.spans)) for r in found), right=("id",))
+    waiting = invitations_reaching(Books.at(db_url, ledger), holder)
+    if waiting:
+        plain_table(f"Invitations not yet used that would reach {holder}'s records "
+                    "(withdraw one: ledger user invitations --withdraw N)",
+                    ("number", "roles", "made by", "statements", "expires (UTC)"),
+                    ((i.number, " ".join(i.roles), i.by, "; ".join(reached),
+                      _minute(i.expires)) for i, reached in waiting), right=("number",))
 
 
 def _ended(count: int) -> str:
@@ -200,6 +207,38 @@ def user_invite(roles: tuple[str, ...], base_url: str | None, db_url: str | None
     if base_url is None:
         click.echo(f"note: this link is for {DEFAULT_BASE_URL}, this machine only; to send it "
                    "to someone, give --base-url with the address they open", err=True)
+
+
+@user.command("invitations")
+@click.option("--withdraw", type=int, metavar="N",
+              help="Withdraw open invitation N: its link makes nothing from now on.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@db_option
+def user_invitations(withdraw: int | None, fmt: str, db_url: str | None,
+                     ledger: str) -> None:
+    """Open invitations: each link not used, withdrawn or out of date that would make a
+    sign-in today, with its number, when and by whom it was made, its roles and when it
+    runs out (UTC). With --withdraw N, withdraw one (docs/web.md#invitations)."""
+    if withdraw is not None:
+        gone = access.withdraw_invitation(Books.at(db_url, ledger, mode="write"), withdraw)
+        click.echo(f"withdrew invitation {gone.number} ({' '.join(gone.roles)}, made by "
+                   f"{gone.by}); its link makes nothing now")
+        return
+    found = access.open_invitations(Books.at(db_url, ledger))
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps([{"number": i.number, "made": i.made.isoformat(timespec="seconds"),
+                                "by": i.by, "roles": list(i.roles),
+                                "expires": i.expires.isoformat(timespec="seconds")}
+                               for i in found], indent=2))
+        return
+    from ledger.reports.render import plain_table
+
+    plain_table("Open invitations", ("number", "made (UTC)", "by", "roles", "expires (UTC)"),
+                ((i.number, _minute(i.made), i.by, " ".join(i.roles), _minute(i.expires))
+                 for i in found), right=("number",))
 
 
 def invite_base(base_url: str | None) -> str:

@@ -39,6 +39,7 @@ SESSION_STARTED = "session_started"
 SESSION_ENDED = "session_ended"
 INVITE_CREATED = "invite_created"
 INVITE_USED = "invite_used"
+INVITE_WITHDRAWN = "invite_withdrawn"
 READ = "read"
 
 # Kinds that change a sign-in: the sign-in must exist and not be removed when they are
@@ -257,6 +258,12 @@ def _sense(row, users: dict[int, str], live: dict[str, int], removed: set[int],
             return ["it uses an invitation that was never made"]
         if row.key in used:
             return ["it uses an invitation already used"]
+        used.add(row.key)
+    elif kind == INVITE_WITHDRAWN:  # spent as a use spends it: never usable after
+        if row.key not in invites:
+            return ["it withdraws an invitation that was never made"]
+        if row.key in used:
+            return ["it withdraws an invitation already used or withdrawn"]
         used.add(row.key)
     return []
 
