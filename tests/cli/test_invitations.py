@@ -108,3 +108,15 @@ def test_readers_of_a_person_shows_the_links_that_would_reach_them(db):
     ok(db, "user", "invitations", "--withdraw", str(number))
     waiting = ok(db, "user", "readers", "--holder", "H1").split("Invitations not yet used")
     assert "holder:H1" not in waiting[1]
+
+
+def test_the_links_reaching_a_person_as_json(db):
+    ok(db, "user", "invite", "--role", "holder:H1", "--base-url", "https://care.example")
+    ok(db, "user", "invite", "--role", "holder:H2", "--base-url", "https://care.example")
+    ok(db, "user", "invite", "--role", "council:WBC", "--base-url", "https://care.example")
+    found = json.loads(ok(db, "user", "invitations", "--holder", "H2", "--format", "json"))
+    assert [(i["roles"], i["statements"]) for i in found] == [
+        (["holder:H2"], ["holder H2"]), (["council:WBC"], ["holder H2", "council WBC"])]
+    unknown = run(db, "user", "invitations", "--holder", "NOBODY")
+    assert isinstance(unknown.exception, UsageError)
+    assert "'NOBODY' is not in ledger" in str(unknown.exception)

@@ -210,35 +210,51 @@ def user_invite(roles: tuple[str, ...], base_url: str | None, db_url: str | None
 
 
 @user.command("invitations")
+@click.option("--holder", metavar="H",
+              help="Only the links that would reach something of H's, with what.")
 @click.option("--withdraw", type=int, metavar="N",
               help="Withdraw open invitation N: its link makes nothing from now on.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @db_option
-def user_invitations(withdraw: int | None, fmt: str, db_url: str | None,
-                     ledger: str) -> None:
+def user_invitations(holder: str | None, withdraw: int | None, fmt: str,
+                     db_url: str | None, ledger: str) -> None:
     """Open invitations: each link not used, withdrawn or out of date that would make a
     sign-in today, with its number, when and by whom it was made, its roles and when it
-    runs out (UTC). With --withdraw N, withdraw one (docs/web.md#invitations)."""
+    runs out (UTC); with --holder H, only those reaching H's records. With --withdraw N,
+    withdraw one (docs/web.md#invitations)."""
     if withdraw is not None:
+        if holder is not None:
+            raise click.UsageError("--withdraw takes no --holder: it names one invitation")
         gone = access.withdraw_invitation(Books.at(db_url, ledger, mode="write"), withdraw)
         click.echo(f"withdrew invitation {gone.number} ({' '.join(gone.roles)}, made by "
                    f"{gone.by}); its link makes nothing now")
         return
-    found = access.open_invitations(Books.at(db_url, ledger))
+    books = Books.at(db_url, ledger)
+    found: list[tuple[access.Invitation, tuple[str, ...] | None]]
+    if holder is None:
+        found = [(i, None) for i in access.open_invitations(books)]
+    else:
+        from ledger.app.who_reads import invitations_reaching
+
+        found = list(invitations_reaching(books, holder))
     if fmt == "json":
         import json
 
         click.echo(json.dumps([{"number": i.number, "made": i.made.isoformat(timespec="seconds"),
                                 "by": i.by, "roles": list(i.roles),
-                                "expires": i.expires.isoformat(timespec="seconds")}
-                               for i in found], indent=2))
+                                "expires": i.expires.isoformat(timespec="seconds"),
+                                **({} if reached is None else {"statements": list(reached)})}
+                               for i, reached in found], indent=2))
         return
     from ledger.reports.render import plain_table
 
-    plain_table("Open invitations", ("number", "made (UTC)", "by", "roles", "expires (UTC)"),
-                ((i.number, _minute(i.made), i.by, " ".join(i.roles), _minute(i.expires))
-                 for i in found), right=("number",))
+    heading = "Open invitations" + (f" that would reach {holder}'s records" if holder else "")
+    columns = ("number", "made (UTC)", "by", "roles", "expires (UTC)")
+    plain_table(heading, columns + (("statements",) if holder else ()),
+                ((i.number, _minute(i.made), i.by, " ".join(i.roles), _minute(i.expires),
+                  *(() if reached is None else ("; ".join(reached),)))
+                 for i, reached in found), right=("number",))
 
 
 def invite_base(base_url: str | None) -> str:
