@@ -35,8 +35,10 @@ def test_a_person_and_their_pool_invited_in_one_link(server, browser):  # noqa: 
             page.get_by_label("What they may read").fill("holder:W6 pool:MIXED")
             page.get_by_role("button", name="Make an invitation link").click()
             page.wait_for_load_state()
-            items = page.locator("main li").all_inner_texts()
+            items = page.locator("main ul.roles li").all_inner_texts()
             assert items == ["holder:W6", "pool:MIXED"], items
+            # and the link is listed among the user's own, to withdraw if sent wrongly
+            assert "for holder:W6 pool:MIXED" in page.locator("ul.invitations").inner_text()
             audit(page, f"invite link, two roles, {size['width']}px")
             assert not scrolls_sideways(page), size
             link = page.locator(".link-box a").get_attribute("href")

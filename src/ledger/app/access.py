@@ -605,13 +605,15 @@ class Invitation:
     by: str  # the sign-in that made it on the web, or the operating-system user
     roles: tuple[str, ...]
     expires: dt.datetime
+    maker: int | None = None  # the id of the sign-in that made it; None: command line
 
 
-def open_invitations(books) -> list[Invitation]:
+def open_invitations(books, made_by: User | None = None) -> list[Invitation]:
     """Every invitation that would make a sign-in if its link were used now, oldest
-    first (docs/web.md#invitations)."""
+    first (docs/web.md#invitations); with `made_by`, only those that sign-in made."""
     with books.read() as store:
-        return [invitation for invitation, _ in _open_invitations(store)]
+        return [invitation for invitation, _ in _open_invitations(store)
+                if made_by is None or invitation.maker == made_by.id]
 
 
 def _open_invitations(store) -> list[tuple[Invitation, str]]:
@@ -637,22 +639,29 @@ def _open_invitations(store) -> list[tuple[Invitation, str]]:
             by = maker.username
         else:
             continue
-        found.append((Invitation(r.seq, r.at, by, tuple(roles), expires), key))
+        found.append((Invitation(r.seq, r.at, by, tuple(roles), expires, r.user_id), key))
     return sorted(found, key=lambda pair: pair[0].number)
 
 
-def withdraw_invitation(books, number: int) -> Invitation:
-    """Withdraw open invitation `number` (an `invite_withdrawn` record, with the
-    operating-system user who ran the command): its link makes nothing from now on.
-    UsageError, and nothing written, for a number that is not an open invitation."""
+def withdraw_invitation(books, number: int, by: User | None = None) -> Invitation:
+    """Withdraw open invitation `number`: its link makes nothing from now on (an
+    `invite_withdrawn` record, with the operating-system user who ran the command, or
+    the sign-in `by` on the web, who may withdraw only the invitations it made).
+    UsageError, and nothing written, for a number that is not an open invitation (or,
+    for `by`, not one of its own: the same words)."""
     with books.begin() as store:
         audit.lock(store.conn, store.lid)
-        wanted = [pair for pair in _open_invitations(store) if pair[0].number == number]
+        wanted = [pair for pair in _open_invitations(store) if pair[0].number == number
+                  and (by is None or pair[0].maker == by.id)]
         if not wanted:
             raise UsageError(f"invitation {number} is not an open invitation in ledger "
                              f"{store.ledger!r}; `ledger user invitations` lists them")
         invitation, key = wanted[0]
-        audit.append(store.conn, store.lid, audit.INVITE_WITHDRAWN, key=key, body=_by())
+        if by is None:
+            audit.append(store.conn, store.lid, audit.INVITE_WITHDRAWN, key=key, body=_by())
+        else:
+            audit.append(store.conn, store.lid, audit.INVITE_WITHDRAWN, user_id=by.id,
+                         key=key, body={"via": "web"})
         return invitation
 
 

@@ -37,8 +37,7 @@ def routes(app: FastAPI, books) -> None:
             return to_login(request)
         if not access.can_invite(user):
             return not_found(request, user)
-        return page(request, "invite.html.j2", user=user, link=None, error=None, role="",
-                    roles=[])
+        return _invite_page(request, user)
 
     @app.post("/invite")
     async def invite_make(request: Request):
@@ -51,19 +50,47 @@ def routes(app: FastAPI, books) -> None:
         if not access.can_invite(user):
             return not_found(request, user)
         if not csrf_ok(request, form):
-            return page(request, "invite.html.j2", status=400, user=user, link=None,
-                        role=role, roles=[], error="The form was out of date. Please try "
-                        "again.")
+            return _invite_page(request, user, status=400, role=role,
+                                error="The form was out of date. Please try again.")
         token = access.invite(books, roles, by=user) if 0 < len(roles) <= MAX_ROLES else None
         if token is None:
             # The same words whether a role is malformed, someone else's or unknown.
-            return page(request, "invite.html.j2", status=400, user=user, link=None,
-                        role=role, roles=[], error="You cannot invite someone with that "
-                        "role. Check each is one of your own people, their pools or your "
-                        "own organisation.")
+            return _invite_page(request, user, status=400, role=role,
+                                error="You cannot invite someone with that role. Check "
+                                "each is one of your own people, their pools or your own "
+                                "organisation.")
         link = str(request.url_for("invite_accept_form", token=token))
-        return page(request, "invite.html.j2", user=user, link=link, role=role, roles=roles,
-                    error=None)
+        return _invite_page(request, user, link=link, role=role, roles=roles)
+
+    @app.post("/invite/withdraw")
+    async def invite_withdraw(request: Request):
+        """Withdraw one of the signed-in user's own invitations, by its number."""
+        user = signed_in(request, books)
+        if user is None:
+            return to_login(request)
+        form = await request.form()
+        if not access.can_invite(user):
+            return not_found(request, user)
+        if not csrf_ok(request, form):
+            return _invite_page(request, user, status=400,
+                                error="The form was out of date. Please try again.")
+        number = str(form.get("number", ""))
+        try:
+            gone = access.withdraw_invitation(books, int(number), by=user)
+        except (ValueError, UsageError):
+            return _invite_page(request, user, status=400,
+                                error="That invitation cannot be withdrawn: it may have "
+                                "been used, withdrawn already or run out.")
+        return _invite_page(request, user, withdrawn=gone)
+
+    def _invite_page(request: Request, user, status: int = 200, link=None, role: str = "",
+                     roles: list[str] | None = None, error: str | None = None,
+                     withdrawn=None):
+        """The invitation page: the form, a new link or an error, and the user's own
+        invitations not yet used, each with a button to withdraw it."""
+        return page(request, "invite.html.j2", status=status, user=user, link=link,
+                    role=role, roles=roles or [], error=error, withdrawn=withdrawn,
+                    mine=access.open_invitations(books, made_by=user))
 
     @app.get("/invite/{token}", name="invite_accept_form")
     def invite_accept_form(request: Request, token: str):
