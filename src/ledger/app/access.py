@@ -586,7 +586,7 @@ def open_invite(store, token: str, at: dt.datetime) -> list[str] | None:
     if made is None or dt.datetime.fromisoformat(made.body["expires"]) <= at:
         return None
     roles = list(made.body["roles"])
-    if made.user_id is not None and not _inviter_may_give(store, made.user_id, roles, at):
+    if made.user_id is not None and _inviter_may_give(store, made.user_id, roles, at) is None:
         return None
     return roles
 
@@ -632,10 +632,9 @@ def _open_invitations(store) -> list[tuple[Invitation, str]]:
         expires = dt.datetime.fromisoformat(r.body["expires"])
         if key is None or key in spent or expires <= at:
             continue
-        maker = _state(conn, lid, r.user_id) if r.user_id is not None else None
         if r.user_id is None:
             by = f"{r.body.get('by') or 'unknown'} (command line)"
-        elif maker is not None and _inviter_may_give(store, r.user_id, roles, at):
+        elif (maker := _inviter_may_give(store, r.user_id, roles, at)) is not None:
             by = maker.username
         else:
             continue
@@ -665,20 +664,21 @@ def withdraw_invitation(books, number: int, by: User | None = None) -> Invitatio
         return invitation
 
 
-def _inviter_may_give(store, by: int, roles: list[str], at: dt.datetime) -> bool:
-    """Whether the sign-in that made an invitation on the web may give `roles` now, as
-    `invite` decides it when the invitation is made (docs/web.md#invitations): a sign-in
-    removed since, or one that lost the role or relationship that let it invite (a
-    council's member of staff who has left, a provider whose ISF with the person has
-    closed), leaves its open invitations giving nothing. One made at the command line
-    (no inviter sign-in) is the database operator's and stands."""
+def _inviter_may_give(store, by: int, roles: list[str], at: dt.datetime) -> User | None:
+    """The sign-in that made an invitation on the web, as it is now, if it may give
+    `roles` now, as `invite` decides it when the invitation is made
+    (docs/web.md#invitations); else None: a sign-in removed since, or one that lost the
+    role or relationship that let it invite (a council's member of staff who has left, a
+    provider whose ISF with the person has closed), leaves its open invitations giving
+    nothing. One made at the command line (no inviter sign-in) is the database
+    operator's and stands."""
     from ledger.app.statements import Scope
 
     current = load_user(store.conn, store.lid, by)
     if current is None:
-        return False
+        return None
     view = Scope(current.roles).view(store, at.date())
-    return all(view.may_invite(role) for role in roles)
+    return current if all(view.may_invite(role) for role in roles) else None
 
 
 def use_invite(store, token: str, username: str, password: str,
@@ -710,7 +710,7 @@ def invite(books, roles: list[str], by: User | None = None) -> str | None:
             except UsageError:
                 return None
             audit.lock(store.conn, store.lid)
-            if not _inviter_may_give(store, by.id, roles, now()):
+            if _inviter_may_give(store, by.id, roles, now()) is None:
                 return None
         return create_invite(store.conn, store.lid, roles, by.id if by else None, now())
 

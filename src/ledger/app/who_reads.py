@@ -77,13 +77,22 @@ def readers_of(books, holder: str, on: dt.date | None = None) -> list[Reader]:
         known(store, "holder", holder)
         concerning = _concerning(store, holder)
         for sign_in, sessions in sign_ins:
-            view = Scope(sign_in.roles).view(store, on)
-            for kind, ident, about in concerning:
-                reach = sorted({both for span in view.spans(kind, ident) for part in about
-                                if (both := meet(span, part)) is not None})
-                if reach:
-                    found.append(Reader(sign_in.id, sign_in.username, tuple(sign_in.roles),
-                                        sessions, kind, ident, tuple(reach)))
+            for kind, ident, reach in _reach(Scope(sign_in.roles).view(store, on),
+                                             concerning):
+                found.append(Reader(sign_in.id, sign_in.username, tuple(sign_in.roles),
+                                    sessions, kind, ident, reach))
+    return found
+
+
+def _reach(view, concerning) -> list[tuple[str, str, tuple[Span, ...]]]:
+    """(kind, id, days) of each statement concerning the person that `view` may read,
+    with the days on which it may read it *and* the person is in it."""
+    found = []
+    for kind, ident, about in concerning:
+        reach = sorted({both for span in view.spans(kind, ident) for part in about
+                        if (both := meet(span, part)) is not None})
+        if reach:
+            found.append((kind, ident, tuple(reach)))
     return found
 
 
@@ -101,9 +110,7 @@ def invitations_reaching(books, holder: str, on: dt.date | None = None
         concerning = _concerning(store, holder)
         for invitation in invitations:
             view = Scope(frozenset(invitation.roles)).view(store, on)
-            reached = tuple(f"{kind} {ident}" for kind, ident, about in concerning
-                            if any(meet(span, part) is not None
-                                   for span in view.spans(kind, ident) for part in about))
+            reached = tuple(f"{kind} {ident}" for kind, ident, _ in _reach(view, concerning))
             if reached:
                 found.append((invitation, reached))
     return found
